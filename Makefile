@@ -1,0 +1,27 @@
+# The two README commands: `make cluster` (run a local cluster) and `make test` (run every test).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLUSTER_DIR ?= $(HOME)/pocketmq-cluster
+
+.PHONY: venv interop-deps test cluster cluster-stop bench
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || { echo "PocketMQ: creating $(VENV)"; python3 -m venv $(VENV); }
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# Official clients and a real Apache RocketMQ for interop tests: Maven jars, Go driver.
+interop-deps: venv
+	bash tests/interop/setup.sh
+
+test: venv interop-deps
+	$(PY) -m pytest tests
+
+cluster: venv
+	bash scripts/cluster.sh start $(CLUSTER_DIR)
+
+cluster-stop:
+	bash scripts/cluster.sh stop $(CLUSTER_DIR)

@@ -1,0 +1,1 @@
+"""PocketMQ remoting room."""
