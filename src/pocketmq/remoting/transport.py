@@ -1,0 +1,380 @@
+"""The asyncio side of remoting: connections, a server and a client over the sans-IO codec.
+
+A ``Connection`` is one TCP socket carrying requests both ways: it dispatches the peer's
+requests to a ``Dispatcher`` (responses may go out in any order) and matches the peer's
+responses to our own requests by opaque. Writes are coalesced per event-loop turn into one
+``writelines`` call. ``RemotingServer`` accepts connections; ``RemotingClient`` keeps one
+connection per address, reconnecting on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import socket
+from typing import Any, Awaitable, Callable, Union
+
+from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, ProtocolError, encode_frame
+from pocketmq.remoting.codes import ResponseCode
+from pocketmq.remoting.command import Buffer, RemotingCommand, make_error, make_response
+from pocketmq.remoting.header import HeaderError
+
+log = logging.getLogger("pocketmq.remoting")
+
+HandlerResult = Union[RemotingCommand, None, Awaitable[Union[RemotingCommand, None]]]
+Handler = Callable[[RemotingCommand, "Connection"], HandlerResult]
+
+_opaque_counter = itertools.count(1)
+
+
+def next_opaque() -> int:
+    return next(_opaque_counter) & 0x7FFFFFFF
+
+
+class RemotingError(Exception):
+    """A request that got no usable answer: connection failure, closed channel or timeout."""
+
+
+class RemotingConnectError(RemotingError):
+    pass
+
+
+class RemotingTimeoutError(RemotingError):
+    pass
+
+
+class RequestError(Exception):
+    """Raised by a handler to answer with a specific response code and remark."""
+
+    def __init__(self, code: int, remark: str) -> None:
+        super().__init__(remark)
+        self.code = code
+        self.remark = remark
+
+
+class Dispatcher:
+    """Request code -> handler. Unknown codes get REQUEST_CODE_NOT_SUPPORTED, unless
+    ``answer_unknown`` is False (the 4.9 name server stays silent)."""
+
+    def __init__(self, answer_unknown: bool = True) -> None:
+        self.handlers: dict[int, Handler] = {}
+        self.default: Handler | None = None
+        self.answer_unknown = answer_unknown
+
+    def register(self, code: int, handler: Handler) -> None:
+        self.handlers[int(code)] = handler
+
+    def find(self, code: int) -> Handler | None:
+        return self.handlers.get(code, self.default)
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, dispatcher: Dispatcher, *, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+                 on_close: Callable[["Connection"], None] | None = None, name: str = "") -> None:
+        self.dispatcher = dispatcher
+        self.decoder = FrameDecoder(max_frame_length)
+        self.on_close = on_close
+        self.name = name
+        self.transport: asyncio.Transport | None = None
+        self.remote_address = ""
+        self.local_address = ""
+        self.closed = asyncio.Event()
+        self.attributes: dict[str, Any] = {}  # per-channel state owned by the layers above
+        self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._outgoing: list[Buffer] = []
+        self._flush_scheduled = False
+        self._loop = asyncio.get_event_loop()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ asyncio.Protocol events
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.remote_address = _format_address(peer)
+        self.local_address = _format_address(sock)
+        raw = transport.get_extra_info("socket")
+        if raw is not None:
+            try:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        decoder = self.decoder
+        decoder.feed(data)
+        try:
+            while True:
+                cmd = decoder.next_command()
+                if cmd is None:
+                    return
+                if cmd.is_response:
+                    self._complete(cmd)
+                else:
+                    self._dispatch(cmd)
+        except ProtocolError as exc:
+            log.warning("closing connection %s: %s", self.remote_address, exc)
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.closed.set()
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(RemotingError(f"connection to {self.remote_address} closed"))
+        if self.on_close is not None:
+            try:
+                self.on_close(self)
+            except Exception:  # a close callback must never break the transport
+                log.exception("close callback failed for %s", self.remote_address)
+
+    # ------------------------------------------------------------------------------- sending
+    @property
+    def is_open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def send(self, cmd: RemotingCommand) -> None:
+        """Queue a command; all queued frames go out together at the end of this loop turn."""
+        if self.transport is None:
+            raise RemotingError(f"connection to {self.remote_address} is closed")
+        self._outgoing.extend(encode_frame(cmd))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        outgoing, self._outgoing = self._outgoing, []
+        if self.transport is not None and outgoing:
+            self.transport.writelines(outgoing)
+
+    async def invoke(self, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
+        """Send a request and wait for its response (matched by opaque) up to ``timeout`` seconds."""
+        request.opaque = next_opaque()
+        future: asyncio.Future[RemotingCommand] = self._loop.create_future()
+        self._pending[request.opaque] = future
+        timer = self._loop.call_later(timeout, self._expire, request.opaque, timeout, request.code)
+        try:
+            self.send(request)
+            return await future
+        finally:
+            timer.cancel()
+            self._pending.pop(request.opaque, None)
+
+    def invoke_oneway(self, request: RemotingCommand) -> None:
+        request.opaque = next_opaque()
+        request.flag |= 0x2
+        self.send(request)
+
+    def _expire(self, opaque: int, timeout: float, code: int) -> None:
+        future = self._pending.pop(opaque, None)
+        if future is not None and not future.done():
+            future.set_exception(RemotingTimeoutError(
+                f"wait response on the channel <{self.remote_address}> timeout, {int(timeout * 1000)}(ms), code {code}"))
+
+    def _complete(self, response: RemotingCommand) -> None:
+        future = self._pending.pop(response.opaque, None)
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self._flush()
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ----------------------------------------------------------------------------- dispatching
+    def _dispatch(self, request: RemotingCommand) -> None:
+        handler = self.dispatcher.find(request.code)
+        if handler is None:
+            if self.dispatcher.answer_unknown and not request.is_oneway:
+                self.send(make_error(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+                                     f" request type {request.code} not supported"))
+            return
+        try:
+            result = handler(request, self)
+        except Exception as exc:  # a handler's failure answers this request, nothing more
+            self._answer_failure(request, exc)
+            return
+        if inspect.isawaitable(result):
+            task = self._loop.create_task(self._finish(request, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._answer(request, result)
+
+    async def _finish(self, request: RemotingCommand, pending: Awaitable[RemotingCommand | None]) -> None:
+        try:
+            response = await pending
+        except Exception as exc:
+            self._answer_failure(request, exc)
+            return
+        self._answer(request, response)
+
+    def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
+        if response is None or request.is_oneway or self.transport is None:
+            return
+        response.opaque = request.opaque
+        response.flag |= 0x1
+        self.send(response)
+
+    def _answer_failure(self, request: RemotingCommand, exc: Exception) -> None:
+        if isinstance(exc, RequestError):
+            response = make_response(request, exc.code, exc.remark)
+        elif isinstance(exc, HeaderError):
+            response = make_response(request, ResponseCode.SYSTEM_ERROR, str(exc))
+        else:
+            log.exception("request code %s from %s failed", request.code, self.remote_address)
+            response = make_error(request, ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
+        self._answer(request, response)
+
+
+def _format_address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address or "")
+
+
+class RemotingServer:
+    """Accepts connections on host:port and serves them with one dispatcher."""
+
+    def __init__(self, dispatcher: Dispatcher, *, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+                 on_connect: Callable[[Connection], None] | None = None,
+                 on_close: Callable[[Connection], None] | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.max_frame_length = max_frame_length
+        self.on_connect = on_connect
+        self.on_close = on_close
+        self.connections: set[Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_connection, host, port, reuse_address=True,
+                                                backlog=1024)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None and self._server.sockets
+        return self._server.sockets[0].getsockname()[1]
+
+    def _new_connection(self) -> Connection:
+        connection = _ServerConnection(self)
+        return connection
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self.connections):
+                connection.close()
+            await self._server.wait_closed()
+            self._server = None
+
+
+class _ServerConnection(Connection):
+    def __init__(self, server: RemotingServer) -> None:
+        super().__init__(server.dispatcher, max_frame_length=server.max_frame_length)
+        self.server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.server.connections.add(self)
+        if self.server.on_connect is not None:
+            self.server.on_connect(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.on_close = self.server.on_close
+        super().connection_lost(exc)
+
+
+class RemotingClient:
+    """One connection per address, opened on first use and re-opened after it closes.
+    ``dispatcher`` serves the requests servers send to us (e.g. NOTIFY_CONSUMER_IDS_CHANGED)."""
+
+    def __init__(self, dispatcher: Dispatcher | None = None, *, connect_timeout: float = 3.0,
+                 max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH) -> None:
+        self.dispatcher = dispatcher or Dispatcher()
+        self.connect_timeout = connect_timeout
+        self.max_frame_length = max_frame_length
+        self._connections: dict[str, Connection] = {}
+        self._connecting: dict[str, asyncio.Future[Connection]] = {}
+        self._closed = False
+
+    async def connection(self, address: str) -> Connection:
+        existing = self._connections.get(address)
+        if existing is not None and existing.is_open:
+            return existing
+        if self._closed:
+            raise RemotingError("client is shut down")
+        pending = self._connecting.get(address)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        self._connecting[address] = future
+        try:
+            connection = await self._open(address)
+            self._connections[address] = connection
+            future.set_result(connection)
+            return connection
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            self._connecting.pop(address, None)
+
+    async def _open(self, address: str) -> Connection:
+        host, _, port_text = address.rpartition(":")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise RemotingConnectError(f"bad address {address!r}") from None
+        loop = asyncio.get_running_loop()
+        try:
+            _, protocol = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: Connection(self.dispatcher, max_frame_length=self.max_frame_length,
+                                       on_close=self._forget, name=address),
+                    host, port),
+                self.connect_timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise RemotingConnectError(f"connect to {address} failed: {exc or type(exc).__name__}") from None
+        protocol.name = address
+        return protocol
+
+    def _forget(self, connection: Connection) -> None:
+        if self._connections.get(connection.name) is connection:
+            del self._connections[connection.name]
+
+    async def invoke(self, address: str, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
+        connection = await self.connection(address)
+        return await connection.invoke(request, timeout)
+
+    async def invoke_oneway(self, address: str, request: RemotingCommand) -> None:
+        connection = await self.connection(address)
+        connection.invoke_oneway(request)
+
+    def close_connection(self, address: str) -> None:
+        connection = self._connections.pop(address, None)
+        if connection is not None:
+            connection.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        connections = list(self._connections.values())
+        self._connections.clear()
+        for connection in connections:
+            connection.close()
+        for connection in connections:
+            try:
+                await asyncio.wait_for(connection.closed.wait(), 1.0)
+            except asyncio.TimeoutError:
+                connection.abort()
