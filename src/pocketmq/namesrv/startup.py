@@ -1,0 +1,41 @@
+"""``mqnamesrv``: start a name server as upstream's NamesrvStartup does (-c, -p, -m, -h,
+--<configKey>=<value>), log to ~/logs/rocketmqlogs/namesrv.log, stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pocketmq.config import NamesrvConfig
+from pocketmq.namesrv.controller import NamesrvController
+from pocketmq.process import (
+    apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging,
+)
+
+log = logging.getLogger("pocketmq.namesrv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_startup_args("mqnamesrv", sys.argv[1:] if argv is None else argv, with_namesrv=False)
+    config = NamesrvConfig()
+    apply_all([config], load_config_values(args))
+    if args.print_all or args.print_important:
+        print_config([config], important_only=args.print_important)
+        return 0
+    setup_logging(config.logDir, "namesrv.log")
+    controller = NamesrvController(config)
+
+    async def start() -> None:
+        await controller.start()
+        log.info("The Name Server boot success. serializeType=JSON, listenPort=%d", controller.port)
+        print("The Name Server boot success. serializeType=JSON", flush=True)
+
+    async def stop() -> None:
+        await controller.shutdown()
+        log.info("The Name Server shutdown.")
+
+    return run_server(start, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

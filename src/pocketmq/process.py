@@ -1,0 +1,119 @@
+"""What every PocketMQ server process shares: the upstream-style command line (-c, -p, -m, -h,
+--key=value), logging to a file under ~/logs/rocketmqlogs, the event loop (uvloop when
+installed) and a clean stop on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from pocketmq.config import (
+    ConfigError, apply_properties, config_items, format_value, load_properties_file, parse_cli_overrides,
+)
+
+
+@dataclass
+class StartupArgs:
+    config_file: str | None = None
+    print_all: bool = False
+    print_important: bool = False
+    namesrv_addr: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+def parse_startup_args(prog: str, argv: list[str], with_namesrv: bool) -> StartupArgs:
+    parser = argparse.ArgumentParser(prog=prog, add_help=True,
+                                     epilog="Any config key can be set with --<configKey>=<value>.")
+    parser.add_argument("-c", "--configFile", dest="config_file", help="Config properties file")
+    parser.add_argument("-p", "--printConfigItem", dest="print_all", action="store_true",
+                        help="Print all config items")
+    parser.add_argument("-m", "--printImportantConfig", dest="print_important", action="store_true",
+                        help="Print important config items")
+    if with_namesrv:
+        parser.add_argument("-n", "--namesrvAddr", dest="namesrv_addr",
+                            help="Name server address list, eg: 192.168.0.1:9876;192.168.0.2:9876")
+    known, rest = parser.parse_known_args(argv)
+    try:
+        overrides = parse_cli_overrides(rest)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    return StartupArgs(config_file=known.config_file, print_all=known.print_all,
+                       print_important=known.print_important,
+                       namesrv_addr=getattr(known, "namesrv_addr", None), overrides=overrides)
+
+
+def load_config_values(args: StartupArgs) -> dict[str, str]:
+    """Properties from -c (relative paths are taken from the current directory), then overrides."""
+    values: dict[str, str] = {}
+    if args.config_file:
+        try:
+            values.update(load_properties_file(args.config_file))
+        except OSError as exc:
+            raise SystemExit(f"cannot read config file {args.config_file}: {exc.strerror}") from None
+    values.update(args.overrides)
+    return values
+
+
+def apply_all(configs: list[Any], values: dict[str, str]) -> None:
+    """Apply ``values`` to each config: as upstream, one key may set several configs."""
+    for config in configs:
+        try:
+            apply_properties(config, values)
+        except ConfigError as exc:
+            raise SystemExit(str(exc)) from None
+
+
+def print_config(configs: list[Any], important_only: bool) -> None:
+    for config in configs:
+        keys = getattr(config, "IMPORTANT_KEYS", ()) if important_only else None
+        for key, value in config_items(config).items():
+            if keys is None or key in keys:
+                print(f"{key}={format_value(value)}")
+
+
+def setup_logging(log_dir: str, file_name: str) -> str:
+    os.makedirs(log_dir, exist_ok=True)
+    path = os.path.join(log_dir, file_name)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s - %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return path
+
+
+def install_event_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def run_server(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable[None]]) -> int:
+    """Start, wait for SIGTERM/SIGINT, stop. A failure to start exits non-zero with its reason."""
+    install_event_loop_policy()
+
+    async def main() -> int:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        try:
+            await start()
+        except OSError as exc:
+            print(f"startup failed: {exc}", file=sys.stderr, flush=True)
+            logging.getLogger("pocketmq").error("startup failed: %s", exc)
+            await stop()
+            return 1
+        await stopping.wait()
+        await stop()
+        return 0
+
+    return asyncio.run(main())

@@ -1,0 +1,124 @@
+"""Real PocketMQ processes for tests: mqnamesrv and mqbroker started from bin/ on free loopback
+ports, each with its own HOME (so logs, stores and config files stay in the test's temp dir),
+waited for until they print their boot line, and always stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_broker_port() -> int:
+    """A listenPort whose fast port (-2) and HA port (+1) are free too."""
+    for _ in range(200):
+        port = free_port()
+        if port > 1100 and all(port_is_free(p) for p in (port - 2, port + 1)):
+            return port
+    raise RuntimeError("no free broker port range found")
+
+
+class ServerProcess:
+    """A started server process; its stdout is collected in ``output``."""
+
+    def __init__(self, args: list[str], home: Path, ready_text: str, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.home = home
+        self.args = args
+        self.ready_text = ready_text
+        full_env = dict(os.environ, HOME=str(home), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,
+                                     cwd=str(cwd or home), text=True, bufsize=1)
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if self.ready_text in line:
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        if not self._ready.wait(timeout) or self.ready_text not in self.output:
+            self.kill()
+            raise RuntimeError(f"{self.args[:2]} did not boot:\n{self.output}")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __enter__(self) -> "ServerProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class Namesrv(ServerProcess):
+    def __init__(self, home: Path, port: int | None = None, extra: list[str] | None = None) -> None:
+        self.port = port or free_port()
+        super().__init__(["bash", str(BIN / "mqnamesrv"), f"--listenPort={self.port}", *(extra or [])], home,
+                         "The Name Server boot success")
+        self.addr = f"127.0.0.1:{self.port}"
+
+
+def start_namesrv(home: Path, port: int | None = None, extra: list[str] | None = None,
+                  timeout: float = 30.0) -> Namesrv:
+    namesrv = Namesrv(home, port, extra)
+    namesrv.wait_ready(timeout)
+    return namesrv
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``condition`` until it returns a truthy value; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
