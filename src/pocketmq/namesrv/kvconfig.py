@@ -4,27 +4,12 @@ as ``{"configTable":{...}}`` in kvConfigPath with upstream's tmp/bak/rename danc
 from __future__ import annotations
 
 import logging
-import os
 
 import orjson
 
+from pocketmq.persist import write_file_safely
+
 log = logging.getLogger("pocketmq.namesrv")
-
-
-def write_file_safely(path: str, data: bytes) -> None:
-    """Write ``path`` as upstream's MixAll.string2File: data to .tmp, old file to .bak, rename."""
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    if os.path.exists(path):
-        with open(path, "rb") as old, open(path + ".bak", "wb") as bak:
-            bak.write(old.read())
-    os.replace(tmp, path)
 
 
 class KVConfigManager:

@@ -9,8 +9,9 @@ from typing import Callable
 
 import orjson
 
+from pocketmq.persist import write_file_safely
 from pocketmq.config import NamesrvConfig, apply_properties, config_items, parse_properties, render_properties
-from pocketmq.namesrv.kvconfig import KVConfigManager, write_file_safely
+from pocketmq.namesrv.kvconfig import KVConfigManager
 from pocketmq.namesrv.route_info import RouteInfoManager
 from pocketmq.protocol import namesrv_headers as h
 from pocketmq.protocol.route import DataVersion, RegisterBrokerBody, kv_table, topic_list
