@@ -264,6 +264,12 @@ class MessageStoreConfig:
     duplicationEnable: bool = False
     diskFallRecorded: bool = True
     transientStorePoolEnable: bool = False
+    # Upstream system properties rocketmq.broker.diskSpaceWarningLevelRatio / ...CleanForciblyRatio
+    # (percent): above the warning level the store refuses writes; above the forcible level
+    # retention deletes files regardless of age.
+    diskSpaceWarningLevelRatio: int = 90
+    diskSpaceCleanForciblyRatio: int = 85
+    cleanFileForciblyEnable: bool = True
 
     def commit_log_dir(self) -> str:
         return self.storePathCommitLog or os.path.join(self.storePathRootDir, "commitlog")

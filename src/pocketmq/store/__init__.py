@@ -1,0 +1,1 @@
+"""PocketMQ store room."""

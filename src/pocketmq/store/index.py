@@ -1,0 +1,244 @@
+"""The message index (upstream IndexFile, IndexHeader, IndexService).
+
+Owns: index files under ``index/`` named by creation time ``yyyyMMddHHmmssSSS``; layout:
+a 40-byte header (beginTimestamp, endTimestamp, beginPhyOffset, endPhyOffset, hashSlotCount,
+indexCount), ``maxHashSlotNum`` int32 slots (newest entry number per slot), then ``maxIndexNum``
+20-byte entries (keyHash, commit-log offset, time diff in seconds, previous entry number).
+Keys are ``topic#UNIQ_KEY`` and ``topic#key`` for each space-separated KEYS value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import struct
+
+from pocketmq.protocol import message as m
+from pocketmq.store.mapped_file import MappedFile
+
+log = logging.getLogger(__name__)
+
+INDEX_HEADER_SIZE = 40
+HASH_SLOT_SIZE = 4
+INDEX_SIZE = 20
+INVALID_INDEX = 0
+HEADER = struct.Struct(">qqqqii")
+ENTRY = struct.Struct(">iqii")
+SLOT = struct.Struct(">i")
+
+
+def index_key_hash(key: str) -> int:
+    value = abs(m.java_string_hash(key))
+    return 0 if value > 0x7FFFFFFF else value
+
+
+class IndexFile:
+    def __init__(self, path: str, hash_slot_num: int, index_num: int,
+                 end_phy_offset: int = 0, end_timestamp: int = 0) -> None:
+        self.hash_slot_num = hash_slot_num
+        self.index_num = index_num
+        size = INDEX_HEADER_SIZE + hash_slot_num * HASH_SLOT_SIZE + index_num * INDEX_SIZE
+        self.file = _RawMappedFile(path, size)
+        self.mm = self.file.mm
+        self.file_name = os.path.basename(path)
+        (self.begin_timestamp, self.end_timestamp, self.begin_phy_offset, self.end_phy_offset,
+         self.hash_slot_count, self.index_count) = HEADER.unpack_from(self.mm, 0)
+        if self.index_count <= 0:
+            self.index_count = 1
+            self.begin_phy_offset = self.end_phy_offset = end_phy_offset
+            self.begin_timestamp = self.end_timestamp = end_timestamp
+            self._write_header()
+
+    def _write_header(self) -> None:
+        HEADER.pack_into(self.mm, 0, self.begin_timestamp, self.end_timestamp, self.begin_phy_offset,
+                         self.end_phy_offset, self.hash_slot_count, self.index_count)
+
+    def is_full(self) -> bool:
+        return self.index_count >= self.index_num
+
+    def put_key(self, key: str, phy_offset: int, store_timestamp: int) -> bool:
+        if self.index_count >= self.index_num:
+            return False
+        key_hash = index_key_hash(key)
+        abs_slot = INDEX_HEADER_SIZE + (key_hash % self.hash_slot_num) * HASH_SLOT_SIZE
+        mm = self.mm
+        slot_value = SLOT.unpack_from(mm, abs_slot)[0]
+        if slot_value <= INVALID_INDEX or slot_value > self.index_count:
+            slot_value = INVALID_INDEX
+        diff = 0 if self.begin_timestamp <= 0 else (store_timestamp - self.begin_timestamp) // 1000
+        diff = min(max(diff, 0), 0x7FFFFFFF)
+        abs_index = INDEX_HEADER_SIZE + self.hash_slot_num * HASH_SLOT_SIZE + self.index_count * INDEX_SIZE
+        ENTRY.pack_into(mm, abs_index, key_hash, phy_offset, diff, slot_value)
+        SLOT.pack_into(mm, abs_slot, self.index_count)
+        if self.index_count <= 1:
+            self.begin_phy_offset = phy_offset
+            self.begin_timestamp = store_timestamp
+        if slot_value == INVALID_INDEX:
+            self.hash_slot_count += 1
+        self.index_count += 1
+        self.end_phy_offset = phy_offset
+        self.end_timestamp = store_timestamp
+        self._write_header()
+        return True
+
+    def is_time_matched(self, begin: int, end: int) -> bool:
+        return (self.begin_timestamp <= begin <= self.end_timestamp
+                or self.begin_timestamp <= end <= self.end_timestamp
+                or (begin <= self.begin_timestamp and end >= self.end_timestamp))
+
+    def select_phy_offsets(self, result: list[int], key: str, max_num: int, begin: int, end: int) -> None:
+        key_hash = index_key_hash(key)
+        abs_slot = INDEX_HEADER_SIZE + (key_hash % self.hash_slot_num) * HASH_SLOT_SIZE
+        slot_value = SLOT.unpack_from(self.mm, abs_slot)[0]
+        if slot_value <= INVALID_INDEX or slot_value > self.index_count or self.index_count <= 1:
+            return
+        next_index = slot_value
+        for _ in range(self.index_num):
+            if len(result) >= max_num:
+                return
+            abs_index = INDEX_HEADER_SIZE + self.hash_slot_num * HASH_SLOT_SIZE + next_index * INDEX_SIZE
+            hash_read, phy_read, diff_read, prev = ENTRY.unpack_from(self.mm, abs_index)
+            if diff_read < 0:
+                return
+            time_read = self.begin_timestamp + diff_read * 1000
+            if hash_read == key_hash and begin <= time_read <= end:
+                result.append(phy_read)
+            if prev <= INVALID_INDEX or prev > self.index_count or prev == next_index or time_read < begin:
+                return
+            next_index = prev
+
+    def flush(self) -> None:
+        os.fdatasync(self.file.fd)
+
+    def destroy(self) -> None:
+        self.file.destroy()
+
+
+class _RawMappedFile(MappedFile):
+    """A mapped file whose name is not an offset."""
+
+    def __init__(self, path: str, size: int) -> None:  # noqa: D401 - same fields as MappedFile
+        import mmap
+
+        self.path = path
+        self.file_name = os.path.basename(path)
+        self.file_size = size
+        self.file_from_offset = 0
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
+        self.fd = fd
+        self.mm = mmap.mmap(fd, size)
+        self.view = memoryview(self.mm)
+        self.wrote_position = self.flushed_position = size
+        self.store_timestamp = 0
+        self.first_create_in_queue = False
+        self.available = True
+
+
+class IndexService:
+    def __init__(self, store_root: str, hash_slot_num: int, index_num: int) -> None:
+        self.dir = os.path.join(store_root, "index")
+        self.hash_slot_num = hash_slot_num
+        self.index_num = index_num
+        self.files: list[IndexFile] = []
+
+    def load(self, last_exit_ok: bool, checkpoint_index_timestamp: int) -> None:
+        if not os.path.isdir(self.dir):
+            return
+        for name in sorted(os.listdir(self.dir)):
+            path = os.path.join(self.dir, name)
+            expected = INDEX_HEADER_SIZE + self.hash_slot_num * HASH_SLOT_SIZE + self.index_num * INDEX_SIZE
+            if os.path.getsize(path) != expected:
+                log.warning("index file %s has the wrong size; removed", path)
+                os.unlink(path)
+                continue
+            f = IndexFile(path, self.hash_slot_num, self.index_num)
+            if not last_exit_ok and f.end_timestamp > checkpoint_index_timestamp:
+                f.destroy()
+                continue
+            self.files.append(f)
+
+    def _last_file(self, timestamp_ms: int) -> IndexFile:
+        if self.files and not self.files[-1].is_full():
+            return self.files[-1]
+        end_phy, end_ts = 0, 0
+        if self.files:
+            end_phy, end_ts = self.files[-1].end_phy_offset, self.files[-1].end_timestamp
+        os.makedirs(self.dir, exist_ok=True)
+        when = datetime.datetime.fromtimestamp(max(timestamp_ms, end_ts) / 1000)
+        while True:
+            name = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}"
+            path = os.path.join(self.dir, name)
+            if not os.path.exists(path):
+                break
+            when += datetime.timedelta(milliseconds=1)
+        f = IndexFile(path, self.hash_slot_num, self.index_num, end_phy, end_ts)
+        self.files.append(f)
+        return f
+
+    def build_index(self, topic: str, keys: str | None, uniq_key: str | None, phy_offset: int,
+                    store_timestamp: int, sys_flag: int) -> None:
+        if sys_flag & m.TRANSACTION_TYPE_MASK == m.TRANSACTION_ROLLBACK_TYPE:
+            return
+        f = self._last_file(store_timestamp)
+        if phy_offset < f.end_phy_offset:
+            return
+        if uniq_key:
+            f = self._put(f, topic + "#" + uniq_key, phy_offset, store_timestamp)
+        if keys:
+            for key in keys.split(m.KEY_SEPARATOR):
+                if key:
+                    f = self._put(f, topic + "#" + key, phy_offset, store_timestamp)
+
+    def _put(self, f: IndexFile, key: str, phy_offset: int, store_timestamp: int) -> IndexFile:
+        if not f.put_key(key, phy_offset, store_timestamp):
+            f = self._last_file(store_timestamp)
+            f.put_key(key, phy_offset, store_timestamp)
+        return f
+
+    def query_offsets(self, topic: str, key: str, max_num: int, begin: int, end: int
+                      ) -> tuple[list[int], int, int]:
+        """Physical offsets (newest file first), plus last update timestamp and phy offset."""
+        result: list[int] = []
+        last_ts, last_phy = 0, 0
+        full_key = topic + "#" + key
+        for i, f in enumerate(reversed(self.files)):
+            if i == 0:
+                last_ts, last_phy = f.end_timestamp, f.end_phy_offset
+            if f.is_time_matched(begin, end):
+                f.select_phy_offsets(result, full_key, max_num, begin, end)
+            if f.begin_timestamp < begin or len(result) >= max_num:
+                break
+        return result, last_ts, last_phy
+
+    def delete_expired(self, min_phy_offset: int) -> list[IndexFile]:
+        """Index files (never the last) whose entries all point below ``min_phy_offset``."""
+        victims = [f for f in self.files[:-1] if f.end_phy_offset < min_phy_offset]
+        self.files = [f for f in self.files if f not in victims]
+        return victims
+
+    def last_update(self) -> tuple[int, int]:
+        if not self.files:
+            return 0, 0
+        return self.files[-1].end_timestamp, self.files[-1].end_phy_offset
+
+    def flush_last(self) -> int:
+        """fsync the newest files (a just-filled one too); returns its end timestamp (worker thread)."""
+        if not self.files:
+            return 0
+        files = self.files[-2:]
+        ts = files[-1].end_timestamp
+        for f in files:
+            f.flush()
+        return ts
+
+    def destroy(self) -> None:
+        for f in self.files:
+            f.destroy()
+        self.files = []
+
+    def close(self) -> None:
+        for f in self.files:
+            f.file.close()
