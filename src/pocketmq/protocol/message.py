@@ -111,6 +111,22 @@ def string_to_properties(text: str | None) -> dict[str, str]:
     return result
 
 
+def property_from_string(text: str, name: str) -> str | None:
+    """One property's value straight from a properties string, without building a dict."""
+    key = name + NAME_VALUE_SEPARATOR
+    start = 0
+    while True:
+        i = text.find(key, start)
+        if i < 0:
+            return None
+        if i == 0 or text[i - 1] == PROPERTY_SEPARATOR:
+            begin = i + len(key)
+            end = text.find(PROPERTY_SEPARATOR, begin)
+            value = text[begin:] if end < 0 else text[begin:end]
+            return value or None
+        start = i + 1
+
+
 # ---------------------------------------------------------------- hashes and CRC (4.6, 4.7)
 _POW31 = [1]
 for _ in range(4096):

@@ -380,11 +380,13 @@ class MessageStore:
         if tran in _NORMAL_TRAN:
             self.find_consume_queue(msg.topic, msg.queue_id).put(phy, size, tags_code, result.logics_offset)
         if self._index_enable and tran != m.TRANSACTION_ROLLBACK_TYPE:
-            if msg.properties is None:
-                msg.properties = m.string_to_properties(props_str)
             properties = msg.properties
-            keys = properties.get(m.PROPERTY_KEYS)
-            uniq = properties.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+            if properties is None:  # pre-encoded: pick the two keys without building a dict
+                keys = m.property_from_string(props_str, m.PROPERTY_KEYS)
+                uniq = m.property_from_string(props_str, m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+            else:
+                keys = properties.get(m.PROPERTY_KEYS)
+                uniq = properties.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
             if keys or uniq:
                 self.index_service.build_index(msg.topic, keys, uniq, phy, store_ts, msg.sys_flag)
         self._last_dispatch_timestamp = store_ts

@@ -1,5 +1,6 @@
 """Stored-entry layout, properties, batch body, tagsCode and message ids."""
 
+import ipaddress
 import struct
 import zlib
 
@@ -90,7 +91,9 @@ def test_encode_decode_round_trip(body, topic, queue_id, flag, queue_offset, phy
     assert (msg.body, msg.topic, msg.queue_id, msg.flag, msg.queue_offset, msg.commit_log_offset) == (
         body, topic, queue_id, flag, queue_offset, phy)
     assert msg.sys_flag & ~m.HOST_FLAGS_MASK == sys_flag
-    assert msg.born_host == (str(__import__("ipaddress").ip_address(born[0])), born[1])
+    assert ipaddress.ip_address(msg.born_host[0]) == ipaddress.ip_address(born[0])
+    assert ipaddress.ip_address(msg.store_host[0]) == ipaddress.ip_address(store[0])
+    assert (msg.born_host[1], msg.store_host[1]) == (born[1], store[1])
     assert msg.store_timestamp == ts + 1 and msg.born_timestamp == ts
     assert msg.properties == props
     assert msg.body_crc == m.body_crc(body)
@@ -146,3 +149,10 @@ def test_uniq_key_generator_unique_uppercase():
     assert len(ids) == 1000
     one = ids.pop()
     assert len(one) == 32 and one == one.upper() and one.startswith("0A010203002A")
+
+
+@given(st.dictionaries(prop_text, prop_text, max_size=6), prop_text)
+def test_property_from_string_matches_dict(props, name):
+    text = m.properties_to_string(props)
+    assert m.property_from_string(text, name) == props.get(name)
+    assert m.property_from_string(text + "\x02", name) == props.get(name)
