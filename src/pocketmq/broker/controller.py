@@ -1,0 +1,265 @@
+"""BrokerController: one running broker. Owns the store, the config managers, the client
+managers, the request processors on the main and fast ports, name server registration, and
+the periodic tasks (offset persistence, idle-client scan, registration)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
+from pocketmq.broker.admin_processor import AdminProcessor
+from pocketmq.broker.client_manager import ConsumerManager, ProducerManager, SubscriptionData
+from pocketmq.broker.client_processor import ClientProcessor
+from pocketmq.broker.consumer_offset import ConsumerOffsetManager
+from pocketmq.broker.namesrv_api import NamesrvApi
+from pocketmq.broker.pull_processor import PullProcessor
+from pocketmq.broker.query_processor import QueryProcessor
+from pocketmq.broker.rebalance_lock import RebalanceLockManager
+from pocketmq.broker.schedule import SCHEDULE_TOPIC, ScheduleMessageService
+from pocketmq.broker.send_processor import SendProcessor
+from pocketmq.broker.subscription_group import SubscriptionGroupManager
+from pocketmq.broker.topic_config import TopicConfigManager
+from pocketmq.broker.transaction import TransactionService
+from pocketmq.config import BrokerConfig, MessageStoreConfig, config_items, render_properties
+from pocketmq.persist import write_file_safely
+from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
+from pocketmq.remoting.codes import RequestCode
+from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
+from pocketmq.store.message_store import MessageStore
+
+log = logging.getLogger("pocketmq.broker")
+
+MASTER_ID = 0
+CLIENT_SCAN_SECONDS = 10.0
+
+
+class BrokerController:
+    def __init__(self, config: BrokerConfig, store_config: MessageStoreConfig, host: str = "0.0.0.0",
+                 config_file: str | None = None) -> None:
+        self.config = config
+        self.store_config = store_config
+        self.host = host
+        self.config_file = config_file
+        self.config_data_version = DataVersion()
+        if store_config.brokerRole != "SLAVE":
+            config.brokerId = MASTER_ID
+        store_config.haListenPort = config.listenPort + 1
+        root = store_config.storePathRootDir
+        self.store = MessageStore(store_config, (config.brokerIP1, config.listenPort))
+        self.topic_config_manager = TopicConfigManager(config, root)
+        self.subscription_group_manager = SubscriptionGroupManager(config, root)
+        self.consumer_offset_manager = ConsumerOffsetManager(root)
+        self.schedule = ScheduleMessageService(self.store, root, store_config.messageDelayLevel)
+        self.consumer_manager = ConsumerManager()
+        self.producer_manager = ProducerManager()
+        self.lock_manager = RebalanceLockManager()
+        self.transactions = TransactionService(self)
+        self.remoting_client = RemotingClient()
+        self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
+        self.master_addr: str | None = None
+        self.ha_master_addr: str | None = None
+
+        self.send_processor = SendProcessor(self)
+        self.pull_processor = PullProcessor(self)
+        self.dispatcher = Dispatcher()
+        self.fast_dispatcher = Dispatcher()
+        self._register_processors()
+        self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
+                                     on_close=self._on_channel_close)
+        self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
+                                          on_close=self._on_channel_close)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._register_pending = False
+        self._registered_version: tuple[int, int] | None = None
+        self.boot_timestamp = int(time.time() * 1000)
+
+    @property
+    def is_slave(self) -> bool:
+        return self.store_config.brokerRole == "SLAVE"
+
+    # ---------------------------------------------------------------------------- processors
+    def _register_processors(self) -> None:
+        def both(code: int, handler: Any) -> None:
+            self.dispatcher.register(code, handler)
+            self.fast_dispatcher.register(code, handler)
+
+        for code in (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE,
+                     RequestCode.CONSUMER_SEND_MSG_BACK):
+            both(code, self.send_processor.process)
+        # Pull is served on the main port only, as upstream.
+        self.dispatcher.register(RequestCode.PULL_MESSAGE, self.pull_processor.process)
+        ClientProcessor(self).register_all(both)
+        QueryProcessor(self).register_all(both)
+        AdminProcessor(self).register_all(both)
+        both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
+
+    def message_filter(self, subscription: SubscriptionData) -> Any:
+        """The store-side filter of a subscription (SQL92 when enabled); None for tag filtering."""
+        return None
+
+    def check_filter(self, subscription: SubscriptionData) -> str | None:
+        """Why a subscription's expression cannot be used, or None."""
+        return None
+
+    # ------------------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        os.makedirs(self.store_config.storePathRootDir, exist_ok=True)
+        self.topic_config_manager.load()
+        self.subscription_group_manager.load()
+        self.consumer_offset_manager.load()
+        self.schedule.load()
+        self.store.message_arriving_listener = self._on_message_arriving
+        await self.store.start()
+        await self.server.start(self.host, self.config.listenPort)
+        await self.fast_server.start(self.host, self.config.fast_port())
+        loop = asyncio.get_running_loop()
+        if not self.is_slave:
+            self.schedule.start()
+            self.transactions.start()
+        await self.register_broker_all()
+        self._tasks += [
+            loop.create_task(self._every(self._register_period(), self.register_broker_all, first_delay=10.0)),
+            loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
+            loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
+        ]
+
+    def _register_period(self) -> float:
+        return max(10.0, min(self.config.registerNameServerPeriod / 1000, 60.0))
+
+    async def _every(self, seconds: float, action: Any, first_delay: float | None = None) -> None:
+        await asyncio.sleep(seconds if first_delay is None else min(first_delay, seconds))
+        while True:
+            try:
+                result = action()
+                if asyncio.iscoroutine(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic task %s failed", getattr(action, "__name__", action))
+            await asyncio.sleep(seconds)
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        await self.schedule.stop()
+        await self.transactions.stop()
+        self.pull_processor.hold_service.wake_all()
+        try:
+            await asyncio.wait_for(self.namesrv_api.unregister_broker_all(
+                self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId),
+                5.0)
+        except asyncio.TimeoutError:
+            log.warning("unregister from name servers timed out")
+        await self.server.close()
+        await self.fast_server.close()
+        await self.remoting_client.close()
+        self.consumer_offset_manager.persist()
+        self.schedule.persist()
+        await self.store.shutdown()
+
+    # --------------------------------------------------------------------------- registration
+    def topic_wrapper(self) -> TopicConfigWrapper:
+        wrapper = self.topic_config_manager.wrapper()
+        perm = self.config.brokerPermission
+        if not (perm & PERM_READ and perm & PERM_WRITE):
+            for topic_config in wrapper.topicConfigTable.values():
+                topic_config.perm = perm
+        return wrapper
+
+    async def register_broker_all(self) -> None:
+        wrapper = self.topic_wrapper()
+        result = await self.namesrv_api.register_broker_all(
+            self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId,
+            f"{self.config.ha_ip()}:{self.store_config.haListenPort}", wrapper, self.config.registerBrokerTimeoutMills,
+            self.config.compressedRegister)
+        self._registered_version = (wrapper.dataVersion.timestamp, wrapper.dataVersion.counter)
+        if result is not None and self.is_slave:
+            self.master_addr = result.master_addr
+            if result.ha_server_addr and not self.store_config.haMasterAddress:
+                self.ha_master_addr = result.ha_server_addr
+
+    def register_soon(self) -> None:
+        """Re-register at the next loop turn (topic changes); several changes coalesce into one."""
+        if self._register_pending:
+            return
+        self._register_pending = True
+
+        async def run() -> None:
+            self._register_pending = False
+            await self.register_broker_all()
+
+        self._tasks.append(asyncio.get_running_loop().create_task(run()))
+        self._tasks = [task for task in self._tasks if not task.done()]
+
+    def register_soon_if_topics_changed(self) -> None:
+        version = self.topic_config_manager.data_version
+        if self._registered_version != (version.timestamp, version.counter):
+            self.register_soon()
+
+    # ------------------------------------------------------------------------- housekeeping
+    def _persist_offsets(self) -> None:
+        self.consumer_offset_manager.persist_if_dirty()
+        if self.schedule.dirty:
+            self.schedule.persist()
+
+    def _scan_idle_channels(self) -> None:
+        for channel in self.consumer_manager.scan_idle() + self.producer_manager.scan_idle():
+            channel.close()
+
+    def _on_channel_close(self, channel: Connection) -> None:
+        self.producer_manager.on_channel_closed(channel)
+        self.consumer_manager.on_channel_closed(channel, self._notify_enabled)
+
+    def _notify_enabled(self, group: str) -> bool:
+        config = self.subscription_group_manager.find(group, auto_create=False)
+        return config.notifyConsumerIdsChangedEnable if config else True
+
+    def _on_message_arriving(self, topic: str, queue_id: int, next_offset: int, tags_code: int, store_ts: int,
+                             properties: Any) -> None:
+        self.pull_processor.hold_service.notify_message_arriving(topic, queue_id, next_offset, tags_code)
+        if topic == SCHEDULE_TOPIC:
+            self.schedule.on_message_arriving(queue_id)
+
+    def persist_config(self) -> None:
+        path = self.config_file or os.path.join(self.store_config.storePathRootDir, "config", "broker.properties")
+        values = {**config_items(self.config), **config_items(self.store_config)}
+        try:
+            write_file_safely(path, render_properties(values).encode())
+        except OSError as exc:
+            log.warning("cannot persist broker config to %s: %s", path, exc)
+
+    # ---------------------------------------------------------------------------- runtime info
+    def runtime_info(self) -> dict[str, str]:
+        info = self.store.get_runtime_info()
+        info.update(self.schedule.runtime_info())
+        info.update({
+            "brokerVersionDesc": ROCKETMQ_VERSION_DESC,
+            "brokerVersion": str(ROCKETMQ_VERSION),
+            "sendThreadPoolQueueSize": "0", "sendThreadPoolQueueCapacity": str(self.config.sendThreadPoolQueueCapacity),
+            "pullThreadPoolQueueSize": "0", "pullThreadPoolQueueCapacity": str(self.config.pullThreadPoolQueueCapacity),
+            "queryThreadPoolQueueSize": "0", "queryThreadPoolQueueCapacity": "20000",
+            "EndTransactionQueueSize": "0", "EndTransactionThreadPoolQueueCapacity": "100000",
+            "sendThreadPoolQueueHeadWaitTimeMills": "0", "pullThreadPoolQueueHeadWaitTimeMills": "0",
+            "queryThreadPoolQueueHeadWaitTimeMills": "0",
+            "startAcceptSendRequestTimeStamp": str(self.config.startAcceptSendRequestTimeStamp),
+            "bootTimestamp": str(self.boot_timestamp),
+            "runtime": _runtime_text(int(time.time() * 1000) - self.boot_timestamp),
+        })
+        return info
+
+
+def _runtime_text(ms: int) -> str:
+    seconds = ms // 1000
+    return (f"[ {seconds // 86400} days, {seconds % 86400 // 3600} hours, {seconds % 3600 // 60} minutes, "
+            f"{seconds % 60} seconds ]")
+
