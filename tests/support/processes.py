@@ -122,3 +122,32 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+class Broker(ServerProcess):
+    """A real `mqbroker` on loopback with its store under ``home``. Extra config keys are given as
+    ``--key=value`` overrides, exactly as an operator would."""
+
+    def __init__(self, home: Path, namesrv_addr: str, name: str = "broker-a", port: int | None = None,
+                 config_file: Path | None = None, extra: dict[str, object] | None = None) -> None:
+        self.port = port or free_broker_port()
+        self.name = name
+        self.addr = f"127.0.0.1:{self.port}"
+        self.store_root = home / "store"
+        overrides = {"brokerIP1": "127.0.0.1", "brokerName": name, "listenPort": self.port,
+                     "storePathRootDir": self.store_root, "mappedFileSizeCommitLog": 4 * 1024 * 1024,
+                     "maxIndexNum": 40000, "maxHashSlotNum": 10000}
+        overrides.update(extra or {})
+        args = ["bash", str(BIN / "mqbroker"), "-n", namesrv_addr]
+        if config_file is not None:
+            args += ["-c", str(config_file)]
+        args += [f"--{key}={value}" for key, value in overrides.items()]
+        super().__init__(args, home, "boot success")
+
+
+def start_broker(home: Path, namesrv_addr: str, name: str = "broker-a", port: int | None = None,
+                 config_file: Path | None = None, extra: dict[str, object] | None = None,
+                 timeout: float = 60.0) -> Broker:
+    broker = Broker(home, namesrv_addr, name, port, config_file, extra)
+    broker.wait_ready(timeout)
+    return broker
