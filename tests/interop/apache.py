@@ -241,18 +241,35 @@ def _spawn(kind: str, main_class: str, args: list[str], home: Path, port: int,
         raise
 
 
+def _with_port_retry(attempt, port: int | None, pick) -> JavaServer:
+    """Run attempt(port); when we picked the port ourselves and another process took it between
+    our check and the JVM's bind, try again with a fresh one (at most 3 times)."""
+    if port:
+        return attempt(port)
+    for tries_left in (2, 1, 0):
+        try:
+            return attempt(pick())
+        except RuntimeError as e:
+            if tries_left == 0 or "Address already in use" not in str(e):
+                raise
+    raise AssertionError("unreachable")
+
+
 def start_namesrv(home: Path, port: int | None = None, timeout: float = BOOT_TIMEOUT,
                   heap: str = "128m", max_heap: str = "256m") -> JavaServer:
     """Start an Apache name server on 127.0.0.1:`port`; returns once it accepts connections."""
-    port = port or free_port()
     make_rocketmq_home(home)
-    conf = home / "namesrv.properties"
-    conf.write_text(f"listenPort={port}\n"
-                    f"kvConfigPath={home / 'namesrv' / 'kvConfig.json'}\n"
-                    f"configStorePath={home / 'namesrv' / 'namesrv.properties'}\n")
-    jvm = server_jvm_args(home, heap, max_heap, "128m")
-    return _spawn("namesrv", "org.apache.rocketmq.namesrv.NamesrvStartup", ["-c", str(conf)],
-                  home, port, jvm, "boot success", timeout)
+
+    def attempt(port: int) -> JavaServer:
+        conf = home / "namesrv.properties"
+        conf.write_text(f"listenPort={port}\n"
+                        f"kvConfigPath={home / 'namesrv' / 'kvConfig.json'}\n"
+                        f"configStorePath={home / 'namesrv' / 'namesrv.properties'}\n")
+        jvm = server_jvm_args(home, heap, max_heap, "128m")
+        return _spawn("namesrv", "org.apache.rocketmq.namesrv.NamesrvStartup", ["-c", str(conf)],
+                      home, port, jvm, "boot success", timeout)
+
+    return _with_port_retry(attempt, port, free_port)
 
 
 def broker_config(namesrv_addr: str, port: int, store: Path, **config: object) -> dict[str, str]:
@@ -292,17 +309,21 @@ def start_broker(home: Path, namesrv_addr: str, port: int | None = None,
                  **config: object) -> JavaServer:
     """Start an Apache broker registered with `namesrv_addr`. `config` adds/overrides broker.conf
     keys (RocketMQ camelCase, e.g. brokerName="broker-b", brokerId=1, brokerRole="SLAVE")."""
-    port = port or int(config.pop("listenPort", 0)) or free_broker_port()
+    port = port or int(config.pop("listenPort", 0)) or None
     make_rocketmq_home(home)
     store = home / "store"
-    conf = broker_config(namesrv_addr, port, store, **config)
-    conf_path = home / "broker.conf"
-    conf_path.write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
-    jvm = server_jvm_args(home, heap, max_heap, "256m")
-    server = _spawn("broker", "org.apache.rocketmq.broker.BrokerStartup", ["-c", str(conf_path)],
-                    home, port, jvm, "boot success", timeout)
-    server.extra.update(conf=conf, conf_path=conf_path, store=store)
-    return server
+
+    def attempt(port: int) -> JavaServer:
+        conf = broker_config(namesrv_addr, port, store, **config)
+        conf_path = home / "broker.conf"
+        conf_path.write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
+        jvm = server_jvm_args(home, heap, max_heap, "256m")
+        server = _spawn("broker", "org.apache.rocketmq.broker.BrokerStartup", ["-c", str(conf_path)],
+                        home, port, jvm, "boot success", timeout)
+        server.extra.update(conf=conf, conf_path=conf_path, store=store)
+        return server
+
+    return _with_port_retry(attempt, port, free_broker_port)
 
 
 def _tempdir(prefix: str) -> Path:
