@@ -32,10 +32,8 @@ def _parse_int(text: str) -> int:
 
 
 def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise ValueError(text)
+    # As Java's Boolean.parseBoolean: only "true" is true. The C++ client sends "0"/"1".
+    return text.strip().lower() in ("true", "1")
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
