@@ -15,6 +15,7 @@ from pocketmq.broker.admin_processor import AdminProcessor
 from pocketmq.broker.client_manager import ConsumerManager, ProducerManager, SubscriptionData
 from pocketmq.broker.client_processor import ClientProcessor
 from pocketmq.broker.consumer_offset import ConsumerOffsetManager
+from pocketmq.broker.filter import SQL92, FilterSyntaxError, SqlMessageFilter, compile_sql92, describe_error
 from pocketmq.broker.namesrv_api import NamesrvApi
 from pocketmq.broker.pull_processor import PullProcessor
 from pocketmq.broker.query_processor import QueryProcessor
@@ -99,10 +100,24 @@ class BrokerController:
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
         """The store-side filter of a subscription (SQL92 when enabled); None for tag filtering."""
-        return None
+        if (subscription.expressionType or "TAG").upper() != SQL92 or not self.config.enablePropertyFilter:
+            return None
+        try:
+            return SqlMessageFilter(compile_sql92(subscription.subString))
+        except FilterSyntaxError:
+            return None  # check_filter refused it before the pull got here
 
     def check_filter(self, subscription: SubscriptionData) -> str | None:
         """Why a subscription's expression cannot be used, or None."""
+        expression_type = (subscription.expressionType or "TAG").upper()
+        if expression_type == "TAG":
+            return None
+        if expression_type != SQL92:
+            return f"The broker does not support expression type {subscription.expressionType}"
+        try:
+            compile_sql92(subscription.subString)
+        except FilterSyntaxError as exc:
+            return describe_error(subscription.subString, exc)
         return None
 
     # ------------------------------------------------------------------------------ lifecycle
