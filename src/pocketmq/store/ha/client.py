@@ -1,0 +1,154 @@
+"""The slave side of replication (upstream HAService.HAClient).
+
+Connects to the master's HA address (``haMasterAddress`` if configured, else the one the name
+server returned at registration), reports the slave's max commit-log offset right after
+connecting, after every append that moved it, and every ``haSendHeartbeatInterval``; appends
+each received block at exactly its offset (``store.append_to_commit_log`` also dispatches to
+the consume queues and index). A block whose offset is not the slave's max offset (once the
+slave holds data), a failed append, or ``haHousekeepingInterval`` without a byte from the
+master closes the connection; the client reconnects at once, then every 5 s.
+
+Upstream waits one heartbeat interval before its first report; reporting at once makes a new
+or returning slave count for SYNC_MASTER immediately and changes nothing on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Callable
+
+from pocketmq.config import MessageStoreConfig
+from pocketmq.store.ha.protocol import BlockReader, ProtocolError, encode_offset
+
+if TYPE_CHECKING:
+    from pocketmq.store.message_store import MessageStore
+
+log = logging.getLogger("pocketmq.store.ha")
+
+RETRY_SECONDS = 5.0
+CONNECT_TIMEOUT = 3.0
+READ_SIZE = 256 * 1024
+
+
+class SlaveError(Exception):
+    """The stream from the master cannot be applied; the connection is dropped."""
+
+
+class HAClient:
+    def __init__(self, store: "MessageStore", config: MessageStoreConfig,
+                 master_addr: Callable[[], str | None]) -> None:
+        self.store = store
+        self.config = config
+        self._master_addr = master_addr
+        self.connected_to: str | None = None
+        self.reported_offset = 0
+        self.last_read = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._retry = asyncio.Event()
+
+    def master_address(self) -> str | None:
+        return self.config.haMasterAddress or self._master_addr() or None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def shutdown(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def wakeup(self) -> None:
+        """Retry now (e.g. the master address just became known)."""
+        self._retry.set()
+
+    async def _run(self) -> None:
+        delay = 0.0
+        while True:
+            if delay:
+                self._retry.clear()
+                try:
+                    await asyncio.wait_for(self._retry.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            addr = self.master_address()
+            if not addr:
+                delay = 1.0
+                continue
+            try:
+                connected = await self._session(addr)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("HA client session with %s failed", addr)
+                connected = False
+            finally:
+                self.connected_to = None
+            # As upstream: reconnect at once after a lost connection, then every 5 s.
+            delay = 0.0 if connected else RETRY_SECONDS
+
+    async def _session(self, addr: str) -> bool:
+        host, _, port = addr.rpartition(":")
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+            log.info("HA client: cannot connect to master %s: %s", addr, exc)
+            return False
+        log.info("HA client: connected to master %s, slave max offset %d", addr, self.store.get_max_phy_offset())
+        self.connected_to = addr
+        self.last_read = time.monotonic()
+        heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat(writer, addr))
+        try:
+            self.reported_offset = self.store.get_max_phy_offset()
+            writer.write(encode_offset(self.reported_offset))
+            await writer.drain()
+            await self._read_loop(reader, writer)
+        except (OSError, ProtocolError, SlaveError, asyncio.TimeoutError) as exc:
+            log.warning("HA client: connection to master %s closed: %s", addr, exc)
+        finally:
+            heartbeat_task.cancel()
+            await asyncio.gather(heartbeat_task, return_exceptions=True)
+            writer.close()
+        return True
+
+    async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        store = self.store
+        blocks = BlockReader()
+        housekeeping = self.config.haHousekeepingInterval / 1000
+        while True:
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), housekeeping)
+            except asyncio.TimeoutError:
+                raise SlaveError(f"master silent for {self.config.haHousekeepingInterval} ms") from None
+            if not data:
+                raise SlaveError("master closed the connection")
+            self.last_read = time.monotonic()
+            for offset, body in blocks.feed(data):
+                slave_max = store.get_max_phy_offset()
+                if slave_max != 0 and slave_max != offset:
+                    raise SlaveError(f"master pushed offset {offset} but the slave's max offset is {slave_max}")
+                if body and not store.append_to_commit_log(offset, body):
+                    raise SlaveError(f"cannot append {len(body)} bytes at {offset}")
+            current = store.get_max_phy_offset()
+            if current > self.reported_offset:
+                self.reported_offset = current
+                writer.write(encode_offset(current))
+                await writer.drain()
+
+    async def _heartbeat(self, writer: asyncio.StreamWriter, addr: str) -> None:
+        interval = self.config.haSendHeartbeatInterval / 1000
+        while True:
+            await asyncio.sleep(interval)
+            new_addr = self.master_address()
+            if new_addr and new_addr != addr:
+                log.info("HA client: master address changed %s -> %s", addr, new_addr)
+                writer.close()
+                return
+            writer.write(encode_offset(self.reported_offset))
+            await writer.drain()
+
+    def runtime_info(self) -> dict[str, str]:
+        return {"haMasterAddress": self.connected_to or "",
+                "haSlaveReportedOffset": str(self.reported_offset)}

@@ -1,0 +1,74 @@
+"""The HA wire format (raw TCP on the master's HA port, no remoting frames), sans-IO.
+
+Slave -> master: 8-byte big-endian longs, each the slave's max commit-log offset; only the
+last complete one counts. Master -> slave: blocks ``[offset: 8][size: 4][size bytes]`` of raw
+commit-log data; ``size`` 0 is a heartbeat. The readers here only parse bytes they are fed.
+"""
+
+from __future__ import annotations
+
+import struct
+
+OFFSET = struct.Struct(">q")
+HEADER = struct.Struct(">qi")
+HEADER_SIZE = HEADER.size  # 12
+
+
+def encode_offset(offset: int) -> bytes:
+    return OFFSET.pack(offset)
+
+
+def encode_header(offset: int, size: int) -> bytes:
+    return HEADER.pack(offset, size)
+
+
+class ProtocolError(ValueError):
+    """The peer sent bytes that cannot be a valid stream."""
+
+
+class OffsetReader:
+    """Master side: collects slave reports; ``feed`` returns the newest complete offset (or None)."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, data: bytes) -> int | None:
+        buf = self._pending + data
+        whole = len(buf) - len(buf) % 8
+        self._pending = buf[whole:]
+        if whole == 0:
+            return None
+        offset = OFFSET.unpack_from(buf, whole - 8)[0]
+        if offset < 0:
+            raise ProtocolError(f"negative slave offset {offset}")
+        return offset
+
+
+class BlockReader:
+    """Slave side: turns the master's byte stream into ``(offset, data)`` blocks."""
+
+    def __init__(self, max_block: int = 64 * 1024 * 1024) -> None:
+        self._buf = bytearray()
+        self._max_block = max_block
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        buf = self._buf
+        buf += data
+        blocks: list[tuple[int, bytes]] = []
+        pos = 0
+        while len(buf) - pos >= HEADER_SIZE:
+            offset, size = HEADER.unpack_from(buf, pos)
+            if offset < 0 or size < 0 or size > self._max_block:
+                raise ProtocolError(f"bad block header offset={offset} size={size}")
+            end = pos + HEADER_SIZE + size
+            if len(buf) < end:
+                break
+            blocks.append((offset, bytes(buf[pos + HEADER_SIZE:end])))
+            pos = end
+        if pos:
+            del buf[:pos]
+        return blocks
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)

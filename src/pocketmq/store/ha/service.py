@@ -1,0 +1,270 @@
+"""The master side of replication (upstream HAService, HAConnection, GroupTransferService).
+
+Owns: the HA port (``haListenPort``; every broker opens it, as upstream), one ``HAConnection``
+per slave (a reader of the slave's offset reports and a writer streaming commit-log blocks
+from where the slave stands), the highest offset any slave acknowledged, and the SYNC_MASTER
+replication waiter plugged into ``store.replication_waiter``. For a slave it also runs the
+``HAClient`` that pulls from the master.
+
+    ha = HAService(store, store_config, host="0.0.0.0", master_addr=lambda: "10.0.0.1:10912")
+    await ha.start(); ...; await ha.shutdown()
+    await ha.wait_for_replication(end_offset) -> PutMessageStatus   # SYNC_MASTER puts
+
+Rules (reference section 7): the first report fixes where streaming starts (0 = the start of
+the master's last commit-log file); blocks carry at most ``haTransferBatchSize`` bytes; when
+idle for ``haSendHeartbeatInterval`` the master sends an empty block; a connection silent for
+``haHousekeepingInterval`` is closed; a report beyond the master's own max offset closes it.
+A SYNC_MASTER put answers SLAVE_NOT_AVAILABLE when no slave is connected or the best slave
+lags by ``haSlaveFallbehindMax`` or more, else waits up to ``slaveTimeout`` for an
+acknowledgement covering it (FLUSH_SLAVE_TIMEOUT when none comes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING, Callable
+
+from pocketmq.config import MessageStoreConfig
+from pocketmq.store.ha.client import HAClient
+from pocketmq.store.ha.protocol import OffsetReader, ProtocolError, encode_header
+from pocketmq.store.results import PutMessageStatus
+
+if TYPE_CHECKING:
+    from pocketmq.store.message_store import MessageStore
+
+log = logging.getLogger("pocketmq.store.ha")
+
+IDLE_POLL_SECONDS = 0.1  # upstream's writer also re-checks every 100 ms without a wakeup
+
+
+class HAConnection:
+    """One slave connected to the master's HA port."""
+
+    def __init__(self, service: "HAService", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.service = service
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self.addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.slave_request_offset = -1
+        self.slave_ack_offset = -1
+        self.next_transfer_from = -1
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        tasks = [asyncio.ensure_future(self._read_loop()), asyncio.ensure_future(self._write_loop())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    exc = task.exception()
+                    if isinstance(exc, (ConnectionError, OSError, ProtocolError)):
+                        log.info("HA connection %s closed: %s", self.addr, exc)
+                    else:
+                        log.error("HA connection %s failed", self.addr, exc_info=exc)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.writer.close()
+            self.service.remove_connection(self)
+            log.info("HA connection to slave %s closed (acked %d)", self.addr, self.slave_ack_offset)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _read_loop(self) -> None:
+        config = self.service.config
+        offsets = OffsetReader()
+        housekeeping = config.haHousekeepingInterval / 1000
+        while True:
+            try:
+                data = await asyncio.wait_for(self.reader.read(4096), housekeeping)
+            except asyncio.TimeoutError:
+                log.warning(
+                    "HA connection %s: nothing from the slave for %d ms, closing", self.addr,
+                    config.haHousekeepingInterval)
+                return
+            if not data:
+                return
+            offset = offsets.feed(data)
+            if offset is None:
+                continue
+            master_max = self.service.store.get_max_phy_offset()
+            if offset > master_max:
+                log.error("slave %s reports offset %d beyond the master's max %d; closing", self.addr, offset,
+                          master_max)
+                return
+            self.slave_ack_offset = offset
+            if self.slave_request_offset < 0:
+                self.slave_request_offset = offset
+                log.info("slave %s requests data from offset %d", self.addr, offset)
+                self.wake.set()
+            self.service.notify_transfer_some(offset)
+
+    async def _write_loop(self) -> None:
+        service = self.service
+        store = service.store
+        config = service.config
+        while self.slave_request_offset < 0:
+            self.wake.clear()
+            await self.wake.wait()
+        if self.slave_request_offset == 0:
+            master_max = store.get_max_phy_offset()
+            start = master_max - master_max % config.mappedFileSizeCommitLog
+            self.next_transfer_from = max(0, start)
+        else:
+            self.next_transfer_from = self.slave_request_offset
+        log.info("HA transfer to slave %s starts at offset %d", self.addr, self.next_transfer_from)
+        batch = max(1, config.haTransferBatchSize)
+        heartbeat = config.haSendHeartbeatInterval / 1000
+        writer = self.writer
+        last_write = time.monotonic()
+        while True:
+            data = store.get_commit_log_data(self.next_transfer_from)
+            if data is not None and len(data) > 0:
+                size = min(len(data), batch)
+                chunk = bytes(data[:size])
+                data.release()
+                writer.write(encode_header(self.next_transfer_from, size) + chunk)
+                self.next_transfer_from += size
+                last_write = time.monotonic()
+                await writer.drain()
+                continue
+            if data is not None:
+                data.release()
+            if time.monotonic() - last_write > heartbeat:
+                writer.write(encode_header(self.next_transfer_from, 0))
+                last_write = time.monotonic()
+                await writer.drain()
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+
+class HAService:
+    def __init__(self, store: "MessageStore", config: MessageStoreConfig, *, host: str = "0.0.0.0",
+                 master_addr: Callable[[], str | None] | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.host = host
+        self.connections: list[HAConnection] = []
+        self.push2slave_max_offset = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._waiters: list[tuple[int, int, asyncio.Future[bool]]] = []
+        self._seq = itertools.count()
+        self._previous_listener = None
+        self.client: HAClient | None = None
+        if config.brokerRole == "SLAVE":
+            self.client = HAClient(store, config, master_addr or (lambda: None))
+
+    # ------------------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.config.haListenPort,
+                                                  reuse_address=True)
+        log.info("HA service listening on %s:%d", self.host, self.config.haListenPort)
+        if self.config.brokerRole == "SYNC_MASTER":
+            self.store.replication_waiter = self.wait_for_replication
+        # Wake the writers as soon as a message lands (no 100 ms poll delay for ASYNC_MASTER).
+        previous = self.store.message_arriving_listener
+        self._previous_listener = previous
+
+        def on_arriving(*args: object) -> None:
+            if previous is not None:
+                previous(*args)
+            self.wakeup_all()
+
+        self.store.message_arriving_listener = on_arriving
+        if self.client is not None:
+            self.client.start()
+
+    async def shutdown(self) -> None:
+        if self.client is not None:
+            await self.client.shutdown()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for conn in list(self.connections):
+            await conn.close()
+        for _, _, future in self._waiters:
+            if not future.done():
+                future.set_result(False)
+        self._waiters.clear()
+        if self.store.replication_waiter == self.wait_for_replication:
+            self.store.replication_waiter = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = HAConnection(self, reader, writer)
+        log.info("HA service: new slave connection from %s", conn.addr)
+        self.connections.append(conn)
+        conn.start()
+
+    def remove_connection(self, conn: HAConnection) -> None:
+        if conn in self.connections:
+            self.connections.remove(conn)
+
+    def wakeup_all(self) -> None:
+        for conn in self.connections:
+            conn.wake.set()
+
+    # ---------------------------------------------------------------------- group transfer
+    @property
+    def connection_count(self) -> int:
+        return len(self.connections)
+
+    def is_slave_ok(self, master_put_where: int) -> bool:
+        return (self.connection_count > 0
+                and master_put_where - self.push2slave_max_offset < self.config.haSlaveFallbehindMax)
+
+    def notify_transfer_some(self, offset: int) -> None:
+        if offset <= self.push2slave_max_offset:
+            return
+        self.push2slave_max_offset = offset
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= offset:
+            _, _, future = heapq.heappop(waiters)
+            if not future.done():
+                future.set_result(True)
+
+    async def wait_for_replication(self, end_offset: int) -> PutMessageStatus:
+        """SYNC_MASTER: PUT_OK once a slave acknowledged ``end_offset``."""
+        if not self.is_slave_ok(end_offset):
+            return PutMessageStatus.SLAVE_NOT_AVAILABLE
+        if self.push2slave_max_offset >= end_offset:
+            return PutMessageStatus.PUT_OK
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (end_offset, next(self._seq), future))
+        self.wakeup_all()
+        try:
+            ok = await asyncio.wait_for(future, self.config.slaveTimeout / 1000)
+        except asyncio.TimeoutError:
+            ok = False
+        if not ok:
+            log.warning("transfer message to slave timeout, %d", end_offset)
+            if len(self._waiters) > 4096:  # drop timed-out entries now and then
+                self._waiters = [w for w in self._waiters if not w[2].done()]
+                heapq.heapify(self._waiters)
+            return PutMessageStatus.FLUSH_SLAVE_TIMEOUT
+        return PutMessageStatus.PUT_OK
+
+    # -------------------------------------------------------------------------------- info
+    def runtime_info(self) -> dict[str, str]:
+        info = {"haConnectionCount": str(self.connection_count),
+                "haPush2SlaveMaxOffset": str(self.push2slave_max_offset)}
+        for i, conn in enumerate(self.connections):
+            info[f"haSlave_{i}"] = f"{conn.addr},{conn.slave_ack_offset}"
+        if self.client is not None:
+            info.update(self.client.runtime_info())
+        return info
