@@ -136,7 +136,10 @@ def apply_properties(config: T, values: Mapping[str, str]) -> T:
     for key, text in values.items():
         field = fields.get(key)
         if field is not None:
-            setattr(config, key, parse_value(text, field.type, key))
+            value = parse_value(text, field.type, key)
+            if key in getattr(config, "PATH_KEYS", ()) and value:
+                value = os.path.expandvars(os.path.expanduser(value))  # `~/store/broker-a` in presets
+            setattr(config, key, value)
     return config
 
 
@@ -216,6 +219,8 @@ def _store_root() -> str:
 @dataclasses.dataclass
 class MessageStoreConfig:
     """Store keys (upstream MessageStoreConfig), 4.9.8 names and defaults."""
+
+    PATH_KEYS = ("storePathRootDir", "storePathCommitLog")  # `~` and $VARS expanded on load
 
     storePathRootDir: str = dataclasses.field(default_factory=_store_root)
     storePathCommitLog: str = ""  # empty: <storePathRootDir>/commitlog

@@ -166,7 +166,7 @@ class SendProcessor:
         if result.remark and code != ResponseCode.SUCCESS:
             remark = result.remark
         append = result.append_result
-        if append is None or not append.is_ok() and code == ResponseCode.SUCCESS:
+        if (append is None or not append.is_ok()) and code == ResponseCode.SUCCESS:
             return self._response(request, ResponseCode.SYSTEM_ERROR, remark or result.status.name)
         if code in (ResponseCode.SUCCESS, ResponseCode.FLUSH_DISK_TIMEOUT, ResponseCode.FLUSH_SLAVE_TIMEOUT,
                     ResponseCode.SLAVE_NOT_AVAILABLE):
