@@ -124,7 +124,7 @@ class RebalancingConsumer:
             try:
                 await inst.update_topic_route(topic)
             except Exception as exc:
-                log.warning("no route for %s yet: %s", topic, exc)
+                (log.debug if topic.startswith(RETRY_PREFIX) else log.warning)("no route for %s yet: %s", topic, exc)
         await inst.send_heartbeat_to_all_brokers()
         inst.rebalance_immediately()
 
