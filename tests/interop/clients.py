@@ -327,7 +327,9 @@ def cpp_produce(namesrv: str, topic: str, count: int = 10, *, mode: str = "sync"
                 tags: str | None = None, keys: str = "key-{i}", body: str = "body-{i}",
                 props: dict[str, str] | None = None, group: str | None = None,
                 timeout: float = DEFAULT_TIMEOUT, check: bool = True) -> list[dict]:
-    """Send `count` messages with the C++ client (mode sync|async|oneway|orderly|batch)."""
+    """Send `count` messages with the C++ client (mode sync|async|oneway|orderly|batch).
+    Known client quirk (seen against Apache 4.9.7): "batch" stores ONE message whose body is the
+    encoded batch, with an empty msgId in the result, so use it only to reproduce that."""
     args = ["cpp-produce", "--topic", topic, "--count", count, "--mode", mode, "--keys", keys,
             "--body", body]
     if tags:
@@ -343,7 +345,12 @@ def cpp_push_consume(namesrv: str, topic: str, count: int, *, group: str, expr: 
                      model: str = "clustering", orderly: bool = False, timeout: float = 60,
                      want_props: Sequence[str] = (), check: bool = True) -> list[dict]:
     """Push-consume with the C++ client until `count` messages arrived or `timeout` seconds.
-    The C API has no "all properties" call: name the user properties to report in want_props."""
+    The C API has no "all properties" call: name the user properties to report in want_props.
+    The C++ consumer always starts CONSUME_FROM_LAST_OFFSET (the wrapper cannot change it): in
+    clustering mode a new group still gets old messages because Apache's broker answers a new
+    group's offset query with 0 while the queue's first message is in memory; in broadcasting mode
+    (local offsets) it sees only messages sent after it started: use start_cpp_driver, wait for
+    "started" plus a few seconds for rebalance, then produce."""
     args = ["cpp-push-consume", "--topic", topic, "--count", count, "--group", group, "--expr", expr,
             "--model", model, "--timeout", timeout]
     if orderly:
