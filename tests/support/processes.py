@@ -5,6 +5,7 @@ waited for until they print their boot line, and always stopped."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,26 +18,33 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "bin"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# Servers get ports below the kernel's ephemeral range (32768+), so a client socket opened in the
+# meantime cannot take a port a server is about to bind. Servers bind 0.0.0.0: check that.
+_PORT_RANGE = (12000, 30000)
 
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind(("0.0.0.0", port))
         except OSError:
             return False
     return True
 
 
+def free_port() -> int:
+    for _ in range(500):
+        port = random.randrange(*_PORT_RANGE)
+        if port_is_free(port):
+            return port
+    raise RuntimeError("no free port found")
+
+
 def free_broker_port() -> int:
     """A listenPort whose fast port (-2) and HA port (+1) are free too."""
-    for _ in range(200):
+    for _ in range(500):
         port = free_port()
-        if port > 1100 and all(port_is_free(p) for p in (port - 2, port + 1)):
+        if all(port_is_free(p) for p in (port - 2, port + 1)):
             return port
     raise RuntimeError("no free broker port range found")
 
