@@ -228,6 +228,9 @@ def heartbeat(client_id: str, group: str, topic: str) -> bytes:
 def test_heartbeat_consumer_list_connections_and_notify(cluster):
     _, broker = cluster
     with RpcSession() as first:
+        notified: list[str] = []
+        first.client.dispatcher.register(RC.NOTIFY_CONSUMER_IDS_CHANGED,
+                                         lambda request, channel: notified.append(request.field("consumerGroup")))
         assert first.call(broker.addr, RC.HEART_BEAT, body=heartbeat("c1", "HG", "HT")).version == 409
         listed = orjson.loads(call(broker.addr, RC.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": "HG"}).body)
         assert listed == {"consumerIdList": ["c1"]}
@@ -239,6 +242,7 @@ def test_heartbeat_consumer_list_connections_and_notify(cluster):
             second.call(broker.addr, RC.HEART_BEAT, body=heartbeat("c2", "HG", "HT"))
             listed = orjson.loads(call(broker.addr, RC.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": "HG"}).body)
             assert sorted(listed["consumerIdList"]) == ["c1", "c2"]
+            wait_until(lambda: "HG" in notified, message="NOTIFY_CONSUMER_IDS_CHANGED to the first consumer")
         wait_until(lambda: orjson.loads(call(broker.addr, RC.GET_CONSUMER_LIST_BY_GROUP,
                                              {"consumerGroup": "HG"}).body)["consumerIdList"] == ["c1"],
                    message="the closed consumer to leave the group")
@@ -258,7 +262,13 @@ def test_admin_topic_stats_runtime_info_and_config(cluster):
     stats = fastjson.loads(call(broker.addr, RC.GET_TOPIC_STATS_INFO, {"topic": "AdminT"}).body)
     offsets = {key.fields["queueId"]: value["maxOffset"] for key, value in stats["offsetTable"].items()}
     assert offsets == {0: 0, 1: 1}
-    info = orjson.loads(call(broker.addr, RC.GET_BROKER_RUNTIME_INFO).body)["table"]
+    assert all(key.fields["brokerName"] == broker.name for key in stats["offsetTable"])
+    for _ in range(20):
+        send(broker.addr, "AdminT", b"tps", queue_id=0)
+    info = wait_until(lambda: (lambda table: table if float(table["putTps"].split()[0]) > 0 else None)(
+        orjson.loads(call(broker.addr, RC.GET_BROKER_RUNTIME_INFO).body)["table"]),
+        timeout=15, interval=0.5, message="a non-zero putTps after sends")
+    assert int(info["msgPutTotalTodayNow"]) >= 21
     for key in ("brokerVersionDesc", "putTps", "getTransferedTps", "msgPutTotalTodayNow", "commitLogDiskRatio",
                 "earliestMessageTimeStamp", "pageCacheLockTimeMills", "sendThreadPoolQueueSize"):
         assert key in info, key
