@@ -52,11 +52,12 @@ def max_offset(broker: Broker) -> int:
 
 def wait_replicated(master: Broker, slave: Broker, timeout: float = 20.0) -> int:
     """Wait until the slave's commit log ends where the master's does; returns that offset."""
-    def same() -> int | None:
-        m, s = max_offset(master), max_offset(slave)
-        return m if m == s and m > 0 else None
+    def same() -> tuple[int] | None:
+        info = runtime_info(master.addr)
+        m, s = int(info["commitLogMaxOffset"]), max_offset(slave)
+        return (m,) if m == s and int(info.get("haConnectionCount", "0")) > 0 else None
 
-    return wait_until(same, timeout, 0.1, "slave to reach the master's max offset")
+    return wait_until(same, timeout, 0.1, "slave to reach the master's max offset")[0]
 
 
 def commit_log_bytes(broker: Broker, end: int | None = None) -> bytes:
@@ -110,3 +111,14 @@ def pull_all(addr: str, topic: str, queue_id: int, group: str = "CID_TEST", star
         messages += batch
         offset = int(response.ext_fields["nextBeginOffset"])
     return messages
+
+
+def wait_topic(addr: str, topic: str, timeout: float = 30.0) -> None:
+    """Wait until a broker (a slave copies topics every 10 s) serves pulls of ``topic``."""
+    def known() -> bool:
+        fields = {"consumerGroup": "CID_TEST", "topic": topic, "queueId": "0", "queueOffset": "0",
+                  "maxMsgNums": "1", "sysFlag": "4", "commitOffset": "0", "suspendTimeoutMillis": "0",
+                  "subscription": "*", "subVersion": "0", "expressionType": "TAG"}
+        return call(addr, RequestCode.PULL_MESSAGE, fields).code != ResponseCode.TOPIC_NOT_EXIST
+
+    wait_until(known, timeout, 0.5, f"{addr} to serve topic {topic}")
