@@ -47,7 +47,11 @@ def runtime_info(addr: str, timeout: float = 5.0) -> dict[str, str]:
 
 
 def max_offset(broker: Broker) -> int:
-    return int(runtime_info(broker.addr)["commitLogMaxOffset"])
+    return max_offset_of(broker.addr)
+
+
+def max_offset_of(addr: str) -> int:
+    return int(runtime_info(addr)["commitLogMaxOffset"])
 
 
 def wait_replicated(master: Broker, slave: Broker, timeout: float = 20.0) -> int:
