@@ -14,7 +14,7 @@ import inspect
 import itertools
 import logging
 import socket
-from typing import Any, Awaitable, Callable, Union
+from typing import Any, Awaitable, Callable, Coroutine, Union
 
 from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, ProtocolError, encode_frame
 from pocketmq.remoting.codes import ResponseCode
@@ -202,12 +202,57 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # a handler's failure answers this request, nothing more
             self._answer_failure(request, exc)
             return
-        if inspect.isawaitable(result):
-            task = self._loop.create_task(self._finish(request, result))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if inspect.iscoroutine(result):
+            self._run_eagerly(request, result)
+        elif inspect.isawaitable(result):
+            self._track(self._loop.create_task(self._finish(request, result)))
         else:
             self._answer(request, result)
+
+    def _track(self, task: "asyncio.Task[None]") -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _run_eagerly(self, request: RemotingCommand, coro: Coroutine[Any, Any, RemotingCommand | None]) -> None:
+        """Run a handler coroutine's first step now. Most (a send under ASYNC_FLUSH, a pull that
+        finds messages) finish without suspending, so they cost no Task; one that does suspend
+        goes on in a Task from where it stopped."""
+        try:
+            blocked_on = coro.send(None)
+        except StopIteration as done:
+            self._answer(request, done.value)
+            return
+        except Exception as exc:
+            self._answer_failure(request, exc)
+            return
+        self._track(self._loop.create_task(self._resume(request, coro, blocked_on)))
+
+    async def _resume(self, request: RemotingCommand, coro: Coroutine[Any, Any, RemotingCommand | None],
+                      blocked_on: Any) -> None:
+        while True:
+            try:
+                if blocked_on is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
+                    await asyncio.sleep(0)
+                else:
+                    # The handler's yield marked the future as awaited; a Task clears the mark
+                    # before waiting on it, and so must this stand-in.
+                    blocked_on._asyncio_future_blocking = False
+                    try:
+                        await blocked_on
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        pass  # the handler sees the future's exception itself when it resumes
+                blocked_on = coro.send(None)
+            except StopIteration as done:
+                self._answer(request, done.value)
+                return
+            except asyncio.CancelledError:
+                coro.close()
+                raise
+            except Exception as exc:
+                self._answer_failure(request, exc)
+                return
 
     async def _finish(self, request: RemotingCommand, pending: Awaitable[RemotingCommand | None]) -> None:
         try:
