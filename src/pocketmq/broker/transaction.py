@@ -79,7 +79,9 @@ class TransactionService:
                                      PutMessageStatus.FLUSH_SLAVE_TIMEOUT, PutMessageStatus.SLAVE_NOT_AVAILABLE):
                 return make_response(request, ResponseCode.SYSTEM_ERROR,
                                      f"commit transaction message failed: {result.status.name}")
-        await self._write_op(half.queue_offset)
+        # The op names the first half: every copy the check task re-stored refers back to it.
+        original = half.properties.get(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET)
+        await self._write_op(int(original) if original and original.isdigit() else half.queue_offset)
         return make_response(request)
 
     @staticmethod
@@ -175,7 +177,10 @@ class TransactionService:
             stop = False
             for view in result.buffers:
                 half = m.decode_message(view)
-                if half.queue_offset in self.done_half_offsets:
+                if half.store_timestamp >= now:
+                    stop = True  # stored during this pass (a copy re-put just now): next pass
+                    break
+                if self._is_done(half):
                     offset = half.queue_offset + 1
                     continue
                 immunity = half.properties.get(m.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS)
@@ -193,6 +198,13 @@ class TransactionService:
                 break
         offsets.commit(CHECK_GROUP, TRANS_HALF_TOPIC, 0, offset)
 
+    def _is_done(self, half: m.MessageExt) -> bool:
+        """Committed or rolled back: an op names this half, or the original it was copied from."""
+        if half.queue_offset in self.done_half_offsets:
+            return True
+        original = half.properties.get(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET)
+        return bool(original and original.isdigit() and int(original) in self.done_half_offsets)
+
     async def _discard(self, half: m.MessageExt) -> None:
         log.info("transaction half message %s checked %s times, discarded", half.msg_id,
                  half.properties.get(m.PROPERTY_TRANSACTION_CHECK_TIMES))
@@ -208,6 +220,7 @@ class TransactionService:
         """Re-store the half with its new check count, mark the old one done, ask the producer."""
         properties = dict(half.properties)
         properties[m.PROPERTY_TRANSACTION_CHECK_TIMES] = str(checks)
+        properties.setdefault(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, str(half.queue_offset))
         properties[m.PROPERTY_WAIT_STORE_MSG_OK] = "false"
         again = m.MessageExtBrokerInner(
             topic=TRANS_HALF_TOPIC, body=half.body, queue_id=0, flag=half.flag, properties=properties,

@@ -1,4 +1,5 @@
-"""Fixtures for client tests against a real Apache RocketMQ 4.9 cluster (tests/interop/apache.py)."""
+"""Fixtures for client tests: every test runs against a real Apache RocketMQ 4.9 cluster
+(tests/interop/apache.py) and against real PocketMQ processes (tests/support/processes.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import itertools
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
@@ -14,20 +16,48 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "interop"))
 
-from apache import ApacheCluster, InteropSetupMissing, apache_cluster as _apache_cluster, java_classpath  # noqa: E402
+from apache import InteropSetupMissing, apache_cluster as _apache_cluster, java_classpath  # noqa: E402
+
+from tests.support.processes import Broker, Namesrv, start_broker, start_namesrv  # noqa: E402
 
 # A fast transaction check-back so the check-back test finishes in seconds, not minutes.
 BROKER_CONFIG = {"transactionCheckInterval": 1000, "transactionTimeOut": 1000}
 
 
-@pytest.fixture(scope="module")
-def apache(request: pytest.FixtureRequest) -> Iterator[ApacheCluster]:
+@dataclass
+class PocketCluster:
+    """The same shape as ApacheCluster, for PocketMQ's own name server and broker."""
+
+    namesrv: Namesrv
+    brokers: list[Broker]
+
+    @property
+    def namesrv_addr(self) -> str:
+        return self.namesrv.addr
+
+    @property
+    def broker(self) -> Broker:
+        return self.brokers[0]
+
+
+@pytest.fixture(scope="module", params=["apache", "pocketmq"])
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         java_classpath()
     except InteropSetupMissing as exc:
         pytest.fail(str(exc), pytrace=False)
-    with _apache_cluster(**BROKER_CONFIG) as cluster:
-        yield cluster
+    if request.param == "apache":
+        with _apache_cluster(**BROKER_CONFIG) as apache:
+            yield apache
+        return
+    home = tmp_path_factory.mktemp("pocketmq")
+    namesrv = start_namesrv(home / "ns")
+    broker = start_broker(home / "broker", namesrv.addr, extra=BROKER_CONFIG)
+    try:
+        yield PocketCluster(namesrv, [broker])
+    finally:
+        broker.kill()
+        namesrv.kill()
 
 
 _counter = itertools.count()

@@ -22,8 +22,8 @@ def test_doc_has_examples():
     assert len(BLOCKS) >= 7
 
 
-def test_docs_examples_run(apache, tmp_path):
-    env = dict(os.environ, NAMESRV_ADDR=apache.namesrv_addr, HOME=str(tmp_path),
+def test_docs_examples_run(cluster, tmp_path):
+    env = dict(os.environ, NAMESRV_ADDR=cluster.namesrv_addr, HOME=str(tmp_path),
                PYTHONPATH=str(ROOT / "src"))
     for i, code in enumerate(BLOCKS):
         path = tmp_path / f"example_{i}.py"

@@ -17,8 +17,8 @@ from clients import messages, run_java_driver  # noqa: E402  (tests/interop on s
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(240)]
 
 
-def test_java_consumer_reads_our_messages(apache, unique):
-    ns = apache.namesrv_addr
+def test_java_consumer_reads_our_messages(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("JCG")
     big = "z" * 9000
 
@@ -39,8 +39,8 @@ def test_java_consumer_reads_our_messages(apache, unique):
     assert m2["properties"]["UNIQ_KEY"] == m2["msgId"]
 
 
-def test_our_consumer_reads_java_messages(apache, unique):
-    ns = apache.namesrv_addr
+def test_our_consumer_reads_java_messages(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
     sent = run_java_driver(["produce", "--topic", topic, "--count", "5", "--tags", "TagJ", "--keys", "key-{i}",
                             "--body", "java-{i}", "--prop", "p=v{i}"], namesrv=ns)

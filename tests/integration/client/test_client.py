@@ -41,8 +41,8 @@ async def wait_for_route(admin: AsyncAdmin, topic: str, timeout: float = 30.0) -
         await asyncio.sleep(0.1)
 
 
-def test_send_kinds_and_push_consume_with_tag_filter(apache, unique):
-    ns = apache.namesrv_addr
+def test_send_kinds_and_push_consume_with_tag_filter(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
     big = bytes(range(256)) * 40  # 10 KiB: compressed on the wire
 
@@ -93,8 +93,8 @@ def test_send_kinds_and_push_consume_with_tag_filter(apache, unique):
     run(main())
 
 
-def test_failed_message_is_redelivered_from_retry_topic(apache, unique):
-    ns = apache.namesrv_addr
+def test_failed_message_is_redelivered_from_retry_topic(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
 
     async def main() -> None:
@@ -118,8 +118,8 @@ def test_failed_message_is_redelivered_from_retry_topic(apache, unique):
     run(main(), 150)
 
 
-def test_orderly_consumption_keeps_per_key_order(apache, unique):
-    ns = apache.namesrv_addr
+def test_orderly_consumption_keeps_per_key_order(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
 
     async def main() -> None:
@@ -154,8 +154,8 @@ def test_orderly_consumption_keeps_per_key_order(apache, unique):
     run(main())
 
 
-def test_clustering_rebalance_splits_queues_and_consumes_once(apache, unique):
-    ns = apache.namesrv_addr
+def test_clustering_rebalance_splits_queues_and_consumes_once(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
 
     async def main() -> None:
@@ -193,8 +193,8 @@ def test_clustering_rebalance_splits_queues_and_consumes_once(apache, unique):
     run(main(), 200)
 
 
-def test_broadcasting_every_consumer_gets_everything(apache, unique, tmp_path):
-    ns = apache.namesrv_addr
+def test_broadcasting_every_consumer_gets_everything(cluster, unique, tmp_path):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
 
     async def main() -> None:
@@ -229,8 +229,8 @@ def test_broadcasting_every_consumer_gets_everything(apache, unique, tmp_path):
     run(main())
 
 
-def test_lite_pull_subscribe_assign_seek_commit(apache, unique):
-    ns = apache.namesrv_addr
+def test_lite_pull_subscribe_assign_seek_commit(cluster, unique):
+    ns = cluster.namesrv_addr
     topic = unique("T")
 
     async def main() -> None:
@@ -266,8 +266,8 @@ def test_lite_pull_subscribe_assign_seek_commit(apache, unique):
     run(main())
 
 
-def test_transaction_commit_rollback_and_check_back(apache, unique):
-    ns = apache.namesrv_addr
+def test_transaction_commit_rollback_and_check_back(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
 
     async def main() -> None:
@@ -298,10 +298,10 @@ def test_transaction_commit_rollback_and_check_back(apache, unique):
     run(main(), 150)
 
 
-def test_admin_api(apache, unique):
-    ns = apache.namesrv_addr
+def test_admin_api(cluster, unique):
+    ns = cluster.namesrv_addr
     topic, group = unique("T"), unique("CG")
-    broker = apache.broker.addr
+    broker = cluster.broker.addr
 
     async def main() -> None:
         async with AsyncAdmin(ns) as admin:
@@ -361,8 +361,8 @@ def test_admin_api(apache, unique):
     run(main())
 
 
-def test_sync_facade_producer(apache, unique):
-    ns = apache.namesrv_addr
+def test_sync_facade_producer(cluster, unique):
+    ns = cluster.namesrv_addr
     topic = unique("T")
     with Producer(unique("PG"), ns) as producer:
         r = producer.send(Message(topic, b"hello"))  # auto-created through TBW102
