@@ -108,11 +108,6 @@ def test_kill9_sync_master_under_load(tmp_path: Path, procs) -> None:
     topic = "KillSyncT"
     ns, brokers = _two_broker_sets(tmp_path, procs, "SYNC_MASTER", topic)
     master_a, slave_a = brokers["broker-a"]
-    consumer = start_java_driver(["push-consume", "--topic", topic, "--group", "CID_KILL_SYNC", "--count", 100000,
-                                  "--timeout", 170, "--vip", "false"], namesrv=ns.addr)
-    procs.append(consumer)
-    consumer.wait_for("started", 60)
-
     events = _produce_and_kill(ns.addr, topic, master_a, count=1500, kill_after=300)
     acked = sends(events)
     errors = [e for e in events if e.get("event") == "send-error"]
@@ -125,7 +120,10 @@ def test_kill9_sync_master_under_load(tmp_path: Path, procs) -> None:
     assert acked_a <= set(on_slave), len(acked_a - set(on_slave))
     assert max(on_slave.values()) == 1
 
-    # The official consumer goes on reading broker-a's queues from the slave.
+    # The official consumer, started while broker-a's master is down, reads its queues from the slave.
+    consumer = start_java_driver(["push-consume", "--topic", topic, "--group", "CID_KILL_SYNC", "--count", 100000,
+                                  "--timeout", 170, "--vip", "false"], namesrv=ns.addr)
+    procs.append(consumer)
     all_acked = {e["msgId"] for e in acked}
     consumer.wait_for(lambda evs: all_acked <= {m["msgId"] for m in messages(evs)}, 100)
 
