@@ -108,7 +108,7 @@ def one_run(dep: clusters.Deployment, opts: argparse.Namespace, classpath: str, 
     if profile_dir is not None and dep.impl == "pocketmq":
         raw = profile_dir / f"{topic}.txt"
         spy = subprocess.Popen([_pyspy(), "record", "--pid", str(dep.broker_pids[0]), "--format", "raw",
-                                "--rate", "100", "--nonblocking", "-o", str(raw),
+                                "--rate", "100", "--nonblocking", "--threads", "-o", str(raw),
                                 "--duration", str(int(opts.warmup + opts.seconds + 2))],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         run["profile_raw"] = str(raw)
@@ -136,6 +136,23 @@ def one_run(dep: clusters.Deployment, opts: argparse.Namespace, classpath: str, 
     return report.derive(run)
 
 
+def warm_up(dep: clusters.Deployment, opts: argparse.Namespace, classpath: str) -> None:
+    """Unmeasured load right after boot, so the broker JVM's JIT (and PocketMQ's page cache and
+    allocator) are warm before the first measured run, as in a long-running deployment."""
+    if opts.broker_warmup <= 0:
+        return
+    topic = f"bench_warmup_{dep.impl[:6]}_{os.getpid()}"
+    args = ["--namesrv", dep.namesrv_addr, "--topic", topic, "--cluster", clusters.CLUSTER, "--threads", "16",
+            "--size", str(opts.sizes[0]), "--seconds", str(opts.broker_warmup), "--warmup", "0", "--drain", "10",
+            "--queues", str(opts.queues)]
+    tmp = Path(dep.homes[0]).parent / "loadgen"
+    tmp.mkdir(exist_ok=True)
+    p = subprocess.run(loadgen_cmd(opts.loadgen, classpath, args, tmp), capture_output=True, text=True,
+                       timeout=opts.broker_warmup + 200)
+    if p.returncode != 0:
+        log(f"  warm-up of {dep.impl} failed: {p.stderr[-800:]}")
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 def git_rev() -> str:
@@ -155,6 +172,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--concurrency", nargs="+", type=int, default=None, help="producer threads (1 16 64)")
     ap.add_argument("--seconds", type=float, default=None, help="measured seconds per run (15; quick 10)")
     ap.add_argument("--warmup", type=float, default=None, help="unmeasured seconds before (5; quick 3)")
+    ap.add_argument("--broker-warmup", type=float, default=None,
+                    help="unmeasured seconds of load right after each deployment boots (10; quick 5)")
     ap.add_argument("--drain", type=float, default=30, help="max seconds to wait for the consumer after")
     ap.add_argument("--repeat", type=int, default=1, help="runs per workload and implementation")
     ap.add_argument("--queues", type=int, default=4, help="queues per master for each topic")
@@ -170,6 +189,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     o.sizes = o.sizes or ([128] if o.quick else [128, 1024])
     o.concurrency = o.concurrency or ([16] if o.quick else [1, 16, 64])
     o.seconds = o.seconds if o.seconds is not None else (10.0 if o.quick else 15.0)
+    o.broker_warmup = o.broker_warmup if o.broker_warmup is not None else (5.0 if o.quick else 10.0)
     o.warmup = o.warmup if o.warmup is not None else (3.0 if o.quick else 5.0)
     return o
 
@@ -192,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         "name": name, "date": dt.datetime.now().isoformat(timespec="seconds"), "git": git_rev(),
         "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
         "rocketmq_version": "4.9.7", "loadgen": o.loadgen, "seconds": o.seconds, "warmup": o.warmup,
-        "queues_per_master": o.queues, "repeat": o.repeat, "deployments": o.deployments, "sizes": o.sizes,
+        "queues_per_master": o.queues, "broker_warmup": o.broker_warmup, "repeat": o.repeat,
+        "deployments": o.deployments, "sizes": o.sizes,
         "concurrency": o.concurrency, "loadavg_start": list(os.getloadavg()), "note": o.note,
         "argv": sys.argv[1:],
     }
@@ -216,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                     ctx = clusters.deployment(impl, dname, keep=o.keep)
                     started[impl] = ctx.__enter__()
                     ctxs.append(ctx)
+                for impl, dep in started.items():
+                    log(f"warming up {impl} {dname} ({o.broker_warmup:.0f} s)")
+                    warm_up(dep, o, classpath)
                 flip = False
                 for rep in range(o.repeat):
                     for size in o.sizes:

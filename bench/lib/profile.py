@@ -32,6 +32,7 @@ def summarize(path: Path, top: int = 25, by_line: bool = False) -> str:
     total_c: Counter[str] = Counter()
     n = 0
     idle = 0
+    threads: Counter[str] = Counter()
     for line in path.read_text(errors="replace").splitlines():
         if not line.strip():
             continue
@@ -40,7 +41,9 @@ def summarize(path: Path, top: int = 25, by_line: bool = False) -> str:
             c = int(count)
         except ValueError:
             continue
-        frames = [_short(f) for f in stack.split(";") if f]
+        raw = [f for f in stack.split(";") if f]
+        thread = next((f for f in raw if f.startswith("thread ")), "thread (main)")
+        frames = [_short(f) for f in raw]
         if not by_line:
             frames = [_strip_line(f) for f in frames]
         # skip py-spy's process/thread header frames
@@ -48,6 +51,8 @@ def summarize(path: Path, top: int = 25, by_line: bool = False) -> str:
         if not frames:
             continue
         n += c
+        # name a thread by its outermost Python frame below the thread header
+        threads[f"{thread.split(' ')[0]} {frames[0] if frames else '?'}"] += c
         leaf = frames[-1]
         if leaf.startswith(("select (", "poll (", "run (uvloop", "_run_once")) or "epoll" in leaf:
             idle += c
@@ -55,7 +60,10 @@ def summarize(path: Path, top: int = 25, by_line: bool = False) -> str:
         for f in set(frames):
             total_c[f] += c
     out = [f"{n} samples ({idle / max(1, n):.0%} of them waiting in the event loop's poll)", "",
-           "self (top of stack):"]
+           "by thread (outermost frame):"]
+    for t, c in threads.most_common(8):
+        out.append(f"  {c / n:6.1%}  {t}")
+    out += ["", "self (top of stack):"]
     for f, c in self_c.most_common(top):
         out.append(f"  {c / n:6.1%}  {f}")
     out += ["", "total (anywhere on the stack):"]
