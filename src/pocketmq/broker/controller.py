@@ -22,6 +22,7 @@ from pocketmq.broker.query_processor import QueryProcessor
 from pocketmq.broker.rebalance_lock import RebalanceLockManager
 from pocketmq.broker.schedule import SCHEDULE_TOPIC, ScheduleMessageService
 from pocketmq.broker.send_processor import SendProcessor
+from pocketmq.broker.slave_sync import SlaveSynchronize
 from pocketmq.broker.subscription_group import SubscriptionGroupManager
 from pocketmq.broker.topic_config import TopicConfigManager
 from pocketmq.broker.transaction import TransactionService
@@ -30,6 +31,7 @@ from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
+from pocketmq.store.ha import HAService
 from pocketmq.store.message_store import MessageStore
 
 log = logging.getLogger("pocketmq.broker")
@@ -63,6 +65,7 @@ class BrokerController:
         self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
         self.master_addr: str | None = None
         self.ha_master_addr: str | None = None
+        self.ha_service: HAService | None = None
 
         self.send_processor = SendProcessor(self)
         self.pull_processor = PullProcessor(self)
@@ -129,6 +132,9 @@ class BrokerController:
         self.schedule.load()
         self.store.message_arriving_listener = self._on_message_arriving
         await self.store.start()
+        self.ha_service = HAService(self.store, self.store_config, host=self.host,
+                                    master_addr=lambda: self.ha_master_addr)
+        await self.ha_service.start()
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
         loop = asyncio.get_running_loop()
@@ -141,6 +147,8 @@ class BrokerController:
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
         ]
+        if self.is_slave:
+            self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))
 
     def _register_period(self) -> float:
         return max(10.0, min(self.config.registerNameServerPeriod / 1000, 60.0))
@@ -177,6 +185,8 @@ class BrokerController:
             log.warning("unregister from name servers timed out")
         await self.server.close()
         await self.fast_server.close()
+        if self.ha_service is not None:
+            await self.ha_service.shutdown()
         await self.remoting_client.close()
         self.consumer_offset_manager.persist()
         self.schedule.persist()
@@ -257,6 +267,8 @@ class BrokerController:
     def runtime_info(self) -> dict[str, str]:
         info = self.store.get_runtime_info()
         info.update(self.schedule.runtime_info())
+        if self.ha_service is not None:
+            info.update(self.ha_service.runtime_info())
         info.update({
             "brokerVersionDesc": ROCKETMQ_VERSION_DESC,
             "brokerVersion": str(ROCKETMQ_VERSION),
