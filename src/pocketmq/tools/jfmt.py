@@ -178,7 +178,7 @@ def _pretty(value: Any, indent: int) -> str:
             parts = []
             for i, (k, v) in enumerate(value.items()):
                 parts.append(("" if i == 0 else "," + "\n" + tabs) + f"{k}:{_pretty(v, indent + 1)}")
-            return "{" + "".join(parts) + "\n" + tabs + "}"
+            return "{" + "".join(parts) + "\n" + "\t" * indent + "}"
         items = [f"{tabs}{_scalar(str(k))}:{_pretty(value[k], indent + 1)}" for k in sorted(value)]
         return "{\n" + ",\n".join(items) + "\n" + "\t" * indent + "}"
     if isinstance(value, (list, tuple)):

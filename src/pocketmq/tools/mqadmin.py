@@ -54,7 +54,8 @@ def namesrv_list(value: str | None) -> list[str]:
 
 def describe(exc: BaseException) -> str:
     if isinstance(exc, MQBrokerError):
-        return f"CODE: {exc.code}  DESC: {exc.remark}" + (f"  BROKER: {exc.addr}" if exc.addr else "")
+        remark = (exc.remark or "").splitlines()[0] if exc.remark else exc.remark
+        return f"CODE: {exc.code}  DESC: {remark}"
     if isinstance(exc, (RemotingTimeoutError, asyncio.TimeoutError)):
         return f"request timed out{': ' + str(exc) if str(exc) else ''}"
     text = str(exc) or type(exc).__name__
