@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CLUSTER_DIR ?= $(HOME)/pocketmq-cluster
 
-.PHONY: venv interop-deps test cluster cluster-stop bench
+.PHONY: venv interop-deps test cluster cluster-start cluster-stop
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || { echo "PocketMQ: creating $(VENV)"; python3 -m venv $(VENV); }
@@ -20,8 +20,14 @@ interop-deps: venv
 test: venv interop-deps
 	$(PY) -m pytest tests
 
+PRESET ?= 2m-2s-sync
+
+# Foreground: starts 2 name servers + the preset, shows clusterList, stops cleanly on Ctrl-C.
 cluster: venv
-	bash scripts/cluster.sh start $(CLUSTER_DIR)
+	bash scripts/cluster.sh run --preset $(PRESET) --dir $(CLUSTER_DIR)
+
+cluster-start: venv
+	bash scripts/cluster.sh start --preset $(PRESET) --dir $(CLUSTER_DIR)
 
 cluster-stop:
-	bash scripts/cluster.sh stop $(CLUSTER_DIR)
+	bash scripts/cluster.sh stop --dir $(CLUSTER_DIR)

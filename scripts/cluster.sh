@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Run a local PocketMQ cluster as the seed's deployment guide does: two name servers and the
-# 2m-2s-sync preset (broker-a, broker-a-s, broker-b, broker-b-s), all on this machine.
-#   scripts/cluster.sh start [DIR]   start everything in the background, logs under DIR
-#   scripts/cluster.sh stop  [DIR]   stop what `start` started (SIGTERM, clean shutdown)
+# Run a local PocketMQ cluster as the seed's deployment guide does: two name servers and a broker
+# preset (default 2m-2s-sync: broker-a, broker-a-s, broker-b, broker-b-s), all on this machine,
+# every store and log under one folder.
+#   scripts/cluster.sh [run]   [--preset NAME] [--dir DIR]   start, show clusterList, stop on Ctrl-C
+#   scripts/cluster.sh start   [--preset NAME] [--dir DIR]   start in the background and return
+#   scripts/cluster.sh stop    [--dir DIR]                   stop what `start` started (SIGTERM)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ACTION="${1:-start}"
-DIR="${2:-$HOME/pocketmq-cluster}"
+ACTION="run"
+case "${1:-}" in run|start|stop) ACTION="$1"; shift ;; esac
 PRESET="${PRESET:-2m-2s-sync}"
+DIR="${CLUSTER_DIR:-$HOME/pocketmq-cluster}"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --preset) PRESET="$2"; shift 2 ;;
+        --dir) DIR="$2"; shift 2 ;;
+        *) echo "usage: scripts/cluster.sh [run|start|stop] [--preset NAME] [--dir DIR]" >&2; exit 2 ;;
+    esac
+done
 NAMESRV_PORTS=(9876 9877)
 NAMESRV_ADDR="127.0.0.1:${NAMESRV_PORTS[0]};127.0.0.1:${NAMESRV_PORTS[1]}"
+PIDS="$DIR/pids"
 
 wait_for_line() {  # file, text, seconds
     local file="$1" text="$2" deadline=$((SECONDS + $3))
@@ -24,42 +35,54 @@ wait_for_line() {  # file, text, seconds
 }
 
 start() {
+    [ -d "$ROOT/conf/$PRESET" ] || { echo "no preset conf/$PRESET" >&2; exit 2; }
     mkdir -p "$DIR"
+    : > "$PIDS"
     cd "$ROOT/bin"
     for port in "${NAMESRV_PORTS[@]}"; do
         echo "starting mqnamesrv on 127.0.0.1:$port"
-        nohup bash mqnamesrv "--listenPort=$port" "--kvConfigPath=$DIR/namesrv-$port/kvConfig.json" \
-            "--configStorePath=$DIR/namesrv-$port/namesrv.properties" > "$DIR/namesrv-$port.out" 2>&1 &
-        echo $! >> "$DIR/pids"
+        HOME="$DIR/namesrv-$port" nohup bash mqnamesrv "--listenPort=$port" > "$DIR/namesrv-$port.out" 2>&1 &
+        echo $! >> "$PIDS"
         wait_for_line "$DIR/namesrv-$port.out" "boot success" 120
     done
     for conf in "$ROOT/conf/$PRESET"/*.properties; do
         name="$(basename "$conf" .properties)"
-        echo "starting mqbroker -c ../conf/$PRESET/$name.properties"
-        nohup bash mqbroker -c "../conf/$PRESET/$name.properties" -n "$NAMESRV_ADDR" > "$DIR/$name.out" 2>&1 &
-        echo $! >> "$DIR/pids"
+        echo "starting bash mqbroker -c ../conf/$PRESET/$name.properties -n \"$NAMESRV_ADDR\""
+        HOME="$DIR/$name" nohup bash mqbroker -c "../conf/$PRESET/$name.properties" -n "$NAMESRV_ADDR" \
+            "--storePathRootDir=$DIR/store/$name" > "$DIR/$name.out" 2>&1 &
+        echo $! >> "$PIDS"
         wait_for_line "$DIR/$name.out" "boot success" 120
     done
     echo
-    echo "PocketMQ cluster running: name servers $NAMESRV_ADDR, preset $PRESET; logs in $DIR"
-    echo "Try: NAMESRV_ADDR='$NAMESRV_ADDR' bash bin/mqadmin clusterList    Stop: make cluster-stop"
+    echo "PocketMQ cluster up: name servers $NAMESRV_ADDR, preset $PRESET, data and logs under $DIR"
+}
+
+show() {
+    # Slaves learn their master at their first registration; give clusterList a moment to see all.
+    sleep 2
+    NAMESRV_ADDR="$NAMESRV_ADDR" bash "$ROOT/bin/mqadmin" clusterList || true
 }
 
 stop() {
-    if [ ! -f "$DIR/pids" ]; then
-        echo "no cluster started from $DIR"
-        return 0
-    fi
+    [ -f "$PIDS" ] || { echo "no cluster started from $DIR"; return 0; }
     # Brokers first (they unregister from the name servers), then the name servers.
-    tac "$DIR/pids" | while read -r pid; do
-        kill "$pid" 2>/dev/null && echo "stopping pid $pid" || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    tac "$PIDS" | while read -r pid; do
+        if kill "$pid" 2>/dev/null; then
+            for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
     done
-    rm -f "$DIR/pids"
+    rm -f "$PIDS"
+    echo "PocketMQ cluster stopped"
 }
 
 case "$ACTION" in
     start) start ;;
     stop) stop ;;
-    *) echo "usage: scripts/cluster.sh start|stop [DIR]" >&2; exit 2 ;;
+    run)
+        trap 'echo; stop; exit 0' INT TERM
+        start
+        show
+        echo "Press Ctrl-C to stop the cluster."
+        while true; do sleep 1; done
+        ;;
 esac
