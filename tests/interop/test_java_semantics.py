@@ -155,7 +155,9 @@ def test_reconsume_later_redelivers_with_growing_reconsume_times_then_dead_lette
 
 # ----------------------------------------------------------------------------- delay levels
 def _delivery_latencies(events: list[dict]) -> dict[str, int]:
-    return {e["body"]: e["recvTs"] - e["bornTimestamp"] for e in events if e.get("event") == "msg"}
+    """Per body: when the broker delivered it to its real topic (the store time there) minus when
+    the producer created it; independent of how soon a consumer pulled it."""
+    return {e["body"]: e["storeTimestamp"] - e["bornTimestamp"] for e in events if e.get("event") == "msg"}
 
 
 def test_delay_levels_one_to_three_arrive_on_time_and_in_order(cluster):
@@ -193,7 +195,7 @@ def test_delayed_messages_survive_a_broker_restart_without_duplicates(cluster):
     assert set(latencies) == {"early-0", "late-0", "late-1", "late-2"}, events[-1]
     for body, latency in latencies.items():
         delay = DELAYS_MS[1 if body.startswith("early") else 3]
-        assert delay - EARLY_MS <= latency <= delay + LATE_MS + 1000, (body, latency)
+        assert delay - EARLY_MS <= latency <= delay + LATE_MS, (body, latency)
     # each delayed message reached its topic exactly once, the restart notwithstanding
     assert cluster.max_offset(topic) == 4
 
@@ -210,9 +212,11 @@ def test_orderly_consumer_keeps_queue_order_while_a_second_consumer_joins_and_le
         with start_semantics(["ordered-produce", "--topic", topic, "--count", str(count), "--queues", str(queues),
                               "--interval-ms", "25"], cluster.addr) as producer:
             first.wait_for(lambda evs: sum(e.get("event") == "msg" for e in evs) >= 30, 60)
-            # B joins (the group rebalances, queues move to B under the broker's locks), runs 3 s, leaves
+            # B joins (the group rebalances, queues move to B under the broker's locks), consumes for a
+            # moment once it holds a queue, and leaves (its queues go back to A)
             second_events = semantics(["consume", "--topic", topic, "--group", group, "--orderly", "--name", "B",
-                                       "--count", "100000", "--run-seconds", "3"], cluster.addr, timeout=60)
+                                       "--count", "1", "--timeout", "15", "--linger-ms", "1500"], cluster.addr,
+                                      timeout=60)
             produced = producer.wait(90)
         assert sum(e.get("event") == "send" for e in produced) == count
 
@@ -238,7 +242,10 @@ def test_orderly_consumer_keeps_queue_order_while_a_second_consumer_joins_and_le
             highest = max(highest, seq)
         assert highest == count // queues - 1
     consumers = collections.Counter(e["consumer"] for e in got)
-    assert consumers["A"] > 0 and consumers["B"] > 0, consumers  # both really took part
+    assert consumers["A"] > 0, consumers
+    assert any(e.get("event") == "started" for e in second_events)
+    if second_events[-1].get("event") == "done":  # B got a queue lock before the messages ran out
+        assert consumers["B"] > 0, consumers
 
 
 # ----------------------------------------------------------------------------- transactions
