@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pocketmq.broker.client_processor import parse_json_body
-from pocketmq.broker.rebalance_lock import MessageQueue
-from pocketmq.broker.subscription_group import SubscriptionGroupConfig
+from pocketmq.protocol.client_bodies import MessageQueue, SubscriptionGroupConfig
 from pocketmq.broker.topic_config import topic_problem
 from pocketmq.config import apply_properties, config_items, parse_properties, render_properties
 from pocketmq.protocol import client_headers as ch

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pocketmq.protocol.client_bodies import SubscriptionData
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.command import make_request
 from pocketmq.remoting.transport import Connection, RemotingError
@@ -40,31 +41,6 @@ class ClientChannelInfo:
     language: str
     version: int
     last_update: float = field(default_factory=time.monotonic)
-
-
-@dataclass(slots=True)
-class SubscriptionData:
-    topic: str
-    subString: str = "*"
-    tagsSet: list[str] = field(default_factory=list)
-    codeSet: list[int] = field(default_factory=list)
-    subVersion: int = 0
-    expressionType: str = "TAG"
-    classFilterMode: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"classFilterMode": self.classFilterMode, "codeSet": self.codeSet,
-                "expressionType": self.expressionType, "subString": self.subString,
-                "subVersion": self.subVersion, "tagsSet": self.tagsSet, "topic": self.topic}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SubscriptionData":
-        return cls(topic=str(data.get("topic", "")), subString=str(data.get("subString") or "*"),
-                   tagsSet=[str(t) for t in data.get("tagsSet") or []],
-                   codeSet=[int(c) for c in data.get("codeSet") or []],
-                   subVersion=int(data.get("subVersion") or 0),
-                   expressionType=str(data.get("expressionType") or "TAG"),
-                   classFilterMode=bool(data.get("classFilterMode", False)))
 
 
 @dataclass

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pocketmq.broker.client_manager import (
-    CONSUME_FROM_WHERE, CONSUME_TYPES, MESSAGE_MODELS, ClientChannelInfo, SubscriptionData, enum_name,
+    CONSUME_FROM_WHERE, CONSUME_TYPES, MESSAGE_MODELS, ClientChannelInfo, enum_name,
 )
 from pocketmq.broker.topic_config import retry_topic
 from pocketmq.protocol import client_headers as ch
 from pocketmq.protocol import fastjson
+from pocketmq.protocol.client_bodies import SubscriptionData
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_response

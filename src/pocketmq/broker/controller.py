@@ -12,7 +12,8 @@ from typing import Any
 
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
 from pocketmq.broker.admin_processor import AdminProcessor
-from pocketmq.broker.client_manager import ConsumerManager, ProducerManager, SubscriptionData
+from pocketmq.broker.client_manager import ConsumerManager, ProducerManager
+from pocketmq.protocol.client_bodies import SubscriptionData
 from pocketmq.broker.client_processor import ClientProcessor
 from pocketmq.broker.consumer_offset import ConsumerOffsetManager
 from pocketmq.broker.filter import SQL92, FilterSyntaxError, SqlMessageFilter, compile_sql92, describe_error

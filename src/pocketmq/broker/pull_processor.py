@@ -13,11 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pocketmq.broker.client_manager import SubscriptionData
+from pocketmq.protocol.client_bodies import SubscriptionData
 from pocketmq.protocol.client_headers import (
     PULL_FLAG_COMMIT_OFFSET, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, PullMessageRequestHeader,
 )
-from pocketmq.protocol.message import java_string_hash
 from pocketmq.protocol.route import is_readable
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_response
@@ -36,12 +35,9 @@ SUB_ALL = "*"
 
 def parse_tag_subscription(topic: str, expression: str | None, sub_version: int = 0) -> SubscriptionData:
     """``TagA || TagB`` -> tags and their Java hash codes; ``*`` or empty means everything."""
-    text = (expression or "").strip()
-    if not text or text == SUB_ALL:
-        return SubscriptionData(topic=topic, subString=SUB_ALL, subVersion=sub_version)
-    tags = [tag.strip() for tag in text.split("||") if tag.strip()]
-    return SubscriptionData(topic=topic, subString=text, tagsSet=tags, codeSet=[java_string_hash(t) for t in tags],
-                            subVersion=sub_version)
+    subscription = SubscriptionData.build(topic, expression)
+    subscription.subVersion = sub_version
+    return subscription
 
 
 def tag_codes_of(subscription: SubscriptionData) -> set[int] | None:

@@ -7,21 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from pocketmq.protocol.client_bodies import MessageQueue
+
 LOCK_MAX_LIVE_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class MessageQueue:
-    topic: str
-    brokerName: str
-    queueId: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {"brokerName": self.brokerName, "queueId": self.queueId, "topic": self.topic}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "MessageQueue":
-        return cls(str(data.get("topic", "")), str(data.get("brokerName", "")), int(data.get("queueId", 0)))  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from pocketmq.broker.subscription_group import SubscriptionGroupConfig
+from pocketmq.protocol.client_bodies import SubscriptionGroupConfig
 from pocketmq.protocol import fastjson
 from pocketmq.protocol.route import DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode, ResponseCode

@@ -5,50 +5,17 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields
-from typing import Any
-
 import orjson
 
 from pocketmq.config import BrokerConfig
 from pocketmq.persist import load_json_file, write_file_safely
+from pocketmq.protocol.client_bodies import SubscriptionGroupConfig
 from pocketmq.protocol.route import DataVersion
 
 log = logging.getLogger("pocketmq.broker")
 
 DEFAULT_GROUPS = ("TOOLS_CONSUMER", "FILTERSRV_CONSUMER", "SELF_TEST_C_GROUP", "CID_ONS-HTTP-PROXY",
                   "CID_ONSAPI_PULL", "CID_ONSAPI_PERMISSION", "CID_ONSAPI_OWNER")
-
-
-@dataclass(slots=True)
-class SubscriptionGroupConfig:
-    groupName: str
-    consumeEnable: bool = True
-    consumeFromMinEnable: bool = True
-    consumeBroadcastEnable: bool = True
-    retryQueueNums: int = 1
-    retryMaxTimes: int = 16
-    brokerId: int = 0
-    whichBrokerWhenConsumeSlowly: int = 1
-    notifyConsumerIdsChangedEnable: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SubscriptionGroupConfig":
-        known = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            kind = known.get(key)
-            if kind is None:
-                continue
-            if kind == "bool" and isinstance(value, str):
-                value = value.lower() == "true"
-            elif kind == "int":
-                value = int(value)
-            values[key] = value
-        return cls(**values)
 
 
 class SubscriptionGroupManager:

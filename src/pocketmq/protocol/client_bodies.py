@@ -339,8 +339,18 @@ class SubscriptionGroupConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SubscriptionGroupConfig":
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}  # type: ignore[attr-defined]
-        return cls(**known)
+        """Unknown keys are ignored; "true"/"8" style text values are coerced to the field type."""
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():  # type: ignore[attr-defined]
+            if name not in data:
+                continue
+            value = data[name]
+            if spec.type == "bool" and isinstance(value, str):
+                value = value.strip().lower() == "true"
+            elif spec.type == "int":
+                value = int(value)
+            values[name] = value
+        return cls(**values)
 
 
 def decode_subscription_group_wrapper(body: bytes | None) -> dict[str, SubscriptionGroupConfig]:
