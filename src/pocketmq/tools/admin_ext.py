@@ -26,6 +26,7 @@ from pocketmq.protocol.route import MASTER_ID, BrokerData, ClusterInfo, TopicRou
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request
 from pocketmq.remoting.transport import RemotingConnectError, RemotingError
+from pocketmq.tools.jfmt import hashmap_order
 
 RETRY_PREFIX = "%RETRY%"
 DLQ_PREFIX = "%DLQ%"
@@ -130,8 +131,9 @@ class AdminExt:
         return TopicRouteData.decode(response.body_bytes())
 
     async def topic_list(self) -> list[str]:
+        """In the order Java iterates the ``HashSet`` fastjson reads the list into."""
         response = await self.call_namesrv(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER)
-        return bodies.decode_topic_list(response.body_bytes())
+        return hashmap_order(bodies.decode_topic_list(response.body_bytes()))
 
     async def master_addrs(self, cluster: str) -> list[str]:
         """CommandUtil.fetchMasterAddrByClusterName (unknown cluster -> error)."""
@@ -301,7 +303,7 @@ class AdminExt:
             addr = select_broker_addr(bd)
             if addr:
                 response = await self.call(addr, RequestCode.QUERY_TOPIC_CONSUME_BY_WHO, {"topic": topic})
-                return bodies.decode_group_list(response.body_bytes())
+                return hashmap_order(bodies.decode_group_list(response.body_bytes()))
             break
         return None
 
