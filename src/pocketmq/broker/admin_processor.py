@@ -277,8 +277,11 @@ class AdminProcessor:
                     broker_offset = max(0, broker.store.get_max_offset_in_queue(topic, queue_id))
                     consumer_offset = max(0, broker.consumer_offset_manager.query(group, topic, queue_id))
                     total_diff += broker_offset - consumer_offset
+                    last = 0  # store time of the last consumed message, as upstream (mqadmin hides rows with 0)
+                    if consumer_offset > 0:
+                        last = max(0, broker.store.get_message_store_timestamp(topic, queue_id, consumer_offset - 1))
                     table[self._mq(topic, queue_id)] = {"brokerOffset": broker_offset, "consumerOffset": consumer_offset,
-                                                        "lastTimestamp": 0}
+                                                        "lastTimestamp": last}
                 stats.append({group: [{"consumeTps": 0.0, "offsetTable": table}]})
         return make_response(request, body=fastjson_dumps({"brokerAddr": broker.config.broker_addr(),
                                                            "consumeStatsList": stats, "totalDiff": total_diff}))
