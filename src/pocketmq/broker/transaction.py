@@ -36,6 +36,12 @@ OP_TAG = "d"
 CHECK_GROUP = "CID_RMQ_SYS_TRANS"
 
 
+def first_half_offset(half: m.MessageExt) -> int:
+    """The queue offset of the half as the producer sent it; copies re-stored by checks carry it."""
+    original = half.properties.get(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET)
+    return int(original) if original and original.isdigit() else half.queue_offset
+
+
 class TransactionService:
     def __init__(self, broker: "BrokerController") -> None:
         self.broker = broker
@@ -80,8 +86,7 @@ class TransactionService:
                 return make_response(request, ResponseCode.SYSTEM_ERROR,
                                      f"commit transaction message failed: {result.status.name}")
         # The op names the first half: every copy the check task re-stored refers back to it.
-        original = half.properties.get(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET)
-        await self._write_op(int(original) if original and original.isdigit() else half.queue_offset)
+        await self._write_op(first_half_offset(half))
         return make_response(request)
 
     @staticmethod
@@ -191,8 +196,9 @@ class TransactionService:
                 checks = int(half.properties.get(m.PROPERTY_TRANSACTION_CHECK_TIMES, "0") or 0)
                 if checks >= broker.config.transactionCheckMax:
                     await self._discard(half)
-                else:
-                    await self._recheck(half, checks + 1)
+                elif not await self._recheck(half, checks + 1):
+                    stop = True  # keep this half where it is; the next pass tries again
+                    break
                 offset = half.queue_offset + 1
             if stop:
                 break
@@ -202,8 +208,7 @@ class TransactionService:
         """Committed or rolled back: an op names this half, or the original it was copied from."""
         if half.queue_offset in self.done_half_offsets:
             return True
-        original = half.properties.get(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET)
-        return bool(original and original.isdigit() and int(original) in self.done_half_offsets)
+        return first_half_offset(half) in self.done_half_offsets
 
     async def _discard(self, half: m.MessageExt) -> None:
         log.info("transaction half message %s checked %s times, discarded", half.msg_id,
@@ -214,10 +219,10 @@ class TransactionService:
         await self.broker.store.put_message(m.MessageExtBrokerInner(
             topic=TRANS_CHECK_MAX_TIME_TOPIC, body=half.body, queue_id=0, flag=half.flag, properties=properties,
             born_timestamp=half.born_timestamp, born_host=half.born_host))
-        self.done_half_offsets.add(half.queue_offset)
 
-    async def _recheck(self, half: m.MessageExt, checks: int) -> None:
-        """Re-store the half with its new check count, mark the old one done, ask the producer."""
+    async def _recheck(self, half: m.MessageExt, checks: int) -> bool:
+        """Re-store the half with its new check count (the check offset then moves past the old
+        one) and ask a producer of its group; False when the copy could not be stored."""
         properties = dict(half.properties)
         properties[m.PROPERTY_TRANSACTION_CHECK_TIMES] = str(checks)
         properties.setdefault(m.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, str(half.queue_offset))
@@ -229,18 +234,17 @@ class TransactionService:
         result = await self.broker.store.put_message(again)
         if result.status is not PutMessageStatus.PUT_OK or result.append_result is None:
             log.warning("re-store of half message %s failed: %s", half.msg_id, result.status.name)
-            return
-        self.done_half_offsets.add(half.queue_offset)
+            return False
         new_offset = result.append_result.wrote_offset
         new_queue_offset = result.append_result.logics_offset
         group = properties.get(m.PROPERTY_PRODUCER_GROUP, "")
         channel = self.broker.producer_manager.any_channel(group)
         if channel is None:
             log.warning("check transaction failed, channel is null. groupId=%s", group)
-            return
+            return True
         raw = self.broker.store.look_message_by_offset(new_offset)
         if raw is None:
-            return
+            return True
         body = self._check_body(m.decode_message(raw))
         store_host = self.broker.store.store_host
         fields = {"tranStateTableOffset": str(new_queue_offset), "commitLogOffset": str(new_offset),
@@ -251,6 +255,7 @@ class TransactionService:
             channel.invoke_oneway(make_request(RequestCode.CHECK_TRANSACTION_STATE, fields, body, language="JAVA"))
         except RemotingError as exc:
             log.warning("check transaction state of %s failed: %s", half.msg_id, exc)
+        return True
 
     @staticmethod
     def _check_body(half: m.MessageExt) -> bytes:
