@@ -28,7 +28,9 @@ def _tps(value: str | None) -> float:
     if value is None:
         raise ValueError("no TPS value")
     tokens = value.split(" ")
-    return float(tokens[0]) if tokens else 0.0
+    # A fresh Apache broker reports "" until its first stats window fills (upstream then prints a
+    # NumberFormatException stack trace); that is simply no traffic yet.
+    return float(tokens[0]) if tokens and tokens[0] else 0.0
 
 
 async def _runtime_all(ctx: Context, addrs: list[str]) -> dict[str, dict[str, str] | Exception]:
