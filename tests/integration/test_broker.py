@@ -96,8 +96,9 @@ def test_pull_statuses(cluster):
     assert unknown_topic.code == ResponseCode.TOPIC_NOT_EXIST
     bad_queue = pull(broker.addr, "Statuses", 99, 0)
     assert bad_queue.code == ResponseCode.SYSTEM_ERROR and "queueId[99] is illegal" in bad_queue.remark
-    negative = pull(broker.addr, "Statuses", 0, -5)
-    assert negative.code == ResponseCode.SYSTEM_ERROR
+    negative = pull(broker.addr, "Statuses", 0, -5)  # as upstream: below the queue's minimum
+    assert (negative.code, negative.remark, negative.ext_fields["nextBeginOffset"]) == (
+        ResponseCode.PULL_OFFSET_MOVED, "OFFSET_TOO_SMALL", "0")
 
 
 def test_long_poll_is_woken_by_a_new_message(cluster):

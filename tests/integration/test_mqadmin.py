@@ -354,8 +354,6 @@ def test_print_and_consume_messages(cluster, topic):
     assert out.count("Consume ok") == 1  # upstream counts each queue range one message too many
 
 
-@pytest.mark.xfail(strict=True, reason="PocketMQ store: GET_MIN_OFFSET of a never-written queue answers -1 "
-                                       "(upstream 0), and a pull at -1 is SYSTEM_ERROR, not OFFSET_MOVED")
 def test_print_msg_over_an_empty_queue(cluster, topic):
     assert mq("printMsg", "-t", topic, ns=cluster.ns.addr)[0] == 0
 

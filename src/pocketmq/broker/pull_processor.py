@@ -144,8 +144,6 @@ class PullProcessor:
             return self._error(request, ResponseCode.SYSTEM_ERROR,
                                f"queueId[{header.queueId}] is illegal, topic:[{header.topic}] "
                                f"topicConfig.readQueueNums:[{topic_config.readQueueNums}] consumer:[{request.language}]")
-        if header.queueOffset < 0:
-            return self._error(request, ResponseCode.SYSTEM_ERROR, f"queueOffset[{header.queueOffset}] is illegal")
         subscription = self._subscription(request, header, group_config.consumeBroadcastEnable)
         if isinstance(subscription, RemotingCommand):
             return subscription

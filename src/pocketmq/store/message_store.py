@@ -617,7 +617,8 @@ class MessageStore:
 
     def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
         cq = self._cq(topic, queue_id)
-        return cq.get_min_offset_in_queue() if cq is not None else -1
+        # Upstream creates the queue on lookup, so a never-written queue answers 0, not -1.
+        return cq.get_min_offset_in_queue() if cq is not None else 0
 
     def get_commit_log_offset_in_queue(self, topic: str, queue_id: int, cq_offset: int) -> int:
         cq = self._cq(topic, queue_id)

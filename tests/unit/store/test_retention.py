@@ -17,7 +17,9 @@ def run(coro):
 
 class Fake:
     def __init__(self):
-        self.now = datetime.datetime.now().replace(hour=10).timestamp() * 1000
+        # 10:00 tomorrow: after every file the test writes now, and never the deleteWhen hour.
+        tomorrow = datetime.datetime.now() + datetime.timedelta(days=1)
+        self.now = tomorrow.replace(hour=10, minute=0, second=0).timestamp() * 1000
         self.ratio = 0.10
 
     def clock(self):
