@@ -153,6 +153,10 @@ class AsyncPushConsumer(RebalancingConsumer):
         if self._consume_tasks:
             await asyncio.wait(list(self._consume_tasks), timeout=self.await_termination)
         await self._shutdown_core()
+        # A rebalance that was under way may have started pull tasks after the cancel above;
+        # with the instance gone no new ones start, so cancel whatever is left, then wait.
+        for task in self._pull_tasks.values():
+            task.cancel()
         for task in list(self._pull_tasks.values()):
             try:
                 await task

@@ -114,13 +114,16 @@ class ClientInstance:
             await asyncio.sleep(interval)
 
     async def _rebalance_loop(self) -> None:
-        while True:
+        # Checks ``started`` as well as being cancelled: on Python 3.11, asyncio.wait_for drops a
+        # cancellation that arrives just as its inner wait completes, and shutdown awaits this task.
+        while self.started:
             try:
                 await asyncio.wait_for(self._rebalance_wakeup.wait(), self.config.rebalance_interval)
             except asyncio.TimeoutError:
                 pass
             self._rebalance_wakeup.clear()
-            await self.do_rebalance()
+            if self.started:
+                await self.do_rebalance()
 
     def rebalance_immediately(self) -> None:
         self._rebalance_wakeup.set()
