@@ -45,7 +45,9 @@ start() {
         echo $! >> "$PIDS"
         wait_for_line "$DIR/namesrv-$port.out" "boot success" 120
     done
-    for conf in "$ROOT/conf/$PRESET"/*.properties; do
+    # Masters first, so each slave finds its master at its first registration.
+    for conf in $(ls "$ROOT/conf/$PRESET"/*.properties | grep -v -- '-s\.properties$') \
+                $(ls "$ROOT/conf/$PRESET"/*.properties | grep -- '-s\.properties$'); do
         name="$(basename "$conf" .properties)"
         echo "starting bash mqbroker -c ../conf/$PRESET/$name.properties -n \"$NAMESRV_ADDR\""
         HOME="$DIR/$name" nohup bash mqbroker -c "../conf/$PRESET/$name.properties" -n "$NAMESRV_ADDR" \

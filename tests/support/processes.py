@@ -25,6 +25,7 @@ _PORT_RANGE = (12000, 30000)
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is fine
         try:
             probe.bind(("0.0.0.0", port))
         except OSError:
