@@ -82,6 +82,7 @@ def test_single_host_example_as_written(tmp_path: Path) -> None:
             wait_until(lambda: runtime_info(master).get("haConnectionCount") == "1", 60, 0.5,
                        f"{slave} to replicate from {master}")
             assert runtime_info(slave)["haMasterAddress"].endswith(str(int(master.rsplit(":", 1)[1]) + 1))
+        _our_mqadmin_checks()
         _official_mqadmin_checks()
     finally:
         for pid in _pids_under(tmp_path):
@@ -106,6 +107,23 @@ def _pids_under(home: Path) -> list[int]:
         except OSError:
             continue
     return [pid for pid in found if pid != os.getpid()]
+
+
+def _our_mqadmin_checks() -> None:
+    """The guide's step 3 with PocketMQ's own mqadmin: `bash mqadmin clusterList` from bin/."""
+    env = dict(os.environ, NAMESRV_ADDR=";".join(NAMESRVS))
+    listed = subprocess.run(["bash", "mqadmin", "clusterList"], cwd=ROOT / "bin", env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split()[:4] == ["#Cluster", "Name", "#Broker", "Name"]
+    rows = [line.split() for line in listed.stdout.splitlines() if line.startswith("DefaultCluster")]
+    assert sorted((row[1], row[2]) for row in rows) == [("broker-a", "0"), ("broker-a", "1"),
+                                                       ("broker-b", "0"), ("broker-b", "1")], listed.stdout
+    created = subprocess.run(["bash", "mqadmin", "updateTopic", "-c", "DefaultCluster", "-t", "OurOrderEvents"],
+                             cwd=ROOT / "bin", env=env, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    route = call(NAMESRVS[0], RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "OurOrderEvents"})
+    assert {q["brokerName"] for q in orjson.loads(route.body)["queueDatas"]} == {"broker-a", "broker-b"}
 
 
 def _official_mqadmin_checks() -> None:
