@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from pocketmq.store.results import PutMessageStatus
 
@@ -68,33 +68,31 @@ class GroupCommitService:
         await self.commit_once()
 
 
-async def async_flush_loop(store: "MessageStore") -> None:
-    config = store.config
+async def _periodic_flush(store: "MessageStore", interval_ms: int, least_pages: int, thorough_ms: int,
+                          flush: Callable[[int], Awaitable[Any]], what: str) -> None:
+    """Every ``interval_ms``: flush when ``least_pages`` are dirty, everything every ``thorough_ms``."""
     last_thorough = time.monotonic()
     while store.running:
-        await asyncio.sleep(config.flushIntervalCommitLog / 1000)
-        least = config.flushCommitLogLeastPages
+        await asyncio.sleep(interval_ms / 1000)
+        least = least_pages
         now = time.monotonic()
-        if (now - last_thorough) * 1000 >= config.flushCommitLogThoroughInterval:
+        if (now - last_thorough) * 1000 >= thorough_ms:
             least = 0
             last_thorough = now
         try:
-            await asyncio.to_thread(store.flush_commit_log, least)
+            await flush(least)
         except OSError:
-            log.exception("commit log flush failed")
+            log.exception("%s flush failed", what)
+
+
+async def async_flush_loop(store: "MessageStore") -> None:
+    config = store.config
+    await _periodic_flush(store, config.flushIntervalCommitLog, config.flushCommitLogLeastPages,
+                          config.flushCommitLogThoroughInterval,
+                          lambda least: asyncio.to_thread(store.flush_commit_log, least), "commit log")
 
 
 async def consume_queue_flush_loop(store: "MessageStore") -> None:
     config = store.config
-    last_thorough = time.monotonic()
-    while store.running:
-        await asyncio.sleep(config.flushIntervalConsumeQueue / 1000)
-        least = config.flushConsumeQueueLeastPages
-        now = time.monotonic()
-        if (now - last_thorough) * 1000 >= config.flushConsumeQueueThoroughInterval:
-            least = 0
-            last_thorough = now
-        try:
-            await store.flush_logics(least)
-        except OSError:
-            log.exception("consume queue flush failed")
+    await _periodic_flush(store, config.flushIntervalConsumeQueue, config.flushConsumeQueueLeastPages,
+                          config.flushConsumeQueueThoroughInterval, store.flush_logics, "consume queue")
