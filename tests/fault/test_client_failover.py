@@ -21,14 +21,6 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
 TOPIC = "FailoverT"
 
 
-@pytest.fixture
-def procs():
-    started: list = []
-    yield started
-    for proc in reversed(started):
-        proc.kill()
-
-
 def test_producer_and_consumer_ride_out_a_master_kill(tmp_path: Path, procs) -> None:
     ns = start_namesrv(tmp_path / "ns")
     procs.append(ns)

@@ -30,15 +30,6 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 QUEUES = 4
 
 
-@pytest.fixture
-def procs():
-    """Everything started in a test, killed at the end whatever happens."""
-    started: list = []
-    yield started
-    for proc in reversed(started):
-        proc.kill()
-
-
 def _uniq_keys_on(addr: str, topic: str) -> collections.Counter:
     keys: collections.Counter = collections.Counter()
     for queue_id in range(QUEUES):

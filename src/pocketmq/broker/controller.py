@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
+from pocketmq.aio import cancel_and_wait
 from pocketmq.broker.admin_processor import AdminProcessor
 from pocketmq.broker.client_manager import ConsumerManager, ProducerManager
 from pocketmq.protocol.client_bodies import SubscriptionData
@@ -168,13 +169,7 @@ class BrokerController:
             await asyncio.sleep(seconds)
 
     async def shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._tasks)
         await self.schedule.stop()
         await self.transactions.stop()
         self.pull_processor.hold_service.wake_all()

@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from pocketmq.aio import cancel_and_wait
 from pocketmq.persist import load_json_file, write_file_safely
 from pocketmq.protocol import fastjson
 from pocketmq.protocol import message as m
@@ -82,13 +83,7 @@ class ScheduleMessageService:
             self._tasks.append(loop.create_task(self._deliver_level(level)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.dirty:
             self.persist()

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from pocketmq.aio import cancel_and_wait
 from pocketmq.protocol import message as m
 from pocketmq.protocol.client_headers import EndTransactionRequestHeader
 from pocketmq.protocol.message_id import create_offset_message_id
@@ -132,11 +133,7 @@ class TransactionService:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait([self._task])
 
     async def _check_loop(self) -> None:
         interval = max(0.2, self.broker.config.transactionCheckInterval / 1000)
