@@ -124,20 +124,12 @@ async def get_broker_config(ctx: Context, cl) -> None:  # noqa: ANN001
 async def update_broker_config(ctx: Context, cl) -> None:  # noqa: ANN001
     admin = await ctx.admin()
     props = {cl.get("k"): cl.get("v")}
-    if cl.has("b"):
-        addr = cl.get("b")
+
+    async def update(addr: str) -> None:
         await admin.update_broker_config(addr, props)
         ctx.printf("update broker config success, %s\n", addr)
-        return
-    if cl.has("c"):
-        for addr in hashmap_order(await admin.master_addrs(cl.get("c"))):
-            try:
-                await admin.update_broker_config(addr, props)
-                ctx.printf("update broker config success, %s\n", addr)
-            except (MQBrokerError, OSError) as exc:
-                ctx.error(f"updateBrokerConfig: {addr}: {exc}")
-        return
-    raise AdminError("give -b <brokerAddr> or -c <clusterName>")
+
+    await ctx.on_brokers(cl, "updateBrokerConfig", update)
 
 
 def _sum_24h(bsd: dict) -> int:

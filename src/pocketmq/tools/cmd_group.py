@@ -63,22 +63,13 @@ async def update_sub_group(ctx: Context, cl) -> None:  # noqa: ANN001
     if cl.has("a"):
         c.notifyConsumerIdsChangedEnable = _bool(cl.get("a"))
     admin = await ctx.admin()
-    if cl.has("b"):
-        addr = cl.get("b")
+
+    async def create(addr: str) -> None:
         await admin.create_group(addr, c)
         ctx.printf("create subscription group to %s success.%n", addr)
-        ctx.printf("%s", group_config_str(c))
-        return
-    if cl.has("c"):
-        for addr in hashmap_order(await admin.master_addrs(cl.get("c"))):
-            try:
-                await admin.create_group(addr, c)
-                ctx.printf("create subscription group to %s success.%n", addr)
-            except (MQBrokerError, OSError) as exc:
-                ctx.error(f"updateSubGroup: {addr}: {exc}")
-        ctx.printf("%s", group_config_str(c))
-        return
-    raise AdminError("give -b <brokerAddr> or -c <clusterName>")
+
+    await ctx.on_brokers(cl, "updateSubGroup", create)
+    ctx.printf("%s", group_config_str(c))
 
 
 @command("deleteSubGroup", "Delete subscription group from broker.",

@@ -15,8 +15,9 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TextIO
 
-from pocketmq.tools.admin_ext import AdminExt
-from pocketmq.tools.jfmt import jformat
+from pocketmq.client.errors import MQBrokerError
+from pocketmq.tools.admin_ext import AdminError, AdminExt
+from pocketmq.tools.jfmt import hashmap_order, jformat
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,22 @@ class Context:
         self.failed = True
         self.err.write(f"mqadmin: {message}\n")
         self.err.flush()
+
+    async def on_brokers(self, cl: "CommandLine", command: str, action: Callable[[str], Awaitable[None]]) -> None:
+        """Upstream's -b/-c choice: with -b run ``action`` on that broker (a failure fails the
+        command); with -c on every master of the cluster, a failure is reported per broker and the
+        others go on."""
+        if cl.has("b"):
+            await action(cl.get("b"))
+            return
+        if not cl.has("c"):
+            raise AdminError("give -b <brokerAddr> or -c <clusterName>")
+        admin = await self.admin()
+        for addr in hashmap_order(await admin.master_addrs(cl.get("c"))):
+            try:
+                await action(addr)
+            except (MQBrokerError, OSError) as exc:
+                self.error(f"{command}: {addr}: {exc}")
 
 
 Runner = Callable[[Context, CommandLine], Awaitable[None]]
