@@ -101,10 +101,15 @@ def test_kill9_sync_master_under_load(tmp_path: Path, procs) -> None:
     master_a, slave_a = brokers["broker-a"]
     events = _produce_and_kill(ns.addr, topic, master_a, count=1500, kill_after=300)
     acked = sends(events)
+    # Retries carry every later send to broker-b. The one send in flight when the master died may
+    # fail instead: the Java client (4.9.x) fails pending requests fast only when it closes a
+    # channel itself, not on the peer's FIN, so that request waits out its 3 s budget and
+    # sendDefaultImpl reports "call timeout" (Apache RocketMQ behaves the same). Its fate is
+    # unknown to the producer, so it is no acknowledged message.
     errors = [e for e in events if e.get("event") == "send-error"]
-    assert not errors, errors[:3]  # retries carry every send to broker-b
+    assert len(errors) <= 1 and all("timeout" in e["error"] for e in errors), errors[:3]
     acked_a = {e["msgId"] for e in acked if e["brokerName"] == "broker-a" and e["status"] == "SEND_OK"}
-    assert len(acked_a) >= 100 and len(acked) == 1500
+    assert len(acked_a) >= 100 and len(acked) + len(errors) == 1500
 
     # Zero loss: every message broker-a acknowledged is on its slave.
     on_slave = _uniq_keys_on(slave_a.addr, topic)
