@@ -2,9 +2,9 @@
 
 Owns: when fsync happens. ASYNC_FLUSH: every ``flushIntervalCommitLog`` ms when at least
 ``flushCommitLogLeastPages`` pages are dirty, everything every ``flushCommitLogThoroughInterval``.
-SYNC_FLUSH: group commit -- appends queue a request with their end offset; one fsync on a worker
-thread answers every request it covers; a request not covered within ``syncFlushTimeout`` is
-answered FLUSH_DISK_TIMEOUT. Consume queues and the index are flushed every
+SYNC_FLUSH: group commit -- appends queue a request with their end offset; a flusher thread
+fsyncs back to back while data arrives and each fsync answers every request it covers; a request
+not covered within ``syncFlushTimeout`` is answered FLUSH_DISK_TIMEOUT. Consume queues and the index are flushed every
 ``flushIntervalConsumeQueue`` ms; the checkpoint's logics/index timestamps advance on their
 thorough flush.
 """
@@ -12,7 +12,9 @@ thorough flush.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -25,47 +27,115 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommitService:
+    """SYNC_FLUSH group commit. A dedicated flusher thread fdatasyncs whatever the commit log
+    holds, then at once again while appends keep arriving, so one fsync follows the previous
+    one without a round trip through the event loop. The loop keeps the waiters (end offsets
+    in append order) and answers, per finished fsync, every waiter it covers; waiters still
+    unanswered after ``syncFlushTimeout`` get FLUSH_DISK_TIMEOUT."""
+
     def __init__(self, store: "MessageStore") -> None:
         self.store = store
-        self._requests: list[tuple[int, asyncio.Future[PutMessageStatus]]] = []
-        self._event = asyncio.Event()
+        self._waiters: collections.deque[tuple[int, float, asyncio.Future[PutMessageStatus]]] = collections.deque()
+        self._flushed = store.flushed_where  # as last reported to the loop
+        self._wake = threading.Event()
         self._stopped = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="GroupCommitService", daemon=True)
+        self._thread.start()
 
     async def wait_flushed(self, end_offset: int) -> PutMessageStatus:
-        future: asyncio.Future[PutMessageStatus] = asyncio.get_running_loop().create_future()
-        self._requests.append((end_offset, future))
-        self._event.set()
-        try:
-            return await asyncio.wait_for(future, self.store.config.syncFlushTimeout / 1000)
-        except asyncio.TimeoutError:
-            return PutMessageStatus.FLUSH_DISK_TIMEOUT
+        if self._flushed >= end_offset:
+            return PutMessageStatus.PUT_OK
+        assert self._loop is not None, "group commit not started"
+        future: asyncio.Future[PutMessageStatus] = self._loop.create_future()
+        timeout = self.store.config.syncFlushTimeout / 1000
+        self._waiters.append((end_offset, self._loop.time() + timeout, future))
+        if self._expiry is None:
+            self._expiry = self._loop.call_later(timeout, self._expire)
+        self._wake.set()
+        return await future
 
     def wakeup(self) -> None:
-        self._event.set()
+        self._wake.set()
 
-    async def run(self) -> None:
-        while not self._stopped:
-            await self._event.wait()
-            self._event.clear()
-            await self.commit_once()
+    # ------------------------------------------------------------------ flusher thread
+    def _run(self) -> None:
+        queue = self.store.commit_log.queue
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopped:
+                return
+            before = queue.flushed_where
+            while queue.get_max_offset() > queue.flushed_where and not self._stopped:
+                try:
+                    flushed = self.store.flush_commit_log_until(queue.get_max_offset())
+                except OSError:
+                    log.exception("commit log fsync failed")
+                    self._post(self._fail_all)
+                    break
+                self._post(self._answer, flushed)
+                if flushed < queue.get_max_offset() and flushed <= before:
+                    break  # no progress (a file not flushable yet): wait for the next wake-up
+                before = flushed
 
-    async def commit_once(self) -> None:
-        requests, self._requests = self._requests, []
-        target = max((offset for offset, _ in requests), default=self.store.commit_log.get_max_offset())
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None
         try:
-            flushed = await asyncio.to_thread(self.store.flush_commit_log_until, target)
-        except OSError:
-            log.exception("commit log fsync failed")
-            flushed = -1
-        for offset, future in requests:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    # ------------------------------------------------------------------ event loop side
+    def _answer(self, flushed: int) -> None:
+        if flushed > self._flushed:
+            self._flushed = flushed
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= flushed:
+            future = waiters.popleft()[2]
             if not future.done():
-                future.set_result(PutMessageStatus.PUT_OK if flushed >= offset
-                                  else PutMessageStatus.FLUSH_DISK_TIMEOUT)
+                future.set_result(PutMessageStatus.PUT_OK)
+
+    def _fail_all(self) -> None:
+        while self._waiters:
+            future = self._waiters.popleft()[2]
+            if not future.done():
+                future.set_result(PutMessageStatus.FLUSH_DISK_TIMEOUT)
+
+    def _expire(self) -> None:
+        assert self._loop is not None
+        self._expiry = None
+        now = self._loop.time()
+        waiters = self._waiters
+        while waiters and waiters[0][1] <= now:
+            future = waiters.popleft()[2]
+            if not future.done():
+                future.set_result(PutMessageStatus.FLUSH_DISK_TIMEOUT)
+        if waiters:
+            self._expiry = self._loop.call_at(waiters[0][1], self._expire)
 
     async def stop(self) -> None:
+        """Flush what is left, answer every waiter, end the thread."""
         self._stopped = True
-        self._event.set()
-        await self.commit_once()
+        self._wake.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        try:
+            flushed = await asyncio.to_thread(self.store.flush_commit_log_until, self.store.commit_log.get_max_offset())
+        except OSError:
+            log.exception("commit log fsync failed")
+            self._fail_all()
+            return
+        self._answer(flushed)
+        self._fail_all()
 
 
 async def _periodic_flush(store: "MessageStore", interval_ms: int, least_pages: int, thorough_ms: int,

@@ -147,7 +147,7 @@ class MessageStore:
         self.running = True
         if self.config.is_sync_flush():
             self._group_commit = flush_mod.GroupCommitService(self)
-            self._spawn(self._group_commit.run())
+            self._group_commit.start()
         else:
             self._spawn(flush_mod.async_flush_loop(self))
         self._spawn(flush_mod.consume_queue_flush_loop(self))
