@@ -5,6 +5,7 @@ store's status to a response code."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -45,6 +46,7 @@ _STATUS_CODES: dict[PutMessageStatus, tuple[int, str | None]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # one per client connection, asked for every send
 def parse_host(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     try:

@@ -4,6 +4,7 @@ that the name servers compare."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -40,6 +41,7 @@ TOPIC_MAX_LENGTH = 127
 _VALID_TOPIC_CHARS = frozenset("%|abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
+@functools.lru_cache(maxsize=8192)  # asked for every send; topics are few
 def topic_problem(topic: str) -> str | None:
     """Why ``topic`` is not a valid topic name (upstream TopicValidator), or None."""
     if not topic or not topic.strip():

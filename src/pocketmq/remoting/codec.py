@@ -52,23 +52,28 @@ def decode_json_header(data: bytes | memoryview) -> RemotingCommand:
     if not isinstance(header, dict):
         raise ProtocolError("JSON header is not an object")
     language = header.get("language", "JAVA")
-    if isinstance(language, int):  # tolerate the ordinal form
-        language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
+    if type(language) is not str:
+        if isinstance(language, int):  # tolerate the ordinal form
+            language = LANGUAGES[language] if 0 <= language < len(LANGUAGES) else "OTHER"
+        language = str(language)
     remark = header.get("remark")
+    if remark is not None and type(remark) is not str:
+        remark = str(remark)
     return RemotingCommand(
-        code=_int_field(header, "code", required=True),
-        language=str(language),
-        version=_int_field(header, "version"),
-        opaque=_int_field(header, "opaque"),
-        flag=_int_field(header, "flag"),
-        remark=None if remark is None else str(remark),
-        ext_fields=_string_map(header.get("extFields")),
-        serialize_type=SerializeType.JSON,
+        _int_field(header, "code", required=True),
+        language,
+        _int_field(header, "version"),
+        _int_field(header, "opaque"),
+        _int_field(header, "flag"),
+        remark,
+        _string_map(header.get("extFields")),
     )
 
 
 def _int_field(header: dict[str, Any], name: str, required: bool = False) -> int:
     value = header.get(name)
+    if type(value) is int and -0x80000000 <= value <= 0x7FFFFFFF:
+        return value
     if value is None:
         if required:
             raise ProtocolError(f"JSON header has no {name}")
@@ -84,12 +89,17 @@ def _int_field(header: dict[str, Any], name: str, required: bool = False) -> int
     return number
 
 
+_ONLY_STR = {str}
+
+
 def _string_map(value: Any) -> dict[str, str] | None:
     """extFields: every value becomes a string (C++ sends numbers; section 1.8)."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise ProtocolError("extFields is not an object")
+    if set(map(type, value.values())) == _ONLY_STR:  # the usual case: already strings
+        return value
     fields: dict[str, str] = {}
     for key, item in value.items():
         if item is None:

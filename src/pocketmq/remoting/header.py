@@ -75,20 +75,47 @@ def _specs(cls: type) -> tuple[_FieldSpec, ...]:
 
 def decode_header(cls: type[T], ext_fields: dict[str, str] | None, *, short_names: bool = False) -> T:
     """Build ``cls`` from ``ext_fields``; with ``short_names`` read each field's V2 alias."""
-    fields = ext_fields or {}
-    values: dict[str, Any] = {}
-    for spec in _specs(cls):
+    decoder = _DECODERS.get((cls, short_names))
+    if decoder is None:
+        decoder = _DECODERS[(cls, short_names)] = _compile_decoder(cls, short_names)
+    return decoder(ext_fields or {})
+
+
+_DECODERS: dict[tuple[type, bool], Callable[[dict[str, str]], Any]] = {}
+
+
+def _compile_decoder(cls: type, short_names: bool) -> Callable[[dict[str, str]], Any]:
+    """One straight-line function per header class (as ``dataclasses`` builds ``__init__``):
+    headers are decoded for every request, and a generic loop over the fields cost more than
+    the rest of a send's header handling."""
+    namespace: dict[str, Any] = {"cls": cls, "HeaderError": HeaderError}
+    lines = ["def decode(fields):", "    get = fields.get"]
+    arguments = []
+    for i, (spec, field) in enumerate(zip(_specs(cls), dataclasses.fields(cls))):
         key = spec.alias if short_names and spec.alias else spec.name
-        text = fields.get(key)
-        if text is None or (text == "" and spec.parse is not str):
-            if spec.required:
-                raise HeaderError(spec.name, "is null")
-            continue
-        try:
-            values[spec.name] = spec.parse(text)
-        except ValueError:
-            raise HeaderError(spec.name, f"has a bad value {text!r}") from None
-    return cls(**values)
+        var = f"v{i}"
+        namespace[f"parse{i}"] = spec.parse
+        lines.append(f"    {var} = get({key!r})")
+        missing = f"{var} is None" if spec.parse is str else f'{var} is None or {var} == ""'
+        lines.append(f"    if {missing}:")
+        if spec.required:
+            lines.append(f"        raise HeaderError({spec.name!r}, 'is null')")
+        elif field.default_factory is not dataclasses.MISSING:
+            namespace[f"factory{i}"] = field.default_factory
+            lines.append(f"        {var} = factory{i}()")
+        else:
+            namespace[f"default{i}"] = field.default
+            lines.append(f"        {var} = default{i}")
+        if spec.parse is not str:
+            lines += ["    else:",
+                      "        try:",
+                      f"            {var} = parse{i}({var})",
+                      "        except ValueError:",
+                      f"            raise HeaderError({spec.name!r}, f'has a bad value {{{var}!r}}') from None"]
+        arguments.append(f"{spec.name}={var}")
+    lines.append(f"    return cls({', '.join(arguments)})")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from the dataclass's own fields
+    return namespace["decode"]
 
 
 def encode_header(header: Any, *, short_names: bool = False) -> dict[str, str]:

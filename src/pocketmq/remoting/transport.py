@@ -2,8 +2,8 @@
 
 A ``Connection`` is one TCP socket carrying requests both ways: it dispatches the peer's
 requests to a ``Dispatcher`` (responses may go out in any order) and matches the peer's
-responses to our own requests by opaque. Writes are coalesced per event-loop turn into one
-``writelines`` call. ``RemotingServer`` accepts connections; ``RemotingClient`` keeps one
+responses to our own requests by opaque. Writes are coalesced into one ``writelines`` call:
+at the end of the ``data_received`` that produced them, or else at the end of the loop turn. ``RemotingServer`` accepts connections; ``RemotingClient`` keeps one
 connection per address, reconnecting on demand.
 """
 
@@ -85,6 +85,7 @@ class Connection(asyncio.Protocol):
         self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
         self._outgoing: list[Buffer] = []
         self._flush_scheduled = False
+        self._receiving = False
         self._loop = asyncio.get_event_loop()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -105,11 +106,14 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         decoder = self.decoder
         decoder.feed(data)
+        # Answers produced while these bytes are handled go out in one write at the end,
+        # without a separate loop callback.
+        self._receiving = True
         try:
             while True:
                 cmd = decoder.next_command()
                 if cmd is None:
-                    return
+                    break
                 if cmd.is_response:
                     self._complete(cmd)
                 else:
@@ -117,6 +121,10 @@ class Connection(asyncio.Protocol):
         except ProtocolError as exc:
             log.warning("closing connection %s: %s", self.remote_address, exc)
             self.close()
+        finally:
+            self._receiving = False
+        if self._outgoing and not self._flush_scheduled:
+            self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -141,7 +149,7 @@ class Connection(asyncio.Protocol):
         if self.transport is None:
             raise RemotingError(f"connection to {self.remote_address} is closed")
         self._outgoing.extend(encode_frame(cmd))
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not self._receiving:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
