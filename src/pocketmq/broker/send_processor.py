@@ -60,6 +60,7 @@ class SendProcessor:
         self.broker = broker
         self.config = broker.config
         self.topics = broker.topic_config_manager
+        self._cluster_pair = m.PROPERTY_CLUSTER + m.NAME_VALUE_SEPARATOR + self.config.brokerClusterName
 
     # ------------------------------------------------------------------------------- entry
     async def process(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
@@ -127,6 +128,13 @@ class SendProcessor:
             born_timestamp=header.bornTimestamp, born_host=parse_host(channel.remote_address),
             reconsume_times=header.reconsumeTimes or 0,
         )
+        if not header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            stored = ordinary_stored_properties(header.properties or "", self._cluster_pair)
+            if stored is not None:
+                msg.properties_string = stored
+                msg.tags_code = m.tags_string_to_tags_code(m.property_from_string(stored, m.PROPERTY_TAGS))
+                result = await self.broker.store.put_message(msg)
+                return self._put_response(request, result, queue_id)
         properties = msg.get_properties()
         if header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             denied = self._handle_retry_and_dlq(request, header, msg)
@@ -258,6 +266,32 @@ class SendProcessor:
         if result.status is PutMessageStatus.PUT_OK:
             return make_response(request)
         return make_response(request, ResponseCode.SYSTEM_ERROR, result.status.name)
+
+
+_WAIT_TRUE = m.PROPERTY_WAIT_STORE_MSG_OK + m.NAME_VALUE_SEPARATOR + "true"
+_SEP = m.PROPERTY_SEPARATOR
+
+
+def ordinary_stored_properties(text: str, cluster_pair: str) -> str | None:
+    """The stored properties of an ordinary message, by string edits instead of a parse and a
+    re-encode (the common case on the send path): ``WAIT=true`` dropped, ``CLUSTER`` appended.
+    None when the message needs the full property map: transactional, ``WAIT=false``, a
+    ``CLUSTER`` of its own, or an unusual layout."""
+    if text.startswith(_WAIT_TRUE + _SEP):
+        text = text[len(_WAIT_TRUE) + 1:]
+    elif text == _WAIT_TRUE:
+        text = ""
+    else:
+        i = text.find(_SEP + _WAIT_TRUE + _SEP)
+        if i >= 0:
+            text = text[:i + 1] + text[i + 2 + len(_WAIT_TRUE):]
+        elif text.endswith(_SEP + _WAIT_TRUE):
+            text = text[:-len(_WAIT_TRUE) - 1]
+    if "WAIT\x01" in text or "TRAN_MSG\x01" in text or "CLUSTER\x01" in text:
+        return None
+    if text and not text.endswith(_SEP):
+        text += _SEP
+    return text + cluster_pair
 
 
 def strip_wait_from_stored_properties(msg: m.MessageExtBrokerInner) -> None:

@@ -392,9 +392,10 @@ class MessageStore:
         self._last_dispatch_timestamp = store_ts
         self.reput_from_offset = phy + size
         if tran in _NORMAL_TRAN and self.message_arriving_listener is not None:
-            self._notify(msg.topic, msg.queue_id, result.logics_offset + 1, tags_code, store_ts,
-                         msg.get_properties())
+            self._notify(msg.topic, msg.queue_id, result.logics_offset + 1, tags_code, store_ts, msg.properties)
         self.stats.record_put(size, (time.perf_counter() - begin) * 1000)
+        if self._group_commit is None and self.replication_waiter is None:
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)  # ASYNC_FLUSH, no SYNC_MASTER wait
         return await self._handle_flush_and_ha(msg, result)
 
     async def _handle_flush_and_ha(self, msg: m.MessageExtBrokerInner | None,

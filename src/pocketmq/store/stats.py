@@ -45,6 +45,8 @@ class StoreStatsService:
     def _bucket(ms: float) -> int:
         if ms <= 0:
             return 0
+        if ms < 10:  # nearly every put
+            return 1
         for i, limit in enumerate((10, 50, 100, 200, 500, 1000, 2000, 3000, 4000, 5000, 10000)):
             if ms < limit:
                 return i + 1

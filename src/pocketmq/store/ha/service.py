@@ -184,7 +184,8 @@ class HAService:
         def on_arriving(*args: object) -> None:
             if previous is not None:
                 previous(*args)
-            self.wakeup_all()
+            if self.connections:
+                self.wakeup_all()
 
         self.store.message_arriving_listener = on_arriving
         if self.client is not None:
