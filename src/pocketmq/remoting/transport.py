@@ -10,6 +10,7 @@ connection per address, reconnecting on demand.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import logging
@@ -221,46 +222,32 @@ class Connection(asyncio.Protocol):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _run_eagerly(self, request: RemotingCommand, coro: Coroutine[Any, Any, RemotingCommand | None]) -> None:
-        """Run a handler coroutine's first step now. Most (a send under ASYNC_FLUSH, a pull that
-        finds messages) finish without suspending, so they cost no Task; one that does suspend
-        goes on in a Task from where it stopped."""
+    def _run_eagerly(self, request: RemotingCommand, coro: Coroutine[Any, Any, RemotingCommand | None],
+                     _done: Any = None) -> None:
+        """Step a handler coroutine without a Task. Most handlers (a send under ASYNC_FLUSH, a
+        pull that finds messages) finish in their first step; one that waits on a future is
+        stepped again from that future's done callback, as a Task would, minus the Task."""
         try:
             blocked_on = coro.send(None)
         except StopIteration as done:
             self._answer(request, done.value)
             return
+        except asyncio.CancelledError:
+            return  # the handler let a cancellation end it: nothing to answer, as a cancelled Task
         except Exception as exc:
             self._answer_failure(request, exc)
             return
-        self._track(self._loop.create_task(self._resume(request, coro, blocked_on)))
-
-    async def _resume(self, request: RemotingCommand, coro: Coroutine[Any, Any, RemotingCommand | None],
-                      blocked_on: Any) -> None:
-        while True:
-            try:
-                if blocked_on is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
-                    await asyncio.sleep(0)
-                else:
-                    # The handler's yield marked the future as awaited; a Task clears the mark
-                    # before waiting on it, and so must this stand-in.
-                    blocked_on._asyncio_future_blocking = False
-                    try:
-                        await blocked_on
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        pass  # the handler sees the future's exception itself when it resumes
-                blocked_on = coro.send(None)
-            except StopIteration as done:
-                self._answer(request, done.value)
-                return
-            except asyncio.CancelledError:
-                coro.close()
-                raise
-            except Exception as exc:
-                self._answer_failure(request, exc)
-                return
+        if blocked_on is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
+            self._loop.call_soon(self._run_eagerly, request, coro)
+            return
+        add_done_callback = getattr(blocked_on, "add_done_callback", None)
+        if add_done_callback is None:
+            coro.close()
+            self._answer_failure(request, RuntimeError(f"handler yielded {blocked_on!r}, not a future"))
+            return
+        # The yield marked the future as awaited; a Task clears the mark before waiting on it.
+        blocked_on._asyncio_future_blocking = False
+        add_done_callback(functools.partial(self._run_eagerly, request, coro))
 
     async def _finish(self, request: RemotingCommand, pending: Awaitable[RemotingCommand | None]) -> None:
         try:
