@@ -19,6 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Callable
 
+from pocketmq.aio import IdleWatchdog
 from pocketmq.config import MessageStoreConfig
 from pocketmq.store.ha.protocol import BlockReader, ProtocolError, encode_offset
 
@@ -114,16 +115,23 @@ class HAClient:
         return True
 
     async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        store = self.store
         blocks = BlockReader()
-        housekeeping = self.config.haHousekeepingInterval / 1000
+        watchdog = IdleWatchdog(self.config.haHousekeepingInterval / 1000, writer.transport.abort)
+        try:
+            await self._apply_blocks(reader, writer, blocks, watchdog)
+        finally:
+            watchdog.cancel()
+
+    async def _apply_blocks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, blocks: BlockReader,
+                            watchdog: IdleWatchdog) -> None:
+        store = self.store
         while True:
-            try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), housekeeping)
-            except asyncio.TimeoutError:
-                raise SlaveError(f"master silent for {self.config.haHousekeepingInterval} ms") from None
+            data = await reader.read(READ_SIZE)
             if not data:
+                if watchdog.fired:
+                    raise SlaveError(f"master silent for {self.config.haHousekeepingInterval} ms")
                 raise SlaveError("master closed the connection")
+            watchdog.touch()
             self.last_read = time.monotonic()
             for offset, body in blocks.feed(data):
                 slave_max = store.get_max_phy_offset()

@@ -28,6 +28,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Callable
 
+from pocketmq.aio import IdleWatchdog, Wakeup, resolve
 from pocketmq.config import MessageStoreConfig
 from pocketmq.store.ha.client import HAClient
 from pocketmq.store.ha.protocol import OffsetReader, ProtocolError, encode_header
@@ -53,7 +54,7 @@ class HAConnection:
         self.slave_request_offset = -1
         self.slave_ack_offset = -1
         self.next_transfer_from = -1
-        self.wake = asyncio.Event()
+        self.wake = Wakeup()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -86,17 +87,22 @@ class HAConnection:
     async def _read_loop(self) -> None:
         config = self.service.config
         offsets = OffsetReader()
-        housekeeping = config.haHousekeepingInterval / 1000
+        transport = self.writer.transport
+        watchdog = IdleWatchdog(config.haHousekeepingInterval / 1000, transport.abort)
+        try:
+            await self._read_acks(offsets, watchdog)
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:
+            log.warning("HA connection %s: nothing from the slave for %d ms, closing", self.addr,
+                        config.haHousekeepingInterval)
+
+    async def _read_acks(self, offsets: OffsetReader, watchdog: IdleWatchdog) -> None:
         while True:
-            try:
-                data = await asyncio.wait_for(self.reader.read(4096), housekeeping)
-            except asyncio.TimeoutError:
-                log.warning(
-                    "HA connection %s: nothing from the slave for %d ms, closing", self.addr,
-                    config.haHousekeepingInterval)
-                return
+            data = await self.reader.read(4096)
             if not data:
                 return
+            watchdog.touch()
             offset = offsets.feed(data)
             if offset is None:
                 continue
@@ -148,10 +154,7 @@ class HAConnection:
                 last_write = time.monotonic()
                 await writer.drain()
             self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
-            except asyncio.TimeoutError:
-                pass
+            await self.wake.wait(IDLE_POLL_SECONDS)
 
 
 class HAService:
@@ -245,13 +248,15 @@ class HAService:
             return PutMessageStatus.SLAVE_NOT_AVAILABLE
         if self.push2slave_max_offset >= end_offset:
             return PutMessageStatus.PUT_OK
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         heapq.heappush(self._waiters, (end_offset, next(self._seq), future))
         self.wakeup_all()
+        timer = loop.call_later(self.config.slaveTimeout / 1000, resolve, future, False)
         try:
-            ok = await asyncio.wait_for(future, self.config.slaveTimeout / 1000)
-        except asyncio.TimeoutError:
-            ok = False
+            ok = await future
+        finally:
+            timer.cancel()
         if not ok:
             log.warning("transfer message to slave timeout, %d", end_offset)
             if len(self._waiters) > 4096:  # drop timed-out entries now and then
