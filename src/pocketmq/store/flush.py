@@ -57,7 +57,8 @@ class GroupCommitService:
         self._waiters.append((end_offset, self._loop.time() + timeout, future))
         if self._expiry is None:
             self._expiry = self._loop.call_later(timeout, self._expire)
-        self._wake.set()
+        if not self._wake.is_set():  # the flusher reads the end offset after clearing the flag
+            self._wake.set()
         return await future
 
     def wakeup(self) -> None:
