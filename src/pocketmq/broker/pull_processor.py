@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pocketmq.aio import resolve
 from pocketmq.protocol.client_bodies import SubscriptionData
 from pocketmq.protocol.client_headers import (
     PULL_FLAG_COMMIT_OFFSET, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, PullMessageRequestHeader,
@@ -62,14 +63,15 @@ class PullHoldService:
         self.held: dict[tuple[str, int], list[HeldPull]] = {}
 
     async def hold(self, topic: str, queue_id: int, offset: int, tag_codes: set[int] | None, timeout: float) -> None:
-        entry = HeldPull(offset, tag_codes, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        entry = HeldPull(offset, tag_codes, loop.create_future())
         key = (topic, queue_id)
         self.held.setdefault(key, []).append(entry)
+        timer = loop.call_later(timeout, resolve, entry.future, None)  # not wait_for: no Task per pull
         try:
-            await asyncio.wait_for(entry.future, timeout)
-        except asyncio.TimeoutError:
-            pass
+            await entry.future
         finally:
+            timer.cancel()
             waiting = self.held.get(key)
             if waiting is not None:
                 try:
