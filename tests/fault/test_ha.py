@@ -1,5 +1,6 @@
 """Fault tests of broker sets: a stalled slave, kill -9 of a SYNC_MASTER and of an ASYNC_MASTER
-under send load (official Java producer and consumer), kill -9 of one of two name servers.
+under send load (official Java producer; Java and C++ consumers), kill -9 of one of two name
+servers.
 
 Each test starts its own real processes on loopback and bounds every wait. Figures worth
 keeping (the ASYNC_MASTER unreplicated window) are printed and recorded as test properties.
@@ -23,7 +24,7 @@ from tests.support.cluster import (
 from tests.support.processes import start_namesrv, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
-from clients import messages, run_java_driver, sends, start_java_driver  # noqa: E402
+from clients import messages, run_java_driver, sends, start_cpp_driver, start_java_driver  # noqa: E402
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 
@@ -101,15 +102,12 @@ def test_kill9_sync_master_under_load(tmp_path: Path, procs) -> None:
     master_a, slave_a = brokers["broker-a"]
     events = _produce_and_kill(ns.addr, topic, master_a, count=1500, kill_after=300)
     acked = sends(events)
-    # Retries carry every later send to broker-b. The one send in flight when the master died may
-    # fail instead: the Java client (4.9.x) fails pending requests fast only when it closes a
-    # channel itself, not on the peer's FIN, so that request waits out its 3 s budget and
-    # sendDefaultImpl reports "call timeout" (Apache RocketMQ behaves the same). Its fate is
-    # unknown to the producer, so it is no acknowledged message.
     errors = [e for e in events if e.get("event") == "send-error"]
-    assert len(errors) <= 1 and all("timeout" in e["error"] for e in errors), errors[:3]
+    # Retries carry every send to broker-b, the one in flight at the kill too: the dead broker's
+    # connections are reset, so the client fails that request at once instead of waiting it out.
+    assert not errors, errors[:3]
     acked_a = {e["msgId"] for e in acked if e["brokerName"] == "broker-a" and e["status"] == "SEND_OK"}
-    assert len(acked_a) >= 100 and len(acked) + len(errors) == 1500
+    assert len(acked_a) >= 100 and len(acked) == 1500
 
     # Zero loss: every message broker-a acknowledged is on its slave.
     on_slave = _uniq_keys_on(slave_a.addr, topic)
@@ -120,8 +118,13 @@ def test_kill9_sync_master_under_load(tmp_path: Path, procs) -> None:
     consumer = start_java_driver(["push-consume", "--topic", topic, "--group", "CID_KILL_SYNC", "--count", 100000,
                                   "--timeout", 170, "--vip", "false"], namesrv=ns.addr)
     procs.append(consumer)
+    cpp_consumer = start_cpp_driver(["cpp-push-consume", "--topic", topic, "--group", "CID_KILL_SYNC_CPP",
+                                     "--count", len(acked), "--timeout", 120], namesrv=ns.addr)
+    procs.append(cpp_consumer)
     all_acked = {e["msgId"] for e in acked}
     consumer.wait_for(lambda evs: all_acked <= {m["msgId"] for m in messages(evs)}, 100)
+    acked_bodies = {f"body-{e['i']}" for e in acked}
+    cpp_consumer.wait_for(lambda evs: acked_bodies <= {m["body"] for m in messages(evs)}, 100)
 
     # The master returns: the slave catches up, nothing is duplicated, consumption continues.
     master_a = start_master(tmp_path / "broker-a", ns.addr, name="broker-a", role="SYNC_MASTER", port=master_a.port)
@@ -139,6 +142,31 @@ def test_kill9_sync_master_under_load(tmp_path: Path, procs) -> None:
     received = [m["offsetMsgId"] for m in messages(consumer.events)]
     duplicates = [k for k, n in collections.Counter(received).items() if n > 1]
     assert not duplicates, duplicates[:5]
+
+
+@pytest.mark.interop
+def test_send_in_flight_at_a_kill9_is_retried_on_the_other_broker_set(tmp_path: Path, procs) -> None:
+    """A send held by a SYNC_MASTER (its slave is stopped, so the send waits on replication) when
+    the master dies: the official Java producer fails it at once (the connection is reset) and
+    its retry lands on broker-b, long before the 3 s send timeout would run out."""
+    topic = "InFlightT"
+    ns, brokers = _two_broker_sets(tmp_path, procs, "SYNC_MASTER", topic)
+    master_a, slave_a = brokers["broker-a"]
+    before = max_offset(master_a)
+    os.kill(slave_a.proc.pid, signal.SIGSTOP)
+    try:
+        producer = start_java_driver(["produce", "--topic", topic, "--count", 8, "--body", "flight-{i}",
+                                      "--send-timeout", "3000", "--vip", "false"], namesrv=ns.addr)
+        procs.append(producer)
+        wait_until(lambda: max_offset(master_a) > before, 60, 0.05, "a send stored on broker-a, waiting for its slave")
+        master_a.kill()
+        events = producer.wait(90, check=False)
+    finally:
+        os.kill(slave_a.proc.pid, signal.SIGCONT)
+    errors = [e for e in events if e.get("event") == "send-error"]
+    assert not errors, errors[:3]
+    assert len(sends(events)) == 8
+    assert all(e["brokerName"] == "broker-b" for e in sends(events))
 
 
 @pytest.mark.interop
