@@ -1,6 +1,6 @@
 """The official RocketMQ clients (Java, C++, Go), unchanged, against a real PocketMQ name server
 and broker: every message arrives with its body, keys, tags and properties, and a consumer
-group resumes from its committed offset."""
+group of each resumes from its committed offset after a broker restart."""
 
 from __future__ import annotations
 
@@ -114,6 +114,35 @@ def test_java_group_resumes_from_committed_offset_after_broker_restart(tmp_path,
                         namesrv=namesrv.addr)
         second = messages(run_java_driver(["push-consume", "--topic", topic, "--count", "5", "--group", group,
                                            "--timeout", "60", "--linger-ms", "1500"], namesrv=namesrv.addr))
+        assert sorted(m["body"] for m in second) == sorted(f"late-{i}" for i in range(5))
+    finally:
+        broker.kill()
+        namesrv.kill()
+
+
+def _consume(client: str, namesrv: str, topic: str, group: str, count: int) -> list[dict]:
+    if client == "cpp":
+        return messages(cpp_push_consume(namesrv, topic, count, group=group))
+    return messages(run_go_driver(["push-consume", "--topic", topic, "--count", str(count), "--group", group,
+                                   "--timeout", "60"], namesrv=namesrv))
+
+
+@pytest.mark.parametrize("client", ["cpp", "go"])
+def test_cpp_and_go_groups_resume_from_committed_offset_after_broker_restart(tmp_path, unique, interop_ready,
+                                                                              client):
+    namesrv = start_namesrv(tmp_path / "ns")
+    broker = start_broker(tmp_path / "broker", namesrv.addr)
+    try:
+        topic, group = unique("T"), unique("G")
+        java_produce(namesrv.addr, topic, 10)
+        first = _consume(client, namesrv.addr, topic, group, 10)
+        assert sorted(m["body"] for m in first) == sorted(f"body-{i}" for i in range(10))
+        assert broker.terminate() == 0
+        broker = start_broker(tmp_path / "broker", namesrv.addr, port=broker.port)
+        run_java_driver(["produce", "--topic", topic, "--count", "5", "--tags", "TagA", "--body", "late-{i}"],
+                        namesrv=namesrv.addr)
+        # Only the five new messages: the group's committed offsets survived the restart.
+        second = _consume(client, namesrv.addr, topic, group, 5)
         assert sorted(m["body"] for m in second) == sorted(f"late-{i}" for i in range(5))
     finally:
         broker.kill()
