@@ -133,7 +133,7 @@ for _ in range(4096):
     _POW31.append((_POW31[-1] * 31) & 0xFFFFFFFF)
 
 
-def java_string_hash(text: str) -> int:
+def java_string_hash_py(text: str) -> int:
     """Java ``String.hashCode()``: over UTF-16 code units, signed 32-bit."""
     if text.isascii():
         units = text.encode("ascii")[::-1]
@@ -147,6 +147,12 @@ def java_string_hash(text: str) -> int:
         for unit in units[::-1]:
             value = (value * 31 + unit) & 0xFFFFFFFF
     return value - 0x100000000 if value & 0x80000000 else value
+
+
+try:  # the compiled version (pocketmq/_speedups.c) when the install could build it: ~20x faster
+    from pocketmq._speedups import java_string_hash as java_string_hash
+except ImportError:  # pragma: no cover - the extension is optional
+    java_string_hash = java_string_hash_py
 
 
 @functools.lru_cache(maxsize=8192)

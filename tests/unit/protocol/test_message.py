@@ -30,11 +30,23 @@ def test_tags_code_known_value():
 @given(st.text(max_size=300))
 def test_java_hash_matches_reference(text):
     assert m.java_string_hash(text) == reference_java_hash(text)
+    assert m.java_string_hash_py(text) == reference_java_hash(text)
 
 
 def test_java_hash_long_string():
-    text = "x€" * 3000
+    text = "x€\U0001F600" * 3000
     assert m.java_string_hash(text) == reference_java_hash(text)
+    assert m.java_string_hash_py(text) == reference_java_hash(text)
+
+
+def test_the_compiled_java_hash_is_in_use():
+    """`pip install -e .` builds pocketmq/_speedups.c (optional there, so a machine without a
+    compiler still installs); on this project's machines the broker must get the fast one."""
+    from pocketmq import _speedups
+
+    assert m.java_string_hash is _speedups.java_string_hash
+    with pytest.raises(TypeError):
+        _speedups.java_string_hash(b"bytes")
 
 
 def test_ipv4_layout_offsets():
