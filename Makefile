@@ -6,7 +6,7 @@ CLUSTER_DIR ?= $(HOME)/pocketmq-cluster
 
 .PHONY: venv interop-deps test cluster cluster-start cluster-stop
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py src/pocketmq/_speedups.c
 	@test -x $(PY) || { echo "PocketMQ: creating $(VENV)"; python3 -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 	@touch $@
