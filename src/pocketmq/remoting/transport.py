@@ -3,8 +3,9 @@
 A ``Connection`` is one TCP socket carrying requests both ways: it dispatches the peer's
 requests to a ``Dispatcher`` (responses may go out in any order) and matches the peer's
 responses to our own requests by opaque. Writes are coalesced into one ``writelines`` call:
-at the end of the ``data_received`` that produced them, or else at the end of the loop turn. ``RemotingServer`` accepts connections; ``RemotingClient`` keeps one
-connection per address, reconnecting on demand.
+at the end of the ``data_received`` that produced them, or else at the end of the loop turn.
+``RemotingServer`` accepts connections; ``RemotingClient`` keeps one connection per address,
+reconnecting on demand.
 """
 
 from __future__ import annotations

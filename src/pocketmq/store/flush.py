@@ -3,10 +3,10 @@
 Owns: when fsync happens. ASYNC_FLUSH: every ``flushIntervalCommitLog`` ms when at least
 ``flushCommitLogLeastPages`` pages are dirty, everything every ``flushCommitLogThoroughInterval``.
 SYNC_FLUSH: group commit -- appends queue a request with their end offset; a flusher thread
-fsyncs back to back while data arrives and each fsync answers every request it covers; a request
-not covered within ``syncFlushTimeout`` is answered FLUSH_DISK_TIMEOUT. Consume queues and the index are flushed every
-``flushIntervalConsumeQueue`` ms; the checkpoint's logics/index timestamps advance on their
-thorough flush.
+fsyncs back to back while data arrives and each fsync answers every request it covers; a
+request not covered within ``syncFlushTimeout`` is answered FLUSH_DISK_TIMEOUT. Consume queues
+and the index are flushed every ``flushIntervalConsumeQueue`` ms; the checkpoint's logics/index
+timestamps advance on their thorough flush.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from pocketmq.aio import resolve
 from pocketmq.store.results import PutMessageStatus
 
 if TYPE_CHECKING:
@@ -96,29 +97,25 @@ class GroupCommitService:
     def _answer(self, flushed: int) -> None:
         if flushed > self._flushed:
             self._flushed = flushed
-        waiters = self._waiters
-        while waiters and waiters[0][0] <= flushed:
-            future = waiters.popleft()[2]
-            if not future.done():
-                future.set_result(PutMessageStatus.PUT_OK)
+        self._settle(PutMessageStatus.PUT_OK, lambda end_offset, _deadline: end_offset <= flushed)
 
     def _fail_all(self) -> None:
-        while self._waiters:
-            future = self._waiters.popleft()[2]
-            if not future.done():
-                future.set_result(PutMessageStatus.FLUSH_DISK_TIMEOUT)
+        self._settle(PutMessageStatus.FLUSH_DISK_TIMEOUT, lambda _end_offset, _deadline: True)
 
     def _expire(self) -> None:
         assert self._loop is not None
         self._expiry = None
         now = self._loop.time()
+        self._settle(PutMessageStatus.FLUSH_DISK_TIMEOUT, lambda _end_offset, deadline: deadline <= now)
+        if self._waiters:
+            self._expiry = self._loop.call_at(self._waiters[0][1], self._expire)
+
+    def _settle(self, status: PutMessageStatus, covered: Callable[[int, float], bool]) -> None:
+        """Answer waiters from the oldest on while ``covered(end_offset, deadline)`` holds
+        (waiters are in append order, so both offsets and deadlines only grow)."""
         waiters = self._waiters
-        while waiters and waiters[0][1] <= now:
-            future = waiters.popleft()[2]
-            if not future.done():
-                future.set_result(PutMessageStatus.FLUSH_DISK_TIMEOUT)
-        if waiters:
-            self._expiry = self._loop.call_at(waiters[0][1], self._expire)
+        while waiters and covered(waiters[0][0], waiters[0][1]):
+            resolve(waiters.popleft()[2], status)
 
     async def stop(self) -> None:
         """Flush what is left, answer every waiter, end the thread."""
@@ -130,7 +127,8 @@ class GroupCommitService:
             self._expiry.cancel()
             self._expiry = None
         try:
-            flushed = await asyncio.to_thread(self.store.flush_commit_log_until, self.store.commit_log.get_max_offset())
+            flushed = await asyncio.to_thread(self.store.flush_commit_log_until,
+                                              self.store.commit_log.get_max_offset())
         except OSError:
             log.exception("commit log fsync failed")
             self._fail_all()
