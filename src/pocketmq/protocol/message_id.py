@@ -70,7 +70,7 @@ class UniqKeyGenerator:
                 self._start, self._next_start = _month_start(now)
             count = next(self._counter) & 0xFFFF
             start = self._start
-        return self._prefix + struct.pack(">iH", (now - start) & 0xFFFFFFFF, count).hex().upper()
+        return self._prefix + struct.pack(">IH", (now - start) & 0xFFFFFFFF, count).hex().upper()
 
 
 _default_generator: UniqKeyGenerator | None = None
