@@ -1,0 +1,59 @@
+"""libfaketime for tests: the environment that starts a process's clock at a chosen local time
+(it then ticks at the normal rate), so a real server or client runs across a month end, a DST
+change or 2^31 ms into a month. Debian's package ``faketime`` is installed by
+tests/interop/setup.sh (``make test`` runs it).
+
+    env = faketime_env("2026-12-31 23:59:30", tz="Europe/Berlin")
+    subprocess.run([...], env={**os.environ, **env})
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import os
+import time
+import zoneinfo
+
+_CANDIDATES = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
+               "/usr/local/lib/faketime/libfaketime.so.1")
+
+
+def libfaketime_path() -> str:
+    for pattern in _CANDIDATES:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    raise RuntimeError("libfaketime is not installed: run tests/interop/setup.sh "
+                       "(make test does), or apt-get install faketime")
+
+
+def faketime_env(local_start: str, tz: str) -> dict[str, str]:
+    """Environment variables that start the clock at ``local_start`` (``YYYY-MM-DD HH:MM:SS``
+    in time zone ``tz``) and let it run. Monotonic clocks are left alone, so event loops and
+    timeouts behave as usual while wall-clock time is moved."""
+    return {"LD_PRELOAD": libfaketime_path(), "FAKETIME": "@" + local_start, "TZ": tz,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"}
+
+
+def local_ms(local: str, tz: str) -> int:
+    """``YYYY-MM-DD HH:MM:SS[.fff]`` in ``tz`` as epoch ms."""
+    when = datetime.datetime.fromisoformat(local).replace(tzinfo=zoneinfo.ZoneInfo(tz))
+    return int(when.timestamp() * 1000)
+
+
+def local_text(epoch_ms: int, tz: str) -> str:
+    when = datetime.datetime.fromtimestamp(epoch_ms / 1000, zoneinfo.ZoneInfo(tz))
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def set_process_tz(tz: str | None) -> str | None:
+    """Point this process's local time (Python's ``time``/``datetime``) at ``tz``; returns the old
+    ``TZ`` so a test can put it back."""
+    old = os.environ.get("TZ")
+    if tz is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = tz
+    time.tzset()
+    return old
