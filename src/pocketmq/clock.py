@@ -94,3 +94,14 @@ def month_bounds_ms(epoch_ms: int) -> tuple[int, int]:
 
 def local_hour(epoch_ms: int) -> int:
     return local_datetime(epoch_ms).hour
+
+
+def local_hour_matches(epoch_ms: int, hours: set[int]) -> bool:
+    """Whether the local hour of ``epoch_ms`` is one of ``hours`` (RocketMQ's ``deleteWhen``).
+    An hour that a spring-forward DST change skips (02 in Berlin, late March) matches in the
+    first hour after the gap, so a daily job set for it still runs that day."""
+    hour = local_hour(epoch_ms)
+    if hour in hours:
+        return True
+    skipped = (hour - 1) % 24
+    return skipped in hours and local_hour(epoch_ms - 3_600_000) not in (skipped, hour)

@@ -18,7 +18,8 @@ import pytest
 from pocketmq.clock import ManualClock
 from pocketmq.protocol.message import unpack_ip
 from pocketmq.protocol.message_id import UniqKeyGenerator, nearly_time_from_uniq_id
-from tests.support.faketime import faketime_env, local_ms, set_process_tz
+from tests.support.clock_edges import local_tz
+from tests.support.faketime import faketime_env, local_ms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import _run, client_env, java_cmd  # noqa: E402
@@ -60,9 +61,8 @@ def span_of(uniq_id: str) -> int:
 
 @pytest.fixture
 def berlin():
-    old = set_process_tz(TZ)
-    yield
-    set_process_tz(old)
+    with local_tz(TZ):
+        yield
 
 
 def assert_same_as_java(java: list[dict]) -> list[dict]:

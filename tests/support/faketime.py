@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime
 import glob
-import os
-import time
 import zoneinfo
 
 _CANDIDATES = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
@@ -45,15 +43,3 @@ def local_ms(local: str, tz: str) -> int:
 def local_text(epoch_ms: int, tz: str) -> str:
     when = datetime.datetime.fromtimestamp(epoch_ms / 1000, zoneinfo.ZoneInfo(tz))
     return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def set_process_tz(tz: str | None) -> str | None:
-    """Point this process's local time (Python's ``time``/``datetime``) at ``tz``; returns the old
-    ``TZ`` so a test can put it back."""
-    old = os.environ.get("TZ")
-    if tz is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = tz
-    time.tzset()
-    return old

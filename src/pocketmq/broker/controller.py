@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from typing import Any
 
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
 from pocketmq.aio import cancel_and_wait
+from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.broker.admin_processor import AdminProcessor
 from pocketmq.broker.client_manager import ConsumerManager, ProducerManager
 from pocketmq.protocol.client_bodies import SubscriptionData
@@ -44,7 +44,7 @@ CLIENT_SCAN_SECONDS = 10.0
 
 class BrokerController:
     def __init__(self, config: BrokerConfig, store_config: MessageStoreConfig, host: str = "0.0.0.0",
-                 config_file: str | None = None) -> None:
+                 config_file: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
         self.store_config = store_config
         self.host = host
@@ -54,7 +54,7 @@ class BrokerController:
             config.brokerId = MASTER_ID
         store_config.haListenPort = config.listenPort + 1
         root = store_config.storePathRootDir
-        self.store = MessageStore(store_config, (config.brokerIP1, config.listenPort))
+        self.store = MessageStore(store_config, (config.brokerIP1, config.listenPort), clock=clock)
         self.topic_config_manager = TopicConfigManager(config, root)
         self.subscription_group_manager = SubscriptionGroupManager(config, root)
         self.consumer_offset_manager = ConsumerOffsetManager(root)
@@ -81,7 +81,6 @@ class BrokerController:
         self._tasks: list[asyncio.Task[None]] = []
         self._register_pending = False
         self._registered_version: tuple[int, int] | None = None
-        self.boot_timestamp = int(time.time() * 1000)
 
     @property
     def is_slave(self) -> bool:
@@ -275,14 +274,5 @@ class BrokerController:
             "sendThreadPoolQueueHeadWaitTimeMills": "0", "pullThreadPoolQueueHeadWaitTimeMills": "0",
             "queryThreadPoolQueueHeadWaitTimeMills": "0",
             "startAcceptSendRequestTimeStamp": str(self.config.startAcceptSendRequestTimeStamp),
-            "bootTimestamp": str(self.boot_timestamp),
-            "runtime": _runtime_text(int(time.time() * 1000) - self.boot_timestamp),
         })
         return info
-
-
-def _runtime_text(ms: int) -> str:
-    seconds = ms // 1000
-    return (f"[ {seconds // 86400} days, {seconds % 86400 // 3600} hours, {seconds % 3600 // 60} minutes, "
-            f"{seconds % 60} seconds ]")
-
