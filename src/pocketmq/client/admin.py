@@ -25,6 +25,7 @@ from pocketmq.protocol.namesrv_headers import DeleteTopicFromNamesrvRequestHeade
 from pocketmq.protocol.route import MASTER_ID, PERM_READ, PERM_WRITE, ClusterInfo, TopicRouteData
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.header import decode_header
+from pocketmq.remoting.transport import RemotingError
 
 __all__ = ["AsyncAdmin", "Admin"]
 
@@ -193,9 +194,14 @@ class AsyncAdmin:
 
     # ------------------------------------------------------------------ messages
     async def view_message(self, offset_msg_id: str) -> MessageExt:
-        """By offset message id (store host + commit-log offset)."""
+        """By offset message id (store host + commit-log offset). A malformed id raises
+        ``ValueError``; an id naming an address where no broker answers, ``MQClientError``."""
         ip, port, offset = decode_offset_message_id(offset_msg_id)
-        return await self.api.view_message(f"{ip}:{port}", offset)
+        addr = f"{ip}:{port}"
+        try:
+            return await self.api.view_message(addr, offset)
+        except RemotingError as exc:
+            raise MQClientError(f"no broker answers at {addr}, named by message id {offset_msg_id}: {exc}") from None
 
     async def query_message(self, topic: str, key: str, max_num: int = 32, begin: int = 0,
                             end: int | None = None, *, unique_key: bool = False) -> list[MessageExt]:
