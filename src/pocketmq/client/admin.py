@@ -197,6 +197,8 @@ class AsyncAdmin:
         """By offset message id (store host + commit-log offset). A malformed id raises
         ``ValueError``; an id naming an address where no broker answers, ``MQClientError``."""
         ip, port, offset = decode_offset_message_id(offset_msg_id)
+        if not 0 < port < 65536:
+            raise ValueError(f"message id {offset_msg_id} names port {port}, which no broker has")
         addr = f"{ip}:{port}"
         try:
             return await self.api.view_message(addr, offset)
