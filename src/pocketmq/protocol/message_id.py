@@ -104,11 +104,15 @@ def nearly_time_from_uniq_id(msg_id: str, now_ms: int) -> int:
     return start + span
 
 
-_default_generator: UniqKeyGenerator | None = None
+_generators: dict[int, tuple[Clock, UniqKeyGenerator]] = {}
+_generators_lock = threading.Lock()
 
 
-def create_uniq_id() -> str:
-    global _default_generator
-    if _default_generator is None:
-        _default_generator = UniqKeyGenerator()
-    return _default_generator.create()
+def uniq_id_generator(clock: Clock = SYSTEM_CLOCK) -> UniqKeyGenerator:
+    """The process's generator for ``clock`` (one per clock, as Java has one per JVM)."""
+    entry = _generators.get(id(clock))
+    if entry is None or entry[0] is not clock:
+        with _generators_lock:
+            entry = _generators[id(clock)] = (clock, UniqKeyGenerator(clock=clock))
+    return entry[1]
+
