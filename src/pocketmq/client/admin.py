@@ -9,7 +9,6 @@ message lookups, runtime info and config go to brokers (a ``broker_addr`` or eve
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from pocketmq.client import _sync
@@ -208,7 +207,7 @@ class AsyncAdmin:
     async def query_message(self, topic: str, key: str, max_num: int = 32, begin: int = 0,
                             end: int | None = None, *, unique_key: bool = False) -> list[MessageExt]:
         """By KEYS (or, with ``unique_key``, UNIQ_KEY) over every broker of the topic."""
-        end = end if end is not None else int(time.time() * 1000) + 60_000
+        end = end if end is not None else self.config.clock.now_ms() + 60_000
         route = await self.topic_route(topic)
         found: list[MessageExt] = []
         for bd in route.brokerDatas:
