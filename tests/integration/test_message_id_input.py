@@ -12,22 +12,10 @@ import pytest
 from pocketmq.client import MQBrokerError, MQClientError
 from pocketmq.client.admin import AsyncAdmin
 from pocketmq.protocol.message_id import create_offset_message_id
-from tests.integration.test_mqadmin import mq
-from tests.support.processes import free_port, start_broker, start_namesrv
+from tests.integration.test_mqadmin import cluster, mq  # noqa: F401 - the module's cluster fixture
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    home = tmp_path_factory.mktemp("msgid")
-    ns = start_namesrv(home / "ns")
-    broker = start_broker(home / "broker", ns.addr)
-    try:
-        yield ns, broker
-    finally:
-        broker.kill()
-        ns.kill()
 
 
 def bad_ids(ns_port: int, broker_port: int) -> dict[str, str]:
@@ -51,7 +39,7 @@ def assert_one_clear_line(rc: int, out: str, err: str) -> None:
 
 
 def test_query_msg_by_id_with_bad_ids(cluster) -> None:
-    ns, broker = cluster
+    ns, broker = cluster.ns, cluster.broker
     for name, msg_id in bad_ids(ns.port, broker.port).items():
         rc, out, err = mq("queryMsgById", "-i", msg_id, ns=ns.addr)
         assert_one_clear_line(rc, out, err)
@@ -62,7 +50,7 @@ def test_query_msg_by_id_with_bad_ids(cluster) -> None:
 
 
 def test_query_msg_by_unique_key_and_print_msg_with_bad_input(cluster) -> None:
-    ns, broker = cluster
+    ns, broker = cluster.ns, cluster.broker
     assert mq("updateTopic", "-t", "IdInput", "-b", broker.addr, ns=ns.addr)[0] == 0
     rc, out, err = mq("queryMsgByUniqueKey", "-t", "IdInput", "-i", "not-an-id", ns=ns.addr)
     assert "Traceback" not in out + err
@@ -73,7 +61,7 @@ def test_query_msg_by_unique_key_and_print_msg_with_bad_input(cluster) -> None:
 
 
 def test_client_view_message_with_bad_ids(cluster) -> None:
-    ns, broker = cluster
+    ns, broker = cluster.ns, cluster.broker
 
     async def main() -> None:
         async with AsyncAdmin(ns.addr, timeout=3.0) as admin:
