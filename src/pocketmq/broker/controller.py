@@ -40,6 +40,7 @@ log = logging.getLogger("pocketmq.broker")
 
 MASTER_ID = 0
 CLIENT_SCAN_SECONDS = 10.0
+MASTER_SEARCH_SECONDS = 1.0
 
 
 class BrokerController:
@@ -150,6 +151,20 @@ class BrokerController:
         ]
         if self.is_slave:
             self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))
+            if self.ha_master_addr is None and not self.store_config.haMasterAddress:
+                self._tasks.append(loop.create_task(self._find_master()))
+
+    async def _find_master(self) -> None:
+        """A slave started before its master learns the master's HA address from a registration
+        answer: ask every second until one names it, instead of waiting for the next periodic
+        registration (30 s), during which a SYNC_MASTER would answer SLAVE_NOT_AVAILABLE."""
+        while self.ha_master_addr is None:
+            await asyncio.sleep(MASTER_SEARCH_SECONDS)
+            try:
+                await self.register_broker_all()
+            except Exception as exc:  # a name server down or slow: try again next second
+                log.warning("registration while looking for the master failed: %s", exc)
+        log.info("slave found its master at %s (HA %s)", self.master_addr, self.ha_master_addr)
 
     def _register_period(self) -> float:
         return max(10.0, min(self.config.registerNameServerPeriod / 1000, 60.0))
