@@ -7,6 +7,9 @@ restart, every process under libfaketime with TZ=Europe/Berlin, at two dates:
 - 2027-01-28 21:00:00, the 28th of a 31-day month in the evening: 2^31 ms and more since the
   month began, where PocketMQ's client once failed every send.
 
+The broker is a SYNC_MASTER with a slave, so every acknowledged send was replicated across the
+edge and the restart (HA heartbeats and timeouts run on the monotonic clock).
+
 Every process gets the same clock offset, so they agree on the time. (Debian's ``faketime`` is
 installed by tests/interop/setup.sh, which ``make test`` runs; ``make calendar-smoke`` runs
 this file alone.)"""
@@ -24,6 +27,7 @@ import pytest
 
 from pocketmq.protocol.message_id import nearly_time_from_uniq_id
 from tests.support.clock_edges import local_tz
+from tests.support.cluster import FAST_HA, commit_log_bytes, wait_replicated
 from tests.support.faketime import faketime_env, local_ms, local_text
 from tests.support.processes import BIN, ROOT, start_broker, start_namesrv, wait_until
 
@@ -32,6 +36,8 @@ pytestmark = pytest.mark.timeout(240)
 TZ = "Europe/Berlin"
 CLIENT = Path(__file__).with_name("calendar_client.py")
 DELAY_LEVEL_10S = 3
+MASTER = {**FAST_HA, "brokerRole": "SYNC_MASTER", "brokerId": 0}
+SLAVE = {**FAST_HA, "brokerRole": "SLAVE", "brokerId": 1}
 
 
 class FakeClock:
@@ -82,8 +88,10 @@ def test_calendar_smoke(tmp_path: Path, local_start: str, crossing: str | None) 
     clock = FakeClock(local_start)
     env = clock.env
     ns = start_namesrv(tmp_path / "ns", env=env)
-    broker = start_broker(tmp_path / "broker", ns.addr, env=env, extra={"autoCreateTopicEnable": "true"})
+    broker = start_broker(tmp_path / "broker", ns.addr, env=env, extra=MASTER)
+    slave = start_broker(tmp_path / "slave", ns.addr, env=env, extra=SLAVE)
     try:
+        wait_replicated(broker, slave)
         topic, n = "CalendarTopic", 10
         mqadmin(clock, tmp_path, "updateTopic", "-n", ns.addr, "-b", broker.addr, "-t", topic)
         before = sends_ok(run_client(clock, tmp_path, "produce", ns.addr, topic, "before", n), n)
@@ -100,8 +108,8 @@ def test_calendar_smoke(tmp_path: Path, local_start: str, crossing: str | None) 
             wait_until(lambda: clock.now_ms() > edge + 500, timeout=60, message=f"the faked clock to pass {crossing}")
 
         broker.terminate()
-        broker = start_broker(tmp_path / "broker", ns.addr, port=broker.port, env=env,
-                              extra={"autoCreateTopicEnable": "true"})
+        broker = start_broker(tmp_path / "broker", ns.addr, port=broker.port, env=env, extra=MASTER)
+        wait_replicated(broker, slave)
         after = sends_ok(run_client(clock, tmp_path, "produce", ns.addr, topic, "after", n), n)
 
         keys = [e["key"] for e in before + delayed + after] + ["admin-0"]
@@ -123,6 +131,11 @@ def test_calendar_smoke(tmp_path: Path, local_start: str, crossing: str | None) 
         unique = mqadmin(clock, tmp_path, "queryMsgByUniqueKey", "-n", ns.addr, "-t", topic, "-i", after[5]["msgId"])
         assert "after-5" in unique
         assert local_text(got["after-5"]["stored"], TZ)[:10] in unique  # Store Timestamp, local date
+        # SYNC_MASTER: every SEND_OK above was also acknowledged by the slave, across the edge
+        # and the master's restart; its copy of the commit log is the master's, byte for byte.
+        end = wait_replicated(broker, slave)
+        assert commit_log_bytes(slave, end) == commit_log_bytes(broker, end)
     finally:
+        slave.kill()
         broker.kill()
         ns.kill()
