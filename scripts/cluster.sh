@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a local PocketMQ cluster as the seed's deployment guide does: two name servers and a broker
 # preset (default 2m-2s-sync: broker-a, broker-a-s, broker-b, broker-b-s), all on this machine,
-# every store and log under one folder.
+# every store and log under one folder, plus the built-in web console on CONSOLE_PORT (8082).
 #   scripts/cluster.sh [run]   [--preset NAME] [--dir DIR]   start, show clusterList, stop on Ctrl-C
 #   scripts/cluster.sh start   [--preset NAME] [--dir DIR]   start in the background and return
 #   scripts/cluster.sh stop    [--dir DIR]                   stop what `start` started (SIGTERM)
@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 NAMESRV_PORTS=(9876 9877)
+CONSOLE_PORT="${CONSOLE_PORT:-8082}"   # the built-in web console (mqconsole); 0 leaves it off
 NAMESRV_ADDR="127.0.0.1:${NAMESRV_PORTS[0]};127.0.0.1:${NAMESRV_PORTS[1]}"
 PIDS="$DIR/pids"
 
@@ -55,8 +56,16 @@ start() {
         echo $! >> "$PIDS"
         wait_for_line "$DIR/$name.out" "boot success" 120
     done
+    if [ "$CONSOLE_PORT" != 0 ]; then
+        echo "starting mqconsole on port $CONSOLE_PORT"
+        HOME="$DIR/console" nohup bash mqconsole -n "$NAMESRV_ADDR" "--consolePort=$CONSOLE_PORT" \
+            > "$DIR/console.out" 2>&1 &
+        echo $! >> "$PIDS"
+        wait_for_line "$DIR/console.out" "boot success" 120
+    fi
     echo
     echo "PocketMQ cluster up: name servers $NAMESRV_ADDR, preset $PRESET, data and logs under $DIR"
+    [ "$CONSOLE_PORT" = 0 ] || echo "Web console: http://127.0.0.1:$CONSOLE_PORT/"
 }
 
 show() {

@@ -212,6 +212,20 @@ class NamesrvConfig:
     IMPORTANT_KEYS = ("rocketmqHome", "kvConfigPath", "listenPort", "orderMessageEnable")
 
 
+@dataclasses.dataclass
+class ConsoleConfig:
+    """``mqconsole`` keys: where the cluster is and where the console listens."""
+
+    namesrvAddr: str = dataclasses.field(default_factory=lambda: os.environ.get("NAMESRV_ADDR", ""))
+    consolePort: int = 8082
+    consoleHost: str = "0.0.0.0"
+    consoleAdminTimeoutMillis: int = 3000
+    consoleReadOnly: bool = False  # true: pages only; every change (create, delete, reset, send) refused
+    logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
+
+    IMPORTANT_KEYS = ("namesrvAddr", "consolePort", "consoleHost")
+
+
 def _store_root() -> str:
     return os.path.join(home_dir(), "store")
 

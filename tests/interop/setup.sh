@@ -4,7 +4,7 @@
 #     tests/interop/java/lib/, our Java driver compiled into tests/interop/java/target/classes/
 #   - Go:    rocketmq-client-go/v2 driver built to tests/interop/go/bin/gointerop
 #   - C++:   checks that the `rocketmq` PyPI package (bundled librocketmq) loads
-#   - Debian: faketime (libfaketime) for the calendar tests
+#   - Debian: faketime (libfaketime) for the calendar tests, chromium + chromium-driver for the console
 # Idempotent: a stamp over the inputs makes a second run take about a second.
 # Called by `make interop-deps` (and so `make test`). FORCE=1 rebuilds everything.
 set -euo pipefail
@@ -41,6 +41,8 @@ fi
 
 # libfaketime: the calendar tests start real processes at a chosen date and time.
 compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || apt_install faketime
+# Debian's Chromium and its driver: the console is tested in a real headless browser.
+{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || apt_install chromium chromium-driver
 
 # ---- stamp -------------------------------------------------------------------------------
 inputs_hash() {
