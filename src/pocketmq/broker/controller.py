@@ -33,6 +33,7 @@ from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
+from pocketmq.security.server import ServerAcl
 from pocketmq.store.ha import HAService
 from pocketmq.store.message_store import MessageStore
 
@@ -74,6 +75,10 @@ class BrokerController:
         self.dispatcher = Dispatcher()
         self.fast_dispatcher = Dispatcher()
         self._register_processors()
+        self.acl: ServerAcl | None = None
+        if config.aclEnable:
+            self.acl = ServerAcl.for_home(config.rocketmqHome)
+            self.acl.install(self.dispatcher, self.fast_dispatcher)
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
                                      on_close=self._on_channel_close)
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
@@ -149,6 +154,8 @@ class BrokerController:
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
         ]
+        if self.acl is not None:
+            self._tasks.append(loop.create_task(self.acl.watch()))
         if self.is_slave:
             self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))
 

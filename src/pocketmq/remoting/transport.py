@@ -57,14 +57,30 @@ class RequestError(Exception):
         self.remark = remark
 
 
+class RequestDenied(Exception):
+    """Raised by a guard to refuse a request before any handler sees it (e.g. an ACL refusal):
+    answered with ``code`` and ``remark`` in a JSON response, oneway requests get nothing."""
+
+    def __init__(self, code: int, remark: str) -> None:
+        super().__init__(remark)
+        self.code = code
+        self.remark = remark
+
+
+# A guard sees every request first (upstream's server RPC hooks' doBeforeRequest).
+Guard = Callable[[RemotingCommand, "Connection"], None]
+
+
 class Dispatcher:
     """Request code -> handler. Unknown codes get REQUEST_CODE_NOT_SUPPORTED, unless
-    ``answer_unknown`` is False (the 4.9 name server stays silent)."""
+    ``answer_unknown`` is False (the 4.9 name server stays silent). ``guards`` run before the
+    handler lookup and may refuse a request by raising RequestDenied."""
 
     def __init__(self, answer_unknown: bool = True) -> None:
         self.handlers: dict[int, Handler] = {}
         self.default: Handler | None = None
         self.answer_unknown = answer_unknown
+        self.guards: list[Guard] = []
 
     def register(self, code: int, handler: Handler) -> None:
         self.handlers[int(code)] = handler
@@ -209,6 +225,8 @@ class Connection(asyncio.Protocol):
 
     # ----------------------------------------------------------------------------- dispatching
     def _dispatch(self, request: RemotingCommand) -> None:
+        if self.dispatcher.guards and not self._guard(request):
+            return
         handler = self.dispatcher.find(request.code)
         if handler is None:
             if self.dispatcher.answer_unknown and not request.is_oneway:
@@ -226,6 +244,20 @@ class Connection(asyncio.Protocol):
             self._track(self._loop.create_task(self._finish(request, result)))
         else:
             self._answer(request, result)
+
+    def _guard(self, request: RemotingCommand) -> bool:
+        """Run the dispatcher's guards; answers a refused request and returns False."""
+        try:
+            for guard in self.dispatcher.guards:
+                guard(request, self)
+        except RequestDenied as denied:
+            if not request.is_oneway:
+                self.send(make_error(request, denied.code, denied.remark))
+            return False
+        except Exception as exc:  # a guard's own failure refuses the request, nothing more
+            self._answer_failure(request, exc)
+            return False
+        return True
 
     def _track(self, task: "asyncio.Task[None]") -> None:
         self._tasks.add(task)
@@ -363,11 +395,15 @@ class _ServerConnection(Connection):
 
 class RemotingClient:
     """One connection per address, opened on first use and re-opened after it closes.
-    ``dispatcher`` serves the requests servers send to us (e.g. NOTIFY_CONSUMER_IDS_CHANGED)."""
+    ``dispatcher`` serves the requests servers send to us (e.g. NOTIFY_CONSUMER_IDS_CHANGED).
+    ``before_request`` sees each request just before it is sent (e.g. to sign it, as upstream's
+    client RPC hooks)."""
 
     def __init__(self, dispatcher: Dispatcher | None = None, *, connect_timeout: float = 3.0,
-                 max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH) -> None:
+                 max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+                 before_request: Callable[[RemotingCommand], None] | None = None) -> None:
         self.dispatcher = dispatcher or Dispatcher()
+        self.before_request = before_request
         self.connect_timeout = connect_timeout
         self.max_frame_length = max_frame_length
         self._connections: dict[str, Connection] = {}
@@ -422,10 +458,14 @@ class RemotingClient:
 
     async def invoke(self, address: str, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
         connection = await self.connection(address)
+        if self.before_request is not None:
+            self.before_request(request)
         return await connection.invoke(request, timeout)
 
     async def invoke_oneway(self, address: str, request: RemotingCommand) -> None:
         connection = await self.connection(address)
+        if self.before_request is not None:
+            self.before_request(request)
         connection.invoke_oneway(request)
 
     def close_connection(self, address: str) -> None:

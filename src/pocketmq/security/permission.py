@@ -1,0 +1,41 @@
+"""Permissions of plain ACL (upstream acl.common.Permission): the DENY/ANY/PUB/SUB bits, their
+names in plain_acl.yml, the check, and the request codes that need an admin account."""
+
+from __future__ import annotations
+
+from pocketmq.remoting.codes import RequestCode
+
+DENY = 1
+ANY = 1 << 1
+PUB = 1 << 2
+SUB = 1 << 3
+
+# Upstream Permission.ADMIN_CODE (4.9.7).
+ADMIN_CODES = frozenset({
+    int(RequestCode.UPDATE_AND_CREATE_TOPIC),
+    int(RequestCode.UPDATE_BROKER_CONFIG),
+    int(RequestCode.DELETE_TOPIC_IN_BROKER),
+    int(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP),
+    int(RequestCode.DELETE_SUBSCRIPTIONGROUP),
+})
+
+_NAMES = {"PUB": PUB, "SUB": SUB, "PUB|SUB": PUB | SUB, "SUB|PUB": PUB | SUB, "DENY": DENY}
+
+
+def parse_perm(text: str | None) -> int:
+    """A permission name from the yml; anything unknown (or missing) is DENY, as upstream."""
+    if text is None:
+        return DENY
+    return _NAMES.get(str(text).strip(), DENY)
+
+
+def check_permission(needed: int, owned: int) -> bool:
+    if owned & DENY:
+        return False
+    if needed & ANY:
+        return bool(owned & PUB or owned & SUB)
+    return bool(needed & owned)
+
+
+def need_admin(code: int) -> bool:
+    return code in ADMIN_CODES
