@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from pocketmq.client.errors import MQClientError
+from pocketmq.security.credentials import SessionCredentials
 
 
 def parse_namesrv_addr(addr: str | list[str] | None) -> list[str]:
@@ -49,6 +50,8 @@ class ClientConfig:
     rebalance_interval: float = 20.0
     api_timeout: float = 3.0
     language: str = "PYTHON"
+    # ACL account every request is signed with (upstream AclClientRPCHook); None: unsigned.
+    credentials: SessionCredentials | None = None
 
     def namesrv_list(self) -> list[str]:
         return parse_namesrv_addr(self.namesrv_addr)

@@ -6,12 +6,21 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
 log = logging.getLogger("pocketmq.security")
 
 TOOLS_FILE = os.path.join("conf", "tools.yml")
+
+
+def default_home(rocketmq_home: str) -> str:
+    """``rocketmqHome`` / ``ROCKETMQ_HOME`` if set, else the distribution folder this package
+    runs from (the one holding bin/ and conf/)."""
+    if rocketmq_home:
+        return rocketmq_home
+    return str(Path(__file__).resolve().parents[3])
 
 
 @dataclass(frozen=True)

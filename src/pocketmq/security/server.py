@@ -11,25 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from pathlib import Path
 from typing import Awaitable, Callable
 
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import RemotingCommand
 from pocketmq.remoting.transport import Connection, Dispatcher, RequestDenied
+from pocketmq.security.credentials import default_home
 from pocketmq.security.plain_acl import AclDenied, PlainAcl, acl_file_path
 
 log = logging.getLogger("pocketmq.security")
 
 # Upstream's AclFileWatchService looks every 5 s; once a second makes a change apply sooner.
 WATCH_INTERVAL_SECONDS = 1.0
-
-
-def default_home(rocketmq_home: str) -> str:
-    """``rocketmqHome`` if set, else the distribution folder this package runs from."""
-    if rocketmq_home:
-        return rocketmq_home
-    return str(Path(__file__).resolve().parents[3])
 
 
 class ServerAcl:
