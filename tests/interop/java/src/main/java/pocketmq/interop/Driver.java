@@ -16,7 +16,8 @@
  *         | consume-stats --group G
  *
  * Common: --namesrv ADDR (default 127.0.0.1:9876), --vip true|false (sendMessageWithVIPChannel,
- * the client default is true), --send-timeout MS.
+ * the client default is true), --send-timeout MS, --access-key AK --secret-key SK (sign every
+ * request with AclClientRPCHook(new SessionCredentials(AK, SK)), as ACL users do).
  *
  * "{i}" in --body, --keys and --prop values is replaced by the message index. Events:
  *   {"event":"send", "i":.., "status":.., "msgId":.., "offsetMsgId":.., "topic":..,
@@ -44,7 +45,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.rocketmq.acl.common.AclClientRPCHook;
+import org.apache.rocketmq.acl.common.SessionCredentials;
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
+import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
+import org.apache.rocketmq.remoting.RPCHook;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.MessageSelector;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
@@ -231,12 +236,21 @@ public final class Driver {
             "queueId", mq.getQueueId(), "queueOffset", r.getQueueOffset());
     }
 
+    /** The ACL signing hook for --access-key/--secret-key, or null (unsigned requests). */
+    static RPCHook rpcHook(Args a) {
+        String accessKey = a.get("access-key", null);
+        if (accessKey == null) {
+            return null;
+        }
+        return new AclClientRPCHook(new SessionCredentials(accessKey, a.need("secret-key")));
+    }
+
     static int produce(Args a) throws Exception {
         String topic = a.need("topic");
         String mode = a.get("mode", "sync");
         int count = a.getInt("count", 10);
         int queueId = a.getInt("queue-id", -1);
-        DefaultMQProducer producer = new DefaultMQProducer(group(a, "PID_interop"));
+        DefaultMQProducer producer = new DefaultMQProducer(group(a, "PID_interop"), rpcHook(a));
         producer.setNamesrvAddr(namesrv(a));
         producer.setSendMsgTimeout(a.getInt("send-timeout", 5000));
         producer.setRetryTimesWhenSendFailed(a.getInt("retry", 2));
@@ -399,7 +413,8 @@ public final class Driver {
         int count = a.getInt("count", 10);
         int timeout = a.getInt("timeout", 60);
         boolean reconsumeOnce = a.flag("reconsume-once");
-        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group(a, "CID_interop"));
+        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group(a, "CID_interop"), rpcHook(a),
+            new AllocateMessageQueueAveragely());
         consumer.setNamesrvAddr(namesrv(a));
         consumer.setConsumeFromWhere(fromWhere(a));
         consumer.setMessageModel("broadcasting".equalsIgnoreCase(a.get("model", "clustering"))
@@ -465,7 +480,7 @@ public final class Driver {
         String topic = a.need("topic");
         int count = a.getInt("count", 10);
         long deadline = System.currentTimeMillis() + a.getInt("timeout", 60) * 1000L;
-        DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(group(a, "CID_interop_lite"));
+        DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(group(a, "CID_interop_lite"), rpcHook(a));
         consumer.setNamesrvAddr(namesrv(a));
         consumer.setConsumeFromWhere(fromWhere(a));
         consumer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
@@ -510,7 +525,7 @@ public final class Driver {
             throw new IllegalArgumentException("admin needs an action");
         }
         String action = a.positional.get(0);
-        DefaultMQAdminExt admin = new DefaultMQAdminExt(a.getInt("timeout-ms", 5000));
+        DefaultMQAdminExt admin = new DefaultMQAdminExt(rpcHook(a), a.getInt("timeout-ms", 5000));
         admin.setNamesrvAddr(namesrv(a));
         admin.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "false")));
         admin.start();
