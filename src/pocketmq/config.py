@@ -205,6 +205,10 @@ class NamesrvConfig:
     brokerChannelExpiredTime: int = 120000
     maxFrameLength: int = 16 * 1024 * 1024
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
+    # PocketMQ: plain ACL on the name server (${rocketmqHome}/conf/plain_acl.yml, docs/security.md).
+    aclEnable: bool = False
+    # PocketMQ: whether path/port/role/ACL keys may change over the network (admin accounts only).
+    sensitiveConfigUpdateEnable: bool = True
 
     # Keys that UPDATE_NAMESRV_CONFIG must refuse (upstream configBlackList).
     configBlackList: str = "configBlackList;configStorePath;kvConfigPath;rocketmqHome"
@@ -327,6 +331,12 @@ class BrokerConfig:
     filterSupportRetry: bool = False
     startAcceptSendRequestTimeStamp: int = 0
     aclEnable: bool = False
+    # PocketMQ: the account this broker signs its own requests with (name server registration,
+    # slave sync), for name servers and masters running with aclEnable=true. Empty: unsigned.
+    aclAccessKey: str = ""
+    aclSecretKey: str = ""
+    # PocketMQ: whether path/port/role/ACL keys may change over the network (admin accounts only).
+    sensitiveConfigUpdateEnable: bool = True
     waitTimeMillsInSendQueue: int = 200
     serverChannelMaxIdleTimeSeconds: int = 120
     maxFrameLength: int = 16 * 1024 * 1024

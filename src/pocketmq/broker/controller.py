@@ -33,7 +33,7 @@ from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
-from pocketmq.security.server import ServerAcl
+from pocketmq.security.server import ServerAcl, request_signer
 from pocketmq.store.ha import HAService
 from pocketmq.store.message_store import MessageStore
 
@@ -64,7 +64,7 @@ class BrokerController:
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
         self.transactions = TransactionService(self)
-        self.remoting_client = RemotingClient()
+        self.remoting_client = RemotingClient(before_request=request_signer(config.aclAccessKey, config.aclSecretKey))
         self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
         self.master_addr: str | None = None
         self.ha_master_addr: str | None = None

@@ -19,6 +19,15 @@ ADMIN_CODES = frozenset({
     int(RequestCode.DELETE_SUBSCRIPTIONGROUP),
 })
 
+# PocketMQ's name server ACL (upstream's name server has none): these change the cluster and need
+# an admin account; every other request (route and cluster queries) needs a valid signature only.
+NAMESRV_ADMIN_CODES = frozenset({
+    int(RequestCode.REGISTER_BROKER), int(RequestCode.UNREGISTER_BROKER),
+    int(RequestCode.PUT_KV_CONFIG), int(RequestCode.DELETE_KV_CONFIG),
+    int(RequestCode.WIPE_WRITE_PERM_OF_BROKER), int(RequestCode.ADD_WRITE_PERM_OF_BROKER),
+    int(RequestCode.DELETE_TOPIC_IN_NAMESRV), int(RequestCode.UPDATE_NAMESRV_CONFIG),
+})
+
 _NAMES = {"PUB": PUB, "SUB": SUB, "PUB|SUB": PUB | SUB, "SUB|PUB": PUB | SUB, "DENY": DENY}
 
 
@@ -37,5 +46,5 @@ def check_permission(needed: int, owned: int) -> bool:
     return bool(needed & owned)
 
 
-def need_admin(code: int) -> bool:
-    return code in ADMIN_CODES
+def need_admin(code: int, admin_codes: frozenset[int] = ADMIN_CODES) -> bool:
+    return code in admin_codes

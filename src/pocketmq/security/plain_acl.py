@@ -15,7 +15,7 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -152,11 +152,20 @@ def file_digest(path: str) -> str:
         return ""
 
 
-class PlainAcl:
-    """The plain ACL of one server: the current config and the check of each request."""
+def no_resources(request: RemotingCommand) -> dict[str, int]:
+    return {}
 
-    def __init__(self, path: str) -> None:
+
+class PlainAcl:
+    """The plain ACL of one server: the current config and the check of each request.
+    ``resources`` and ``admin_codes`` say what a request needs: a broker's (upstream's) by
+    default; a name server's are ``no_resources`` and ``permission.NAMESRV_ADMIN_CODES``."""
+
+    def __init__(self, path: str, resources: Callable[[RemotingCommand], dict[str, int]] = needed_resources,
+                 admin_codes: frozenset[int] = permission.ADMIN_CODES) -> None:
         self.path = path
+        self.resources = resources
+        self.admin_codes = admin_codes
         self.config = load_plain_acl(path)
 
     def reload_if_changed(self) -> bool:
@@ -176,7 +185,7 @@ class PlainAcl:
         """Raise AclDenied unless ``request`` from ``remote_address`` (``ip:port``) may pass."""
         ip = remote_address.rpartition(":")[0] if ":" in remote_address else remote_address
         try:
-            needed = needed_resources(request) if request.ext_fields is not None else {}
+            needed = self.resources(request) if request.ext_fields is not None else {}
         except ParseError as exc:
             raise AclDenied(str(exc), _AT_PARSE) from None
         config = self.config
@@ -194,12 +203,13 @@ class PlainAcl:
             raise AclDenied(f"Check signature failed for accessKey={access_key}", _AT_SIGNATURE)
         if needed.get(TRACE_TOPIC) == permission.PUB:
             return
-        check_permissions(request.code, needed, account)
+        check_permissions(request.code, needed, account, self.admin_codes)
 
 
-def check_permissions(code: int, needed: dict[str, int], account: Account) -> None:
+def check_permissions(code: int, needed: dict[str, int], account: Account,
+                      admin_codes: frozenset[int] = permission.ADMIN_CODES) -> None:
     """Upstream checkPerm: admin codes, then each needed resource against the account."""
-    if permission.need_admin(code) and not account.admin:
+    if permission.need_admin(code, admin_codes) and not account.admin:
         raise AclDenied(f"Need admin permission for request code={code}, but accessKey={account.access_key} is not",
                         _AT_ADMIN)
     if not needed or (not account.resource_perms and account.admin):
