@@ -114,3 +114,32 @@ def test_official_mqadmin_signs_with_tools_yml(acl_cluster, tmp_path: Path) -> N
     cp = java_mqadmin(["updateTopic", "-b", broker.addr, "-t", "acl-by-user"], namesrv=ns.addr,
                       rocketmq_home=home, timeout=90)
     assert "Need admin permission for request code=17" in cp.stdout + cp.stderr
+
+
+def test_official_clients_through_a_protected_name_server(tmp_path: Path, interop_ready) -> None:
+    """PocketMQ's name server with aclEnable=true: the Java client's AclClientRPCHook, the Go
+    client's credentials and the C++ client sign their name server requests too, so they route
+    and send; unsigned they don't."""
+    ns_home, broker_home = tmp_path / "ns", tmp_path / "broker"
+    write_acl(ns_home, ACL_YML)
+    write_acl(broker_home, ACL_YML)
+    with start_namesrv(ns_home, extra=["--aclEnable=true", f"--rocketmqHome={ns_home}"]) as ns, \
+            start_broker(broker_home, ns.addr, extra={"aclEnable": "true", "rocketmqHome": broker_home,
+                                                      "aclAccessKey": "ops-admin",
+                                                      "aclSecretKey": "ops-admin-secret"}) as broker:
+        fields = {"topic": "acl-java", "defaultTopic": "TBW102", "readQueueNums": "2", "writeQueueNums": "2",
+                  "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"}
+        assert signed_call(broker.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, fields, credentials=ADMIN).code == 0
+        assert signed_call(broker.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, {**fields, "topic": "acl-cpp"},
+                           credentials=ADMIN).code == 0
+        events = run_java_driver(["produce", "--topic", "acl-java", "--count", "3", *USER], namesrv=ns.addr)
+        assert len(sends(events)) == 3
+        events = cpp_produce(ns.addr, "acl-cpp", 2, credentials=("app-client", "app-client-secret"))
+        assert len(sends(events)) == 2
+        assert signed_call(broker.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, {**fields, "topic": "acl-go"},
+                           credentials=ADMIN).code == 0
+        events = run_go_driver(["produce", "--topic", "acl-go", "--count", "2", *USER], namesrv=ns.addr)
+        assert len(sends(events)) == 2
+        events = run_java_driver(["produce", "--topic", "acl-java", "--count", "1", "--retry", "0"],
+                                 namesrv=ns.addr, check=False)
+        assert not sends(events)
