@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ from pocketmq.config import BrokerConfig, MessageStoreConfig, config_items, rend
 from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
+from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
 from pocketmq.security.server import ServerAcl, request_signer
 from pocketmq.store.ha import HAService
@@ -45,7 +47,8 @@ CLIENT_SCAN_SECONDS = 10.0
 
 class BrokerController:
     def __init__(self, config: BrokerConfig, store_config: MessageStoreConfig, host: str = "0.0.0.0",
-                 config_file: str | None = None) -> None:
+                 config_file: str | None = None, tls: ServerTls | None = None,
+                 client_ssl: ssl.SSLContext | None = None) -> None:
         self.config = config
         self.store_config = store_config
         self.host = host
@@ -64,7 +67,8 @@ class BrokerController:
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
         self.transactions = TransactionService(self)
-        self.remoting_client = RemotingClient(before_request=request_signer(config.aclAccessKey, config.aclSecretKey))
+        self.remoting_client = RemotingClient(before_request=request_signer(config.aclAccessKey, config.aclSecretKey),
+                                              ssl_context=client_ssl)  # tls.enable: TLS to name servers, master
         self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
         self.master_addr: str | None = None
         self.ha_master_addr: str | None = None
@@ -80,9 +84,9 @@ class BrokerController:
             self.acl = ServerAcl.for_home(config.rocketmqHome)
             self.acl.install(self.dispatcher, self.fast_dispatcher)
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
-                                     on_close=self._on_channel_close)
+                                     on_close=self._on_channel_close, tls=tls)
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
-                                          on_close=self._on_channel_close)
+                                          on_close=self._on_channel_close, tls=tls)
         self._tasks: list[asyncio.Task[None]] = []
         self._register_pending = False
         self._registered_version: tuple[int, int] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 
@@ -52,6 +53,10 @@ class ClientConfig:
     language: str = "PYTHON"
     # ACL account every request is signed with (upstream AclClientRPCHook); None: unsigned.
     credentials: SessionCredentials | None = None
+    # TLS to every broker and name server (upstream setUseTLS / tls.enable); the server's
+    # certificate is not checked unless ``ssl_context`` says otherwise.
+    use_tls: bool = False
+    ssl_context: ssl.SSLContext | None = None
 
     def namesrv_list(self) -> list[str]:
         return parse_namesrv_addr(self.namesrv_addr)

@@ -29,6 +29,7 @@ from pocketmq.remoting.command import RemotingCommand, make_response
 from pocketmq.remoting.header import decode_header
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingError
 from pocketmq.security.signing import sign_request
+from pocketmq.security.tls import insecure_client_context
 
 log = logging.getLogger("pocketmq.client")
 
@@ -69,7 +70,9 @@ class ClientInstance:
         self.dispatcher = Dispatcher()
         credentials = self.config.credentials
         sign = None if credentials is None else functools.partial(sign_request, credentials=credentials)
-        self.remoting = RemotingClient(self.dispatcher, connect_timeout=self.config.api_timeout, before_request=sign)
+        context = self.config.ssl_context or (insecure_client_context() if self.config.use_tls else None)
+        self.remoting = RemotingClient(self.dispatcher, connect_timeout=self.config.api_timeout, before_request=sign,
+                                       ssl_context=context)
         self.api = MQClientAPI(self.remoting, self.config.namesrv_list(), timeout=self.config.api_timeout,
                                language=self.config.language)
         self.routes: dict[str, TopicRouteData] = {}

@@ -10,6 +10,7 @@ from pocketmq.config import NamesrvConfig
 from pocketmq.namesrv.kvconfig import KVConfigManager
 from pocketmq.namesrv.processor import NamesrvProcessor
 from pocketmq.namesrv.route_info import RouteInfoManager
+from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingServer
 from pocketmq.security.server import ServerAcl
 
@@ -17,7 +18,7 @@ log = logging.getLogger("pocketmq.namesrv")
 
 
 class NamesrvController:
-    def __init__(self, config: NamesrvConfig, host: str = "0.0.0.0") -> None:
+    def __init__(self, config: NamesrvConfig, host: str = "0.0.0.0", tls: ServerTls | None = None) -> None:
         self.config = config
         self.host = host
         self.routes = RouteInfoManager(broker_channel_expired_ms=config.brokerChannelExpiredTime)
@@ -30,7 +31,7 @@ class NamesrvController:
             self.acl.install(self.dispatcher)
         self._acl_task: asyncio.Task[None] | None = None
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
-                                     on_close=self._on_channel_close)
+                                     on_close=self._on_channel_close, tls=tls)
         self._scan_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -8,6 +8,7 @@ import sys
 
 from pocketmq.config import NamesrvConfig
 from pocketmq.namesrv.controller import NamesrvController
+from pocketmq.security.tls import server_tls, tls_config
 from pocketmq.process import (
     apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging,
 )
@@ -18,12 +19,17 @@ log = logging.getLogger("pocketmq.namesrv")
 def main(argv: list[str] | None = None) -> int:
     args = parse_startup_args("mqnamesrv", sys.argv[1:] if argv is None else argv, with_namesrv=False)
     config = NamesrvConfig()
-    apply_all([config], load_config_values(args))
+    values = load_config_values(args)
+    apply_all([config], values)
+    try:
+        tls = server_tls(tls_config(values))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if args.print_all or args.print_important:
         print_config([config], important_only=args.print_important)
         return 0
     setup_logging(config.logDir, "namesrv.log")
-    controller = NamesrvController(config)
+    controller = NamesrvController(config, tls=tls)
 
     async def start() -> None:
         await controller.start()

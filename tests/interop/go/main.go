@@ -9,7 +9,8 @@
 //	                       [-model clustering|broadcasting] [-count N] [-timeout SECONDS]
 //	                       [-from first|last] [-orderly] [-reconsume-once]
 //
-// Both take -access-key AK -secret-key SK to sign every request (primitive.Credentials).
+// Both take -access-key AK -secret-key SK to sign every request (primitive.Credentials);
+// produce takes -tls (WithTls(true)).
 // "{i}" in -body, -keys and -prop values is replaced by the message index.
 // Client logs go to $POCKETMQ_GO_LOG (default: a file in the temp dir), never to stdout.
 package main
@@ -144,6 +145,7 @@ func produce(argv []string) int {
 	batchSize := fs.Int("batch-size", 16, "messages per batch in batch mode")
 	accessKey := fs.String("access-key", "", "ACL access key (sign requests)")
 	secretKey := fs.String("secret-key", "", "ACL secret key")
+	useTLS := fs.Bool("tls", false, "TLS to name servers and brokers")
 	var props multiFlag
 	fs.Var(&props, "prop", "user property k=v (repeatable)")
 	_ = fs.Parse(argv)
@@ -160,6 +162,9 @@ func produce(argv []string) int {
 	}
 	if *queueID >= 0 {
 		opts = append(opts, producer.WithQueueSelector(queueIDSelector{id: *queueID}))
+	}
+	if *useTLS {
+		opts = append(opts, producer.WithTls(true))
 	}
 	if *accessKey != "" {
 		opts = append(opts, producer.WithCredentials(primitive.Credentials{AccessKey: *accessKey, SecretKey: *secretKey}))

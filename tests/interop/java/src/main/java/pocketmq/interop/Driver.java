@@ -17,7 +17,8 @@
  *
  * Common: --namesrv ADDR (default 127.0.0.1:9876), --vip true|false (sendMessageWithVIPChannel,
  * the client default is true), --send-timeout MS, --access-key AK --secret-key SK (sign every
- * request with AclClientRPCHook(new SessionCredentials(AK, SK)), as ACL users do).
+ * request with AclClientRPCHook(new SessionCredentials(AK, SK)), as ACL users do), --tls true
+ * (setUseTLS: TLS to name servers and brokers, server certificates not checked, as upstream).
  *
  * "{i}" in --body, --keys and --prop values is replaced by the message index. Events:
  *   {"event":"send", "i":.., "status":.., "msgId":.., "offsetMsgId":.., "topic":..,
@@ -256,6 +257,7 @@ public final class Driver {
         producer.setRetryTimesWhenSendFailed(a.getInt("retry", 2));
         producer.setRetryTimesWhenSendAsyncFailed(a.getInt("retry", 2));
         producer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
+        producer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
         producer.start();
         int failed = 0;
         try {
@@ -421,6 +423,7 @@ public final class Driver {
             ? MessageModel.BROADCASTING : MessageModel.CLUSTERING);
         consumer.setMaxReconsumeTimes(a.getInt("max-reconsume", 16));
         consumer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
+        consumer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
         consumer.setConsumeThreadMin(2);
         consumer.setConsumeThreadMax(4);
         String expr = a.get("expr", "*");
