@@ -254,6 +254,9 @@ class MessageStoreConfig:
     haTransferBatchSize: int = 32768
     haSlaveFallbehindMax: int = 256 * 1024 * 1024
     haMasterAddress: str = ""
+    # PocketMQ: a secret a slave must prove it knows before the master streams the commit log
+    # (set the same on master and slaves; empty: off, so Apache slaves still connect).
+    haSharedSecret: str = ""
     slaveTimeout: int = 3000
     messageDelayLevel: str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
     accessMessageInMemoryMaxRatio: int = 40

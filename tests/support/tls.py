@@ -19,3 +19,22 @@ def make_cert(folder: Path) -> tuple[Path, Path]:
 def tls_args(mode: str, cert: Path, key: Path) -> dict[str, str]:
     """--key=value overrides for mqnamesrv/mqbroker."""
     return {"tls.server.mode": mode, "tls.server.certPath": str(cert), "tls.server.keyPath": str(key)}
+
+
+def tls_call(addr: str, code: int, fields: dict[str, str] | None = None, body: bytes | None = None,
+             timeout: float = 10.0):  # noqa: ANN201
+    """One request over TLS (server certificate not checked, as upstream's default client)."""
+    import asyncio
+
+    from pocketmq.remoting.command import make_request
+    from pocketmq.remoting.transport import RemotingClient
+    from pocketmq.security.tls import insecure_client_context
+
+    async def main():  # noqa: ANN202
+        client = RemotingClient(ssl_context=insecure_client_context())
+        try:
+            return await client.invoke(addr, make_request(code, fields, body), timeout)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())

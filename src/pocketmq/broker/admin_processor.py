@@ -159,8 +159,9 @@ class AdminProcessor:
 
     def get_broker_config(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         values = {**config_items(self.broker.config), **config_items(self.broker.store_config)}
-        if values.get("aclSecretKey"):
-            values["aclSecretKey"] = config_guard.MASKED
+        for secret in ("aclSecretKey", "haSharedSecret"):
+            if values.get(secret):
+                values[secret] = config_guard.MASKED
         version = orjson.dumps(self.broker.config_data_version.to_dict()).decode()
         return make_response(request, ext_fields={"version": version}, body=render_properties(values).encode())
 

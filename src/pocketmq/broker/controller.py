@@ -79,6 +79,9 @@ class BrokerController:
         self.dispatcher = Dispatcher()
         self.fast_dispatcher = Dispatcher()
         self._register_processors()
+        # The HA port serves TLS only when TLS is enforced: a permissive HA port stays plaintext
+        # (Apache slaves), as PocketMQ does not sniff the first byte of an HA stream.
+        self.ha_ssl_server = tls.context if tls is not None and tls.mode == "enforcing" else None
         self.acl: ServerAcl | None = None
         if config.aclEnable:
             self.acl = ServerAcl.for_home(config.rocketmqHome)
@@ -144,7 +147,8 @@ class BrokerController:
         self.store.message_arriving_listener = self._on_message_arriving
         await self.store.start()
         self.ha_service = HAService(self.store, self.store_config, host=self.host,
-                                    master_addr=lambda: self.ha_master_addr)
+                                    master_addr=lambda: self.ha_master_addr, ssl_server=self.ha_ssl_server,
+                                    ssl_client=self.remoting_client.ssl_context)
         await self.ha_service.start()
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())

@@ -18,6 +18,7 @@ _EXACT = frozenset({
     "listenPort", "haListenPort", "brokerRole", "brokerId", "brokerName", "brokerClusterName",
     "brokerIP1", "brokerIP2", "namesrvAddr", "haMasterAddress", "rocketmqHome", "configBlackList",
     "aclEnable", "aclAccessKey", "aclSecretKey", "sensitiveConfigUpdateEnable", "messageStorePlugIn",
+    "haSharedSecret",
 })
 
 
