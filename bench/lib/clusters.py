@@ -157,9 +157,20 @@ def start_rocketmq(name: str, workdir: Path, heap: str = "1g", acl: bool = False
     return dep
 
 
-def start_pocketmq(name: str, workdir: Path, acl: bool = False) -> Deployment:
+def tls_keys(workdir: Path) -> dict[str, str]:
+    """A self-signed certificate for PocketMQ's name server and brokers (permissive: TLS and
+    plaintext on each port). Apache's serve TLS in permissive mode with a certificate they make
+    up themselves (tls.test.mode.enable), so they need no keys."""
+    from tests.support.tls import make_cert, tls_args
+
+    cert, key = make_cert(workdir / "certs")
+    return tls_args("permissive", cert, key)
+
+
+def start_pocketmq(name: str, workdir: Path, acl: bool = False, tls: bool = False) -> Deployment:
     ns_home = workdir / "namesrv"
-    ns = processes.start_namesrv(ns_home)
+    tls_extra = tls_keys(workdir) if tls else {}
+    ns = processes.start_namesrv(ns_home, extra=[f"--{k}={v}" for k, v in tls_extra.items()])
     dep = Deployment("pocketmq", name, ns.addr, [], [], [ns_home])
     dep._stops.append(ns.kill)
     dep._stops.append(lambda: _terminate(ns))
@@ -178,6 +189,7 @@ def start_pocketmq(name: str, workdir: Path, acl: bool = False) -> Deployment:
             if acl:
                 write_acl(home)
                 extra.update(aclEnable="true", rocketmqHome=home)
+            extra.update(tls_extra)
             broker = processes.Broker(home, ns.addr, name=conf["brokerName"], config_file=conf_path, extra=extra)
             dep._stops.append(broker.kill)
             dep._stops.append(lambda b=broker: _terminate(b))
@@ -197,11 +209,12 @@ def _terminate(server: processes.ServerProcess) -> None:
 
 
 @contextlib.contextmanager
-def deployment(impl: str, name: str, keep: bool = False, acl: bool = False) -> Iterator[Deployment]:
+def deployment(impl: str, name: str, keep: bool = False, acl: bool = False, tls: bool = False) -> Iterator[Deployment]:
     workdir = Path(tempfile.mkdtemp(prefix=f"pocketmq-bench-{impl}-{name}-"))
     dep = None
     try:
-        dep = start_rocketmq(name, workdir, acl=acl) if impl == "rocketmq" else start_pocketmq(name, workdir, acl=acl)
+        dep = start_rocketmq(name, workdir, acl=acl) if impl == "rocketmq" else \
+            start_pocketmq(name, workdir, acl=acl, tls=tls)
         if len(dep.broker_pids) > 1:
             time.sleep(3)  # slaves connect to their masters' HA ports
         yield dep

@@ -5,6 +5,7 @@ or garbled handshakes and plaintext frames to an enforcing port close that conne
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 
 import pytest
@@ -15,6 +16,7 @@ from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import make_request
 from pocketmq.remoting.transport import RemotingClient, RemotingError
 from pocketmq.security.tls import insecure_client_context
+from pocketmq.tools import mqadmin
 from tests.support.processes import start_broker, start_namesrv
 from tests.support.tls import make_cert, tls_args
 
@@ -87,3 +89,13 @@ def test_enforcing_refuses_plaintext_and_bad_handshakes(tmp_path) -> None:
         fast_port = f"127.0.0.1:{broker.port - 2}"
         assert call(fast_port, RequestCode.GET_BROKER_RUNTIME_INFO, tls=True) == ResponseCode.SUCCESS
         assert asyncio.run(send(ns.addr, tls=True)) is SendStatus.SEND_OK
+
+
+def test_mqadmin_over_tls(tmp_path) -> None:
+    ns, broker = start(tmp_path, "enforcing")
+    with ns, broker:
+        out, err = io.StringIO(), io.StringIO()
+        assert mqadmin.run(["clusterList", "-n", ns.addr, "--useTLS"], out, err) == 0, err.getvalue()
+        assert "broker-a" in out.getvalue()
+        out, err = io.StringIO(), io.StringIO()
+        assert mqadmin.run(["clusterList", "-n", ns.addr], out, err) == 1

@@ -80,11 +80,11 @@ class AdminExt:
     need a name server fail then (with ``NoNamesrvError``)."""
 
     def __init__(self, namesrv: list[str], timeout: float = 5.0,
-                 credentials: SessionCredentials | None = None) -> None:
+                 credentials: SessionCredentials | None = None, use_tls: bool = False) -> None:
         self.namesrv_addrs = namesrv
         config = ClientConfig(namesrv_addr=namesrv or ["-"], api_timeout=timeout,
                               instance_name=str(int(time.time() * 1000)), language="JAVA",
-                              credentials=credentials)
+                              credentials=credentials, use_tls=use_tls)
         self.admin = AsyncAdmin(config=config)
         self.timeout = timeout
 

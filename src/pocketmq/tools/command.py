@@ -40,7 +40,8 @@ COMMON = (Opt("h", "help", False, "Print help"),
           Opt("n", "namesrvAddr", True, "Name server address list, eg: '192.168.0.1:9876;192.168.0.2:9876'"),
           # PocketMQ extensions (docs/security.md); without them ${ROCKETMQ_HOME}/conf/tools.yml.
           Opt(None, "accessKey", True, "ACL access key", hidden=True),
-          Opt(None, "secretKey", True, "ACL secret key", hidden=True))
+          Opt(None, "secretKey", True, "ACL secret key", hidden=True),
+          Opt(None, "useTLS", False, "TLS to name servers and brokers", hidden=True))
 JSON_OPT = Opt(None, "json", False, "Print the result as JSON (PocketMQ extension)")
 
 
@@ -158,11 +159,12 @@ class Context:
     json: bool = False
     failed: bool = False
     credentials: SessionCredentials | None = None
+    use_tls: bool = False
     _admin: AdminExt | None = None
 
     async def admin(self) -> AdminExt:
         if self._admin is None:
-            self._admin = await AdminExt(self.namesrv, credentials=self.credentials).start()
+            self._admin = await AdminExt(self.namesrv, credentials=self.credentials, use_tls=self.use_tls).start()
         return self._admin
 
     async def close(self) -> None:

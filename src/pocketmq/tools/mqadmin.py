@@ -107,7 +107,8 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         out.write(help_text(f"mqadmin {cmd.name}", options))
         return 0
     ctx = Context(namesrv=namesrv_list(cl.get("n")), out=out, err=err, json=cl.flag("json"),
-                  credentials=credentials(cl.get("accessKey"), cl.get("secretKey")))
+                  credentials=credentials(cl.get("accessKey"), cl.get("secretKey")),
+                  use_tls=cl.flag("useTLS") or os.environ.get("TLS_ENABLE", "").lower() == "true")
     try:
         asyncio.run(_run(cmd, ctx, cl))
     except NoNamesrvError as exc:
