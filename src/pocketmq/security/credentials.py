@@ -8,8 +8,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 log = logging.getLogger("pocketmq.security")
 
 TOOLS_FILE = os.path.join("conf", "tools.yml")
@@ -40,11 +38,18 @@ def load_tools_yml(path: str) -> SessionCredentials | None:
     (upstream then runs mqadmin without signing)."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            text = f.read()
     except FileNotFoundError:
         return None
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         log.error("cannot read %s: %s", path, exc)
+        return None
+    import yaml  # only when there is a tools.yml: a client without one never needs it
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        log.error("cannot parse %s: %s", path, exc)
         return None
     if not isinstance(data, dict):
         return None

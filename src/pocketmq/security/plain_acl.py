@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import yaml
-
 from pocketmq.remoting.command import RemotingCommand
 from pocketmq.security import permission
 from pocketmq.security.access import ParseError, describe, is_retry_topic, needed_resources, retry_topic
@@ -90,6 +88,8 @@ def acl_file_path(rocketmq_home: str) -> str:
 
 def parse_plain_acl(text: str | bytes, path: str = "") -> PlainAclConfig:
     """Parse the yml; raises AclConfigError for what upstream refuses to load."""
+    import yaml  # only when ACL is on
+
     digest = hashlib.md5(text if isinstance(text, bytes) else text.encode()).hexdigest()
     try:
         data = yaml.safe_load(text)
@@ -189,7 +189,7 @@ class PlainAcl:
         except ParseError as exc:
             raise AclDenied(str(exc), _AT_PARSE) from None
         config = self.config
-        if any(match(ip) for match in config.global_white):
+        if config.global_white and any(match(ip) for match in config.global_white):
             return
         access_key = request.field(ACCESS_KEY)
         if access_key is None:

@@ -10,7 +10,6 @@ upstream's PlainAccessValidator does), so a request carrying it never verifies.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 from pocketmq.remoting.command import RemotingCommand
@@ -26,13 +25,16 @@ UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
 def combine_content(fields: dict[str, str] | None, body: bytes, skip: tuple[str, ...] = (SIGNATURE,)) -> bytes:
     """Sorted ext field values (without ``skip`` keys) concatenated, then the body."""
     items = sorted((fields or {}).items())
-    text = "".join(value for key, value in items if key not in skip)
+    text = "".join([value for key, value in items if key not in skip])
     return text.encode("utf-8") + body
 
 
+def _signature_bytes(content: bytes, secret_key: str) -> bytes:
+    return base64.b64encode(hmac.digest(secret_key.encode("utf-8"), content, "sha1"))
+
+
 def calc_signature(content: bytes, secret_key: str) -> str:
-    digest = hmac.new(secret_key.encode("utf-8"), content, hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return _signature_bytes(content, secret_key).decode("ascii")
 
 
 def server_content(request: RemotingCommand) -> bytes:
@@ -44,8 +46,8 @@ def signature_matches(request: RemotingCommand, secret_key: str) -> bool:
     given = request.field(SIGNATURE)
     if given is None:
         return False
-    expected = calc_signature(server_content(request), secret_key)
-    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "surrogatepass"))
+    expected = _signature_bytes(server_content(request), secret_key)
+    return hmac.compare_digest(expected, given.encode("utf-8", "surrogatepass"))
 
 
 def sign_request(request: RemotingCommand, credentials: SessionCredentials) -> None:
