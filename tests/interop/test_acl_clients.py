@@ -104,12 +104,23 @@ def test_cpp_client_with_session_credentials(acl_cluster) -> None:
 
 
 def test_official_mqadmin_signs_with_tools_yml(acl_cluster, tmp_path: Path) -> None:
+    """updateTopic, then updateAclConfig / deleteAccessConfig (the account works in between),
+    signed with tools.yml's admin account; a non-admin tools.yml is refused."""
     ns, broker = acl_cluster
     home = make_rocketmq_home(tmp_path / "home", level="WARN")
     (home / "conf" / "tools.yml").write_text("accessKey: ops-admin\nsecretKey: ops-admin-secret\n")
     cp = java_mqadmin(["updateTopic", "-b", broker.addr, "-t", "acl-by-mqadmin"], namesrv=ns.addr,
                       rocketmq_home=home, timeout=90)
     assert "create topic to " in cp.stdout and "success" in cp.stdout, cp.stdout + cp.stderr
+    cp = java_mqadmin(["updateAclConfig", "-b", broker.addr, "-a", "java-added", "-s", "java-added-secret",
+                       "-i", "DENY", "-t", "acl-java=PUB"], namesrv=ns.addr, rocketmq_home=home, timeout=90)
+    assert "create or update plain access config to " in cp.stdout, cp.stdout + cp.stderr
+    events = run_java_driver(["produce", "--topic", "acl-java", "--count", "1", "--access-key", "java-added",
+                              "--secret-key", "java-added-secret"], namesrv=ns.addr)
+    assert len(sends(events)) == 1
+    cp = java_mqadmin(["deleteAccessConfig", "-b", broker.addr, "-a", "java-added"], namesrv=ns.addr,
+                      rocketmq_home=home, timeout=90)
+    assert "delete plain access config account from " in cp.stdout, cp.stdout + cp.stderr
     (home / "conf" / "tools.yml").write_text("accessKey: app-client\nsecretKey: app-client-secret\n")
     cp = java_mqadmin(["updateTopic", "-b", broker.addr, "-t", "acl-by-user"], namesrv=ns.addr,
                       rocketmq_home=home, timeout=90)

@@ -35,6 +35,7 @@ from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicCon
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
+from pocketmq.security.acl_admin import AclAdminProcessor, AclConfigEditor
 from pocketmq.security.server import ServerAcl, request_signer
 from pocketmq.store.ha import HAService
 from pocketmq.store.message_store import MessageStore
@@ -78,14 +79,14 @@ class BrokerController:
         self.pull_processor = PullProcessor(self)
         self.dispatcher = Dispatcher()
         self.fast_dispatcher = Dispatcher()
-        self._register_processors()
-        # The HA port serves TLS only when TLS is enforced: a permissive HA port stays plaintext
-        # (Apache slaves), as PocketMQ does not sniff the first byte of an HA stream.
-        self.ha_ssl_server = tls.context if tls is not None and tls.mode == "enforcing" else None
         self.acl: ServerAcl | None = None
         if config.aclEnable:
             self.acl = ServerAcl.for_home(config.rocketmqHome)
             self.acl.install(self.dispatcher, self.fast_dispatcher)
+        self._register_processors()
+        # The HA port serves TLS only when TLS is enforced: a permissive HA port stays plaintext
+        # (Apache slaves), as PocketMQ does not sniff the first byte of an HA stream.
+        self.ha_ssl_server = tls.context if tls is not None and tls.mode == "enforcing" else None
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
                                      on_close=self._on_channel_close, tls=tls)
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
@@ -113,6 +114,7 @@ class BrokerController:
         ClientProcessor(self).register_all(both)
         QueryProcessor(self).register_all(both)
         AdminProcessor(self).register_all(both)
+        AclAdminProcessor(AclConfigEditor(self.acl.acl) if self.acl is not None else None).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
 
     def message_filter(self, subscription: SubscriptionData) -> Any:

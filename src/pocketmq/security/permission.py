@@ -19,6 +19,14 @@ ADMIN_CODES = frozenset({
     int(RequestCode.DELETE_SUBSCRIPTIONGROUP),
 })
 
+# PocketMQ: the requests that edit plain_acl.yml need an admin account too (upstream 4.9.7 lets
+# any signed account call them, i.e. grant itself anything).
+ACL_CONFIG_CODES = frozenset({
+    int(RequestCode.UPDATE_AND_CREATE_ACL_CONFIG), int(RequestCode.DELETE_ACL_CONFIG),
+    int(RequestCode.UPDATE_GLOBAL_WHITE_ADDRS_CONFIG),
+})
+BROKER_ADMIN_CODES = ADMIN_CODES | ACL_CONFIG_CODES
+
 # PocketMQ's name server ACL (upstream's name server has none): these change the cluster and need
 # an admin account; every other request (route and cluster queries) needs a valid signature only.
 NAMESRV_ADMIN_CODES = frozenset({

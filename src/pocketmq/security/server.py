@@ -45,7 +45,7 @@ class ServerAcl:
         """A broker's ACL (upstream's): rules from ${rocketmqHome}/conf/plain_acl.yml."""
         path = acl_file_path(default_home(rocketmq_home))
         log.info("plain ACL enabled, rules from %s", path)
-        return cls(PlainAcl(os.path.abspath(path)))
+        return cls(PlainAcl(os.path.abspath(path), admin_codes=permission.BROKER_ADMIN_CODES))
 
     @classmethod
     def for_namesrv(cls, rocketmq_home: str) -> "ServerAcl":
