@@ -1,6 +1,8 @@
 """docs/security.md's examples, executed as written (the test's ports in place of 9876 and
 10911): its plain_acl.yml loaded by a real broker with aclEnable=true, the Python client
-example, the refusal remark, tools.yml for mqadmin and the mqadmin command line."""
+example, the refusal remark, tools.yml for mqadmin and the mqadmin command line, and the TLS
+broker properties (the test's certificate folder in place of /etc/rocketmq/) with the TLS
+client example."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pocketmq.client import AsyncProducer, Message, MQClientError, SessionCreden
 from pocketmq.tools import mqadmin
 from tests.support.acl import write_acl
 from tests.support.processes import ROOT, start_broker, start_namesrv
+from tests.support.tls import make_cert
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -83,3 +86,18 @@ def test_mqadmin_with_tools_yml_and_with_flags(secured) -> None:
     run = subprocess.run(["bash", "-e", "-c", as_here(block("mqadmin"), ns.addr, broker.addr)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "success" in run.stdout, run.stdout + run.stderr
+
+
+def test_tls_examples(tmp_path) -> None:
+    cert, key = make_cert(tmp_path / "certs")
+    properties = block("tls broker").replace("/etc/rocketmq/", f"{tmp_path / 'certs'}/")
+    conf = tmp_path / "broker-tls.properties"
+    conf.write_text(properties)
+    ns_conf = tmp_path / "namesrv-tls.properties"
+    ns_conf.write_text("".join(line + "\n" for line in properties.splitlines() if line.startswith("tls.server")))
+    with start_namesrv(tmp_path / "ns", extra=["-c", str(ns_conf)]) as ns, \
+            start_broker(tmp_path / "broker", ns.addr, config_file=conf):
+        script = block("tls client").replace("127.0.0.1:9876", ns.addr)
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == "SendStatus.SEND_OK"

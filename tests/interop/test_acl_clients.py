@@ -129,8 +129,8 @@ def test_official_mqadmin_signs_with_tools_yml(acl_cluster, tmp_path: Path) -> N
 
 def test_official_clients_through_a_protected_name_server(tmp_path: Path, interop_ready) -> None:
     """PocketMQ's name server with aclEnable=true: the Java client's AclClientRPCHook, the Go
-    client's credentials and the C++ client sign their name server requests too, so they route
-    and send; unsigned they don't."""
+    client's credentials, the C++ client and the official mqadmin (tools.yml) sign their name
+    server requests too, so they route, send and list the cluster; unsigned they don't."""
     ns_home, broker_home = tmp_path / "ns", tmp_path / "broker"
     write_acl(ns_home, ACL_YML)
     write_acl(broker_home, ACL_YML)
@@ -154,3 +154,10 @@ def test_official_clients_through_a_protected_name_server(tmp_path: Path, intero
         events = run_java_driver(["produce", "--topic", "acl-java", "--count", "1", "--retry", "0"],
                                  namesrv=ns.addr, check=False)
         assert not sends(events)
+        home = make_rocketmq_home(tmp_path / "tools-home", level="WARN")
+        (home / "conf" / "tools.yml").write_text("accessKey: app-client\nsecretKey: app-client-secret\n")
+        cp = java_mqadmin(["clusterList"], namesrv=ns.addr, rocketmq_home=home, timeout=90)
+        assert broker.addr in cp.stdout, cp.stdout + cp.stderr
+        (home / "conf" / "tools.yml").unlink()
+        cp = java_mqadmin(["clusterList"], namesrv=ns.addr, rocketmq_home=home, timeout=90)
+        assert broker.addr not in cp.stdout
