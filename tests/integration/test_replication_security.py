@@ -48,3 +48,29 @@ def test_slave_replicates_over_tls(tmp_path) -> None:
         # A SYNC_MASTER answers SUCCESS only once the slave has the message: replication works.
         wait_until(lambda: tls_call(master.addr, RequestCode.SEND_MESSAGE, fields, b"over tls").code
                    == ResponseCode.SUCCESS, 60, 0.5, "a send the slave acknowledged over the TLS HA port")
+
+
+def test_slave_syncs_from_a_master_with_acl_using_its_own_account(tmp_path) -> None:
+    """Upstream's slaves send their syncs unsigned, so a master with ACL refuses them; ours sign
+    with aclAccessKey/aclSecretKey and copy the master's topics."""
+    from pocketmq.security.credentials import SessionCredentials
+    from tests.support.acl import signed_call, write_acl
+
+    acl_yml = "accounts:\n  - accessKey: broker-account\n    secretKey: broker-secret\n    admin: true\n"
+    account = {"aclEnable": "true", "aclAccessKey": "broker-account", "aclSecretKey": "broker-secret"}
+    admin = SessionCredentials("broker-account", "broker-secret")
+    write_acl(tmp_path / "m", acl_yml)
+    write_acl(tmp_path / "s", acl_yml)
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_master(tmp_path / "m", ns.addr, role="ASYNC_MASTER",
+                         extra={**account, "rocketmqHome": tmp_path / "m"}) as master, \
+            start_slave(tmp_path / "s", ns.addr, extra={**account, "rocketmqHome": tmp_path / "s"}) as slave:
+        fields = {"topic": "SyncedUnderAcl", "defaultTopic": "TBW102", "readQueueNums": "2", "writeQueueNums": "2",
+                  "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"}
+        assert signed_call(master.addr, RequestCode.UPDATE_AND_CREATE_TOPIC, fields, credentials=admin).code == 0
+
+        def slave_has_topic() -> bool:
+            response = signed_call(slave.addr, RequestCode.GET_ALL_TOPIC_CONFIG, credentials=admin)
+            return response.code == ResponseCode.SUCCESS and b"SyncedUnderAcl" in (response.body or b"")
+
+        wait_until(slave_has_topic, 40, 0.5, "the slave to copy the master's topics")
