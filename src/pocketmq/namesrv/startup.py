@@ -22,14 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     values = load_config_values(args)
     apply_all([config], values)
     try:
-        tls = server_tls(tls_config(values))
+        tls = tls_config(values)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     if args.print_all or args.print_important:
         print_config([config], important_only=args.print_important)
         return 0
     setup_logging(config.logDir, "namesrv.log")
-    controller = NamesrvController(config, tls=tls)
+    controller = NamesrvController(config, tls=server_tls(tls))
 
     async def start() -> None:
         await controller.start()

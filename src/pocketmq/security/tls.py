@@ -84,9 +84,8 @@ def server_tls(config: TlsConfig) -> ServerTls:
                 context.load_verify_locations(config.server_trust_cert_path)
             else:
                 context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
-    elif config.server_mode != "disabled":
-        log.warning("tls.server.mode=%s without tls.server.certPath/keyPath: %s", config.server_mode,
-                    "every connection is refused" if config.server_mode == "enforcing" else "plaintext only")
+    elif config.server_mode == "enforcing":
+        log.warning("tls.server.mode=enforcing without tls.server.certPath/keyPath: every connection is refused")
     return ServerTls(config.server_mode, context)
 
 
