@@ -56,8 +56,10 @@ def sign_request(request: RemotingCommand, credentials: SessionCredentials) -> N
     if fields is None:
         fields = request.ext_fields = {}
     else:
-        for key, value in fields.items():
-            if not isinstance(value, str):
+        for key, value in list(fields.items()):
+            if value is None:  # never sent, so never signed (Java's makeCustomHeaderToNet skips nulls)
+                del fields[key]
+            elif not isinstance(value, str):
                 fields[key] = _java_text(value)
     fields[ACCESS_KEY] = credentials.access_key
     if credentials.security_token is not None:

@@ -219,3 +219,12 @@ def test_reload_applies_new_rules_and_keeps_old_ones_on_a_bad_file(tmp_path: Pat
     path.unlink()
     assert acl.reload_if_changed()
     assert "No acl config for RocketMQ" in denied(acl, send_v2("topicC"))
+
+
+def test_signing_skips_none_and_stringifies_values_as_java(acl: PlainAcl) -> None:
+    request = make_request(RequestCode.PULL_MESSAGE, {"topic": "topicB", "consumerGroup": "groupB", "queueId": 0,
+                                                      "subscription": None, "flag": True})
+    sign_request(request, USER)
+    assert request.ext_fields["queueId"] == "0" and request.ext_fields["flag"] == "true"
+    assert "subscription" not in request.ext_fields
+    acl.check(request, "127.0.0.1:1")
