@@ -36,10 +36,27 @@ accounts:
   - accessKey: rocketmq2
     secretKey: 12345678
     admin: true
+  - accessKey: rangeAccount
+    secretKey: 12345678
+    whiteRemoteAddress: 127.0.0.7-9
+    defaultTopicPerm: pub
+  - accessKey: braceAccount
+    secretKey: 12345678
+    whiteRemoteAddress: 127.0.0.{5,6}
+    defaultTopicPerm: SUB|PUB
+  - accessKey: limitedAdmin
+    secretKey: 12345678
+    admin: true
+    defaultTopicPerm: PUB
+    topicPerms:
+      - topicA=DENY
 """
 
 USER = SessionCredentials("RocketMQ", "12345678")
 ADMIN = SessionCredentials("rocketmq2", "12345678")
+RANGE = SessionCredentials("rangeAccount", "12345678")
+BRACE = SessionCredentials("braceAccount", "12345678")
+LIMITED = SessionCredentials("limitedAdmin", "12345678")
 ACL_EXCEPTION = "org.apache.rocketmq.acl.common.AclException"
 PARSE_FRAME = "org.apache.rocketmq.acl.plain.PlainAccessValidator.parse(PlainAccessValidator.java:134)"
 
@@ -130,6 +147,24 @@ CASES = {
     "consumer list, denied group": (S.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": "groupA"}, None, USER,
                                     "127.0.0.1", None),
     "heartbeat that is not JSON": (S.HEART_BEAT, None, b"not json", ADMIN, "127.0.0.3", None),
+    "range white address, inside": (S.SEND_MESSAGE_V2, {**send_v2("topicA"), "AccessKey": "rangeAccount"}, b"m",
+                                    None, "127.0.0.8", None),
+    "range white address, outside": (S.SEND_MESSAGE_V2, {**send_v2("topicA"), "AccessKey": "rangeAccount"}, b"m",
+                                     None, "127.0.0.10", None),
+    "lower-case perm is DENY": (S.SEND_MESSAGE_V2, send_v2("topicQ"), b"m", RANGE, "127.0.0.1", None),
+    "brace white address, inside": (S.SEND_MESSAGE_V2, {**send_v2("topicA"), "AccessKey": "braceAccount"}, b"m",
+                                    None, "127.0.0.6", None),
+    "brace white address, outside": (S.SEND_MESSAGE_V2, {**send_v2("topicA"), "AccessKey": "braceAccount"}, b"m",
+                                     None, "127.0.0.4", None),
+    "SUB|PUB spelling": (S.SEND_MESSAGE_V2, send_v2("topicQ"), b"m", BRACE, "127.0.0.1", None),
+    "admin with topic perms, denied topic": (S.SEND_MESSAGE_V2, send_v2("topicA"), b"m", LIMITED, "127.0.0.1", None),
+    "admin with topic perms, default topic": (S.SEND_MESSAGE_V2, send_v2("topicQ"), b"m", LIMITED, "127.0.0.1", None),
+    "admin with topic perms, group default": (S.PULL_MESSAGE, pull("topicQ", "groupQ"), None, LIMITED, "127.0.0.1",
+                                              None),
+    "admin with topic perms, create topic": (S.UPDATE_AND_CREATE_TOPIC, {"topic": "topicY", "defaultTopic": "TBW102",
+                                             "readQueueNums": "4", "writeQueueNums": "4", "perm": "6",
+                                             "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"},
+                                             None, LIMITED, "127.0.0.1", None),
     "runtime info, signed": (S.GET_BROKER_RUNTIME_INFO, None, None, USER, "127.0.0.1", None),
     "runtime info, unsigned": (S.GET_BROKER_RUNTIME_INFO, None, None, None, "127.0.0.1", None),
 }
