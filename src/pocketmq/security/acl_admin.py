@@ -11,6 +11,7 @@ not load (a short key, a bad permission or address) is refused, leaving the file
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Callable
@@ -111,10 +112,19 @@ class AclConfigEditor:
 
 
 class AclAdminProcessor:
-    """Request handlers for codes 50, 51 and 53 (``editor`` None: ACL is off on this broker)."""
+    """Request handlers for codes 50, 51 and 53 (``editor`` None: ACL is off on this broker).
+    Edits run one at a time (upstream's handlers are synchronized), the file write and its
+    fsync on a worker thread."""
 
     def __init__(self, editor: AclConfigEditor | None) -> None:
         self.editor = editor
+        self._lock: asyncio.Lock | None = None
+
+    async def _run(self, edit: Callable[..., Any], *args: Any) -> Any:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await asyncio.to_thread(edit, *args)
 
     def register_all(self, register: Callable[[int, Any], None]) -> None:
         register(RequestCode.UPDATE_AND_CREATE_ACL_CONFIG, self.update_and_create)
@@ -124,23 +134,23 @@ class AclAdminProcessor:
     def _off(self, request: RemotingCommand, code: int) -> RemotingCommand:
         return make_response(request, code, "ACL is not enabled on this broker (aclEnable=false)")
 
-    def update_and_create(self, request: RemotingCommand, channel: object) -> RemotingCommand:
+    async def update_and_create(self, request: RemotingCommand, channel: object) -> RemotingCommand:
         if self.editor is None:
             return self._off(request, UPDATE_FAILED)
         fields = request.ext_fields or {}
         try:
-            self.editor.update_account(fields)
+            await self._run(self.editor.update_account, fields)
         except (AclConfigError, OSError) as exc:
             return make_response(request, UPDATE_FAILED, str(exc))
         log.info("ACL account %s updated by %s", fields.get("accessKey"), getattr(channel, "remote_address", ""))
         return make_response(request, ResponseCode.SUCCESS)
 
-    def delete(self, request: RemotingCommand, channel: object) -> RemotingCommand:
+    async def delete(self, request: RemotingCommand, channel: object) -> RemotingCommand:
         if self.editor is None:
             return self._off(request, DELETE_FAILED)
         access_key = (request.ext_fields or {}).get("accessKey")
         try:
-            deleted = access_key is not None and self.editor.delete_account(access_key)
+            deleted = access_key is not None and await self._run(self.editor.delete_account, access_key)
         except (AclConfigError, OSError) as exc:
             return make_response(request, DELETE_FAILED, str(exc))
         if not deleted:
@@ -149,7 +159,7 @@ class AclAdminProcessor:
         log.info("ACL account %s deleted by %s", access_key, getattr(channel, "remote_address", ""))
         return make_response(request, ResponseCode.SUCCESS)
 
-    def update_global_white(self, request: RemotingCommand, channel: object) -> RemotingCommand:
+    async def update_global_white(self, request: RemotingCommand, channel: object) -> RemotingCommand:
         if self.editor is None:
             return self._off(request, WHITE_FAILED)
         fields = request.ext_fields or {}
@@ -159,7 +169,7 @@ class AclAdminProcessor:
         if addresses is None or (path and path != self.editor.acl.path):  # only our own file, never a path given
             return make_response(request, WHITE_FAILED, failed)
         try:
-            self.editor.update_global_white(addresses.split(","))
+            await self._run(self.editor.update_global_white, addresses.split(","))
         except (AclConfigError, OSError) as exc:
             return make_response(request, WHITE_FAILED, str(exc))
         return make_response(request, ResponseCode.SUCCESS)

@@ -17,10 +17,10 @@ from typing import Awaitable, Callable
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import RemotingCommand
 from pocketmq.remoting.transport import Connection, Dispatcher, RequestDenied
-from pocketmq.security.credentials import SessionCredentials, default_home
-from pocketmq.security.signing import sign_request
 from pocketmq.security import permission
+from pocketmq.security.credentials import SessionCredentials, default_home
 from pocketmq.security.plain_acl import AclDenied, PlainAcl, acl_file_path, no_resources
+from pocketmq.security.signing import sign_request
 
 log = logging.getLogger("pocketmq.security")
 
