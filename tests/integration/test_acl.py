@@ -187,3 +187,20 @@ def test_bad_signatures_get_an_error_and_the_broker_keeps_serving(acl_broker) ->
                            credentials=USER, mutate=wrong_body)
     assert response.code == ResponseCode.SYSTEM_ERROR and "Check signature failed" in response.remark
     assert commit_log_max(broker.addr) >= 0  # still serving
+
+
+def test_a_broken_acl_file_stops_the_broker_from_starting(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.support.processes import BIN, free_broker_port
+
+    home = tmp_path / "broker"
+    write_acl(home, "accounts:\n  - accessKey: short\n    secretKey: x\n")
+    env = dict(os.environ, HOME=str(home), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
+    run = subprocess.run(["bash", str(BIN / "mqbroker"), "--aclEnable=true", f"--rocketmqHome={home}",
+                          f"--listenPort={free_broker_port()}", f"--storePathRootDir={home / 'store'}"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 1
+    assert "The broker cannot start: The accessKey=short and secretKey=x cannot be null" in run.stderr

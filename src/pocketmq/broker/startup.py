@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import sys
 
 from pocketmq.broker.controller import BrokerController
 from pocketmq.config import BrokerConfig, MessageStoreConfig
+from pocketmq.security.remote_address import AclConfigError
 from pocketmq.security.tls import TlsConfig, client_context, server_tls, tls_config
 from pocketmq.process import (
     apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging,
@@ -61,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     setup_logging(broker_config.logDir, "broker.log")
-    controller = BrokerController(broker_config, store_config, config_file=config_file, tls=server_tls(tls),
-                                  client_ssl=client_context(tls))
+    try:
+        controller = BrokerController(broker_config, store_config, config_file=config_file, tls=server_tls(tls),
+                                      client_ssl=client_context(tls))
+    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
+        print(f"The broker cannot start: {exc}", file=sys.stderr)
+        return 1
 
     async def start() -> None:
         await controller.start()

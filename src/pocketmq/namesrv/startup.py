@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import sys
 
 from pocketmq.config import NamesrvConfig
 from pocketmq.namesrv.controller import NamesrvController
+from pocketmq.security.remote_address import AclConfigError
 from pocketmq.security.tls import server_tls, tls_config
 from pocketmq.process import (
     apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging,
@@ -29,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         print_config([config], important_only=args.print_important)
         return 0
     setup_logging(config.logDir, "namesrv.log")
-    controller = NamesrvController(config, tls=server_tls(tls))
+    try:
+        controller = NamesrvController(config, tls=server_tls(tls))
+    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
+        print(f"The Name Server cannot start: {exc}", file=sys.stderr)
+        return 1
 
     async def start() -> None:
         await controller.start()
