@@ -92,8 +92,12 @@ def test_our_client_through_a_protected_name_server(cluster) -> None:
             assert result.status is SendStatus.SEND_OK
 
     asyncio.run(main())
-    route = signed_call(ns.addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "ns-acl-topic"}, credentials=APP)
-    assert route.code == ResponseCode.SUCCESS and orjson.loads(route.body)["queueDatas"]
+
+    def routed():  # the broker registers the auto-created topic a moment after the send
+        route = signed_call(ns.addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "ns-acl-topic"}, credentials=APP)
+        return route.code == ResponseCode.SUCCESS and orjson.loads(route.body)["queueDatas"]
+
+    wait_until(routed, 20, 0.2, "the new topic's route on the protected name server")
 
 
 def test_a_broker_without_an_account_cannot_register(cluster, tmp_path) -> None:
