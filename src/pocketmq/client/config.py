@@ -1,5 +1,6 @@
 """Client configuration shared by producers, consumers and the admin API (upstream
-ClientConfig): name server addresses (argument or ``NAMESRV_ADDR``), client id, timings."""
+ClientConfig): name server addresses (argument or ``NAMESRV_ADDR``), client id, timings, and the
+clock the client reads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from pocketmq.client.errors import MQClientError
+from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.security.credentials import SessionCredentials
 
 
@@ -51,6 +53,7 @@ class ClientConfig:
     rebalance_interval: float = 20.0
     api_timeout: float = 3.0
     language: str = "PYTHON"
+    clock: Clock = SYSTEM_CLOCK  # born timestamps and unique ids (pocketmq.clock)
     # ACL account every request is signed with (upstream AclClientRPCHook); None: unsigned.
     credentials: SessionCredentials | None = None
     # TLS to every broker and name server (upstream setUseTLS / tls.enable); the server's

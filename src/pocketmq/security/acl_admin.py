@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any, Callable
 
+from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.persist import write_file_safely
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_response
@@ -47,9 +47,9 @@ def _check_resource_perms(resources: list[str] | None) -> None:
 
 
 class AclConfigEditor:
-    """Edits one plain_acl.yml and puts the result in force; ``clock`` gives ms timestamps."""
+    """Edits one plain_acl.yml and puts the result in force; ``clock`` stamps its dataVersion."""
 
-    def __init__(self, acl: PlainAcl, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, acl: PlainAcl, clock: Clock = SYSTEM_CLOCK) -> None:
         self.acl = acl
         self.clock = clock
 
@@ -104,7 +104,7 @@ class AclConfigEditor:
 
         version = self.acl.config.data_version or {}
         data["dataVersion"] = [{"counter": int(version.get("counter", 0)) + 1,
-                                "timestamp": int(self.clock() * 1000)}]
+                                "timestamp": self.clock.now_ms()}]
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         parse_plain_acl(text, self.acl.path)  # refuse what would not load
         write_file_safely(self.acl.path, text.encode("utf-8"))
