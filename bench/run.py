@@ -79,10 +79,15 @@ def _pyspy() -> str:
 
 # ---- one run ----------------------------------------------------------------------------------
 
-def loadgen_cmd(kind: str, classpath: str, args: list[str], tmp: Path) -> list[str]:
+def acl_args(opts: argparse.Namespace) -> list[str]:
+    return ["--access-key", clusters.ACL_ACCESS_KEY, "--secret-key", clusters.ACL_SECRET_KEY] if opts.acl else []
+
+
+def loadgen_cmd(kind: str, classpath: str, args: list[str], tmp: Path, tls: bool = False) -> list[str]:
     if kind == "java":
         java = shutil.which("java") or "java"
         return [java, "-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.net.preferIPv4Stack=true",
+                *(["-Dtls.enable=true"] if tls else []),
                 f"-Drocketmq.client.logRoot={tmp}", "-Drocketmq.client.logLevel=WARN",
                 f"-Duser.home={tmp}", "-cp", classpath, "pocketmq.bench.LoadGen", *args]
     return [sys.executable, str(HERE / "lib" / "pyloadgen.py"), *args]
@@ -93,10 +98,10 @@ def one_run(dep: clusters.Deployment, opts: argparse.Namespace, classpath: str, 
     topic = f"bench_{dep.impl[:6]}_{dep.name.replace('-', '')}_{size}_{threads}_{seq}_{os.getpid()}"
     args = ["--namesrv", dep.namesrv_addr, "--topic", topic, "--cluster", clusters.CLUSTER,
             "--threads", str(threads), "--size", str(size), "--seconds", str(opts.seconds),
-            "--warmup", str(opts.warmup), "--drain", str(opts.drain), "--queues", str(opts.queues)]
+            "--warmup", str(opts.warmup), "--drain", str(opts.drain), "--queues", str(opts.queues), *acl_args(opts)]
     tmp = Path(dep.homes[0]).parent / "loadgen"
     tmp.mkdir(exist_ok=True)
-    cmd = loadgen_cmd(opts.loadgen, classpath, args, tmp)
+    cmd = loadgen_cmd(opts.loadgen, classpath, args, tmp, opts.tls)
     run: dict = {"impl": dep.impl, "deployment": dep.name, "size": size, "threads": threads, "seq": seq,
                  "loadgen": opts.loadgen, "loadavg_before": list(os.getloadavg()),
                  "started": dt.datetime.now().isoformat(timespec="seconds")}
@@ -144,10 +149,10 @@ def warm_up(dep: clusters.Deployment, opts: argparse.Namespace, classpath: str) 
     topic = f"bench_warmup_{dep.impl[:6]}_{os.getpid()}"
     args = ["--namesrv", dep.namesrv_addr, "--topic", topic, "--cluster", clusters.CLUSTER, "--threads", "16",
             "--size", str(opts.sizes[0]), "--seconds", str(opts.broker_warmup), "--warmup", "0", "--drain", "10",
-            "--queues", str(opts.queues)]
+            "--queues", str(opts.queues), *acl_args(opts)]
     tmp = Path(dep.homes[0]).parent / "loadgen"
     tmp.mkdir(exist_ok=True)
-    p = subprocess.run(loadgen_cmd(opts.loadgen, classpath, args, tmp), capture_output=True, text=True,
+    p = subprocess.run(loadgen_cmd(opts.loadgen, classpath, args, tmp, opts.tls), capture_output=True, text=True,
                        timeout=opts.broker_warmup + 200)
     if p.returncode != 0:
         log(f"  warm-up of {dep.impl} failed: {p.stderr[-800:]}")
@@ -183,6 +188,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--name", default=None, help="result file stem under bench/results/")
     ap.add_argument("--note", default="", help="free text stored in the result file")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--tls", action="store_true",
+                    help="the (java) load generator talks TLS to name servers and brokers (-Dtls.enable=true)")
+    ap.add_argument("--acl", action="store_true",
+                    help="brokers with aclEnable=true; the load generator signs every request")
     ap.add_argument("--keep", action="store_true", help="keep the brokers' temporary directories")
     o = ap.parse_args(argv)
     o.deployments = o.deployments or (["single-async"] if o.quick else list(clusters.DEPLOYMENTS))
@@ -214,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "rocketmq_version": "4.9.7", "loadgen": o.loadgen, "seconds": o.seconds, "warmup": o.warmup,
         "queues_per_master": o.queues, "broker_warmup": o.broker_warmup, "repeat": o.repeat,
         "deployments": o.deployments, "sizes": o.sizes,
-        "concurrency": o.concurrency, "loadavg_start": list(os.getloadavg()), "note": o.note,
+        "concurrency": o.concurrency, "loadavg_start": list(os.getloadavg()), "note": o.note, "acl": o.acl,
+        "tls": o.tls,
         "argv": sys.argv[1:],
     }
     runs: list[dict] = []
@@ -234,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for impl in o.impls:
                     log(f"starting {impl} {dname}")
-                    ctx = clusters.deployment(impl, dname, keep=o.keep)
+                    ctx = clusters.deployment(impl, dname, keep=o.keep, acl=o.acl, tls=o.tls)
                     started[impl] = ctx.__enter__()
                     ctxs.append(ctx)
                 for impl, dep in started.items():

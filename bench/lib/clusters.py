@@ -69,6 +69,26 @@ def deployment_brokers(name: str) -> list[dict[str, str]]:
     return confs
 
 
+# --acl: one account for the load generator, checked in full (signature, admin code, topic and
+# group permissions) on every request.
+ACL_ACCESS_KEY = "bench-account"
+ACL_SECRET_KEY = "bench-account-secret"
+ACL_YML = f"""accounts:
+  - accessKey: {ACL_ACCESS_KEY}
+    secretKey: {ACL_SECRET_KEY}
+    admin: true
+    defaultTopicPerm: PUB|SUB
+    defaultGroupPerm: PUB|SUB
+    topicPerms:
+      - bench_denied_topic=DENY
+"""
+
+
+def write_acl(home: Path) -> None:
+    (home / "conf").mkdir(parents=True, exist_ok=True)
+    (home / "conf" / "plain_acl.yml").write_text(ACL_YML)
+
+
 BENCH_COMMON = {
     "brokerIP1": "127.0.0.1",
     "autoCreateTopicEnable": "true",
@@ -106,7 +126,7 @@ def _apache_jvm(home: Path, heap: str) -> list[str]:
     return ["-XX:+UseG1GC" if a == "-XX:+UseSerialGC" else a for a in args]
 
 
-def start_rocketmq(name: str, workdir: Path, heap: str = "1g") -> Deployment:
+def start_rocketmq(name: str, workdir: Path, heap: str = "1g", acl: bool = False) -> Deployment:
     ns_home = workdir / "namesrv"
     ns = apache.start_namesrv(ns_home)
     dep = Deployment("rocketmq", name, ns.addr, [], [], [ns_home])
@@ -120,6 +140,9 @@ def start_rocketmq(name: str, workdir: Path, heap: str = "1g") -> Deployment:
             port = apache.free_broker_port()
             full = dict(conf, namesrvAddr=ns.addr, listenPort=str(port), storePathRootDir=str(store),
                         storePathCommitLog=str(store / "commitlog"))
+            if acl:
+                write_acl(home)
+                full["aclEnable"] = "true"
             conf_path = home / "broker.conf"
             conf_path.write_text("".join(f"{k}={v}\n" for k, v in full.items()))
             server = apache._spawn("broker", "org.apache.rocketmq.broker.BrokerStartup", ["-c", str(conf_path)],
@@ -134,9 +157,20 @@ def start_rocketmq(name: str, workdir: Path, heap: str = "1g") -> Deployment:
     return dep
 
 
-def start_pocketmq(name: str, workdir: Path) -> Deployment:
+def tls_keys(workdir: Path) -> dict[str, str]:
+    """A self-signed certificate for PocketMQ's name server and brokers (permissive: TLS and
+    plaintext on each port). Apache's serve TLS in permissive mode with a certificate they make
+    up themselves (tls.test.mode.enable), so they need no keys."""
+    from tests.support.tls import make_cert, tls_args
+
+    cert, key = make_cert(workdir / "certs")
+    return tls_args("permissive", cert, key)
+
+
+def start_pocketmq(name: str, workdir: Path, acl: bool = False, tls: bool = False) -> Deployment:
     ns_home = workdir / "namesrv"
-    ns = processes.start_namesrv(ns_home)
+    tls_extra = tls_keys(workdir) if tls else {}
+    ns = processes.start_namesrv(ns_home, extra=[f"--{k}={v}" for k, v in tls_extra.items()])
     dep = Deployment("pocketmq", name, ns.addr, [], [], [ns_home])
     dep._stops.append(ns.kill)
     dep._stops.append(lambda: _terminate(ns))
@@ -151,7 +185,11 @@ def start_pocketmq(name: str, workdir: Path) -> Deployment:
             conf_path.write_text("".join(f"{k}={v}\n" for k, v in full.items()))
             # the Broker helper adds ports, store root and brokerIP1 as --key=value overrides;
             # the extra keys put upstream's defaults back over its test-sized ones.
-            extra = {k: v for k, v in BENCH_COMMON.items()}
+            extra: dict[str, object] = {k: v for k, v in BENCH_COMMON.items()}
+            if acl:
+                write_acl(home)
+                extra.update(aclEnable="true", rocketmqHome=home)
+            extra.update(tls_extra)
             broker = processes.Broker(home, ns.addr, name=conf["brokerName"], config_file=conf_path, extra=extra)
             dep._stops.append(broker.kill)
             dep._stops.append(lambda b=broker: _terminate(b))
@@ -171,11 +209,12 @@ def _terminate(server: processes.ServerProcess) -> None:
 
 
 @contextlib.contextmanager
-def deployment(impl: str, name: str, keep: bool = False) -> Iterator[Deployment]:
+def deployment(impl: str, name: str, keep: bool = False, acl: bool = False, tls: bool = False) -> Iterator[Deployment]:
     workdir = Path(tempfile.mkdtemp(prefix=f"pocketmq-bench-{impl}-{name}-"))
     dep = None
     try:
-        dep = start_rocketmq(name, workdir) if impl == "rocketmq" else start_pocketmq(name, workdir)
+        dep = start_rocketmq(name, workdir, acl=acl) if impl == "rocketmq" else \
+            start_pocketmq(name, workdir, acl=acl, tls=tls)
         if len(dep.broker_pids) > 1:
             time.sleep(3)  # slaves connect to their masters' HA ports
         yield dep

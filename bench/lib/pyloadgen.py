@@ -20,7 +20,7 @@ import random
 import sys
 import time
 
-from pocketmq.client import AsyncProducer, AsyncPushConsumer, Message
+from pocketmq.client import AsyncProducer, AsyncPushConsumer, Message, SessionCredentials
 from pocketmq.client.admin import AsyncAdmin
 from pocketmq.client.message import SendStatus
 
@@ -32,8 +32,13 @@ def pct(sorted_values: list[float], q: float) -> float:
     return sorted_values[i]
 
 
-async def create_topic(ns: str, topic: str, cluster: str, queues: int) -> None:
-    async with AsyncAdmin(ns) as admin:
+def credentials(args: argparse.Namespace) -> SessionCredentials | None:
+    return SessionCredentials(args.access_key, args.secret_key) if args.access_key else None
+
+
+async def create_topic(ns: str, topic: str, cluster: str, queues: int,
+                       credentials: SessionCredentials | None = None) -> None:
+    async with AsyncAdmin(ns, credentials=credentials) as admin:
         masters = await admin.master_addrs(cluster)
         if not masters:
             raise RuntimeError(f"no master in cluster {cluster}")
@@ -53,7 +58,7 @@ async def create_topic(ns: str, topic: str, cluster: str, queues: int) -> None:
 
 async def run(args: argparse.Namespace) -> dict:
     if args.create:
-        await create_topic(args.namesrv, args.topic, args.cluster, args.queues)
+        await create_topic(args.namesrv, args.topic, args.cluster, args.queues, credentials(args))
     consumed = 0
     window = [0, 0]  # ms, measured window
     e2e: list[int] = []
@@ -70,7 +75,8 @@ async def run(args: argparse.Namespace) -> dict:
     consumer = None
     if args.consume:
         consumer = AsyncPushConsumer(f"bench_cg_{args.topic}", args.namesrv, listener=listener,
-                                     consume_batch_size=1, consume_from_where="CONSUME_FROM_FIRST_OFFSET")
+                                     consume_batch_size=1, consume_from_where="CONSUME_FROM_FIRST_OFFSET",
+                                     credentials=credentials(args))
         consumer.subscribe(args.topic)
         await consumer.start()
         deadline = time.monotonic() + 60
@@ -80,7 +86,7 @@ async def run(args: argparse.Namespace) -> dict:
             await asyncio.sleep(0.1)
 
     producer = AsyncProducer(f"bench_pg_{args.topic}", args.namesrv, send_timeout=args.send_timeout / 1000,
-                             compress_over=1 << 30)
+                             compress_over=1 << 30, credentials=credentials(args))
     await producer.start()
     body = random.Random(42).randbytes(args.size)
     t0 = time.perf_counter()
@@ -168,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--send-timeout", type=int, default=3000, help="ms")
     ap.add_argument("--no-create", dest="create", action="store_false")
     ap.add_argument("--no-consume", dest="consume", action="store_false")
+    ap.add_argument("--access-key", default=None, help="sign every request (ACL)")
+    ap.add_argument("--secret-key", default=None)
     args = ap.parse_args(argv)
     try:
         import uvloop

@@ -205,6 +205,10 @@ class NamesrvConfig:
     brokerChannelExpiredTime: int = 120000
     maxFrameLength: int = 16 * 1024 * 1024
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
+    # PocketMQ: plain ACL on the name server (${rocketmqHome}/conf/plain_acl.yml, docs/security.md).
+    aclEnable: bool = False
+    # PocketMQ: whether path/port/role/ACL keys may change over the network (admin accounts only).
+    sensitiveConfigUpdateEnable: bool = True
 
     # Keys that UPDATE_NAMESRV_CONFIG must refuse (upstream configBlackList).
     configBlackList: str = "configBlackList;configStorePath;kvConfigPath;rocketmqHome"
@@ -264,6 +268,9 @@ class MessageStoreConfig:
     haTransferBatchSize: int = 32768
     haSlaveFallbehindMax: int = 256 * 1024 * 1024
     haMasterAddress: str = ""
+    # PocketMQ: a secret a slave must prove it knows before the master streams the commit log
+    # (set the same on master and slaves; empty: off, so Apache slaves still connect).
+    haSharedSecret: str = ""
     slaveTimeout: int = 3000
     messageDelayLevel: str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
     accessMessageInMemoryMaxRatio: int = 40
@@ -341,6 +348,12 @@ class BrokerConfig:
     filterSupportRetry: bool = False
     startAcceptSendRequestTimeStamp: int = 0
     aclEnable: bool = False
+    # PocketMQ: the account this broker signs its own requests with (name server registration,
+    # slave sync), for name servers and masters running with aclEnable=true. Empty: unsigned.
+    aclAccessKey: str = ""
+    aclSecretKey: str = ""
+    # PocketMQ: whether path/port/role/ACL keys may change over the network (admin accounts only).
+    sensitiveConfigUpdateEnable: bool = True
     waitTimeMillsInSendQueue: int = 200
     serverChannelMaxIdleTimeSeconds: int = 120
     maxFrameLength: int = 16 * 1024 * 1024

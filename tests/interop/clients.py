@@ -173,14 +173,18 @@ def run_java_driver(args: Sequence[str], *, namesrv: str | None = None,
 
 
 def java_mqadmin(args: Sequence[str], *, namesrv: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, check: bool = False) -> subprocess.CompletedProcess:
+                 timeout: float = DEFAULT_TIMEOUT, check: bool = False,
+                 rocketmq_home: Path | None = None) -> subprocess.CompletedProcess:
     """Run the official ``mqadmin`` (4.9 MQAdminStartup), e.g. ``java_mqadmin(["clusterList"],
-    namesrv=addr)``; ``-n namesrv`` is appended when namesrv is given. Text in .stdout."""
+    namesrv=addr)``; ``-n namesrv`` is appended when namesrv is given. Text in .stdout.
+    ``rocketmq_home``: the ROCKETMQ_HOME it runs with (it signs with its conf/tools.yml)."""
     args = [str(a) for a in args]
     if namesrv is not None:
         args += ["-n", namesrv]
-    cp = subprocess.run(java_cmd(MQADMIN_MAIN, args), stdin=subprocess.DEVNULL, capture_output=True,
-                        text=True, timeout=timeout, env=client_env(), cwd=client_home(),
+    jvm_args = [f"-Drocketmq.home.dir={rocketmq_home}"] if rocketmq_home is not None else []
+    env = client_env({"ROCKETMQ_HOME": str(rocketmq_home)} if rocketmq_home is not None else None)
+    cp = subprocess.run(java_cmd(MQADMIN_MAIN, args, jvm_args=jvm_args), stdin=subprocess.DEVNULL,
+                        capture_output=True, text=True, timeout=timeout, env=env, cwd=client_home(),
                         preexec_fn=_die_with_parent)
     if check and cp.returncode != 0:
         raise DriverError(f"mqadmin exited {cp.returncode}: {args}", cp.returncode, cp.stdout, cp.stderr)
@@ -326,7 +330,8 @@ def start_cpp_driver(args: Sequence[str], *, namesrv: str | None = None) -> Driv
 def cpp_produce(namesrv: str, topic: str, count: int = 10, *, mode: str = "sync",
                 tags: str | None = None, keys: str = "key-{i}", body: str = "body-{i}",
                 props: dict[str, str] | None = None, group: str | None = None,
-                timeout: float = DEFAULT_TIMEOUT, check: bool = True) -> list[dict]:
+                timeout: float = DEFAULT_TIMEOUT, check: bool = True,
+                credentials: tuple[str, str] | None = None) -> list[dict]:
     """Send `count` messages with the C++ client (mode sync|async|oneway|orderly|batch).
     Known client quirk (seen against Apache 4.9.7): "batch" stores ONE message whose body is the
     encoded batch, with an empty msgId in the result, so use it only to reproduce that."""
@@ -338,6 +343,8 @@ def cpp_produce(namesrv: str, topic: str, count: int = 10, *, mode: str = "sync"
         args += ["--group", group]
     for k, v in (props or {}).items():
         args += ["--prop", f"{k}={v}"]
+    if credentials:
+        args += ["--access-key", credentials[0], "--secret-key", credentials[1]]
     return run_cpp_driver(args, namesrv=namesrv, timeout=timeout, check=check)
 
 
@@ -361,10 +368,13 @@ def cpp_push_consume(namesrv: str, topic: str, count: int, *, group: str, expr: 
 
 
 def cpp_pull_consume(namesrv: str, topic: str, count: int, *, group: str, expr: str = "*",
-                     timeout: float = 60, want_props: Sequence[str] = (), check: bool = True) -> list[dict]:
+                     timeout: float = 60, want_props: Sequence[str] = (), check: bool = True,
+                     credentials: tuple[str, str] | None = None) -> list[dict]:
     """Pull every queue of `topic` from offset 0 with the C++ DefaultMQPullConsumer."""
     args = ["cpp-pull-consume", "--topic", topic, "--count", count, "--group", group, "--expr", expr,
             "--timeout", timeout]
+    if credentials:
+        args += ["--access-key", credentials[0], "--secret-key", credentials[1]]
     for p in want_props:
         args += ["--want-prop", p]
     return run_cpp_driver(args, namesrv=namesrv, timeout=timeout + 60, check=check)
@@ -390,7 +400,13 @@ def _cpp_main(argv: list[str]) -> int:  # pragma: no cover - runs in the child p
     ap.add_argument("--orderly", action="store_true")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--want-prop", action="append", default=[])
+    ap.add_argument("--access-key")
+    ap.add_argument("--secret-key")
     a = ap.parse_args(argv)
+
+    def sign_with_credentials(client) -> None:  # noqa: ANN001
+        if a.access_key:
+            client.set_session_credentials(a.access_key, a.secret_key, "LOCAL")
 
     lock = threading.Lock()
 
@@ -419,6 +435,7 @@ def _cpp_main(argv: list[str]) -> int:  # pragma: no cover - runs in the child p
         producer = rmq.Producer(a.group or f"PID_cpp_interop_{os.getpid()}")
         producer.set_namesrv_addr(a.namesrv)
         producer.set_timeout(5000)
+        sign_with_credentials(producer)
         producer.start()
         failed = 0
 
@@ -493,6 +510,7 @@ def _cpp_main(argv: list[str]) -> int:  # pragma: no cover - runs in the child p
                                     message_model=model)
         consumer.set_namesrv_addr(a.namesrv)
         consumer.set_thread_count(2)
+        sign_with_credentials(consumer)
         received = [0]
         finished = threading.Event()
 
@@ -519,6 +537,7 @@ def _cpp_main(argv: list[str]) -> int:  # pragma: no cover - runs in the child p
     # cpp-pull-consume
     consumer = rmq.PullConsumer(a.group or f"CID_cpp_pull_{os.getpid()}")
     consumer.set_namesrv_addr(a.namesrv)
+    sign_with_credentials(consumer)
     consumer.start()
     emit({"event": "started", "group": a.group})
     received = 0

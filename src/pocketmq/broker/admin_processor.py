@@ -16,6 +16,7 @@ from pocketmq.config import apply_properties, config_items, parse_properties, re
 from pocketmq.protocol import client_headers as ch
 from pocketmq.protocol.fastjson import ObjectKey, dumps as fastjson_dumps
 from pocketmq.protocol.route import TopicConfig, kv_table, topic_list
+from pocketmq.security import config_guard
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request, make_response
 from pocketmq.remoting.header import decode_header
@@ -145,6 +146,10 @@ class AdminProcessor:
         black_list = {k for k in self.broker.config.configBlackList.split(";") if k}
         if black_list & values.keys():
             return make_response(request, ResponseCode.NO_PERMISSION, "Can not update config in black list.")
+        refused = config_guard.refusal(values, acl_enabled=self.broker.config.aclEnable,
+                                       update_enabled=self.broker.config.sensitiveConfigUpdateEnable)
+        if refused is not None:
+            return make_response(request, ResponseCode.NO_PERMISSION, refused)
         for config in (self.broker.config, self.broker.store_config):
             apply_properties(config, values)
         log.info("updateBrokerConfig, new config: [%s] client: %s", values, channel.remote_address)
@@ -154,6 +159,9 @@ class AdminProcessor:
 
     def get_broker_config(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         values = {**config_items(self.broker.config), **config_items(self.broker.store_config)}
+        for secret in ("aclSecretKey", "haSharedSecret"):
+            if values.get(secret):
+                values[secret] = config_guard.MASKED
         version = orjson.dumps(self.broker.config_data_version.to_dict()).decode()
         return make_response(request, ext_fields={"version": version}, body=render_properties(values).encode())
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from typing import Any
 
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
@@ -32,7 +33,10 @@ from pocketmq.config import BrokerConfig, MessageStoreConfig, config_items, rend
 from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
+from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
+from pocketmq.security.acl_admin import AclAdminProcessor, AclConfigEditor
+from pocketmq.security.server import ServerAcl, request_signer
 from pocketmq.store.ha import HAService
 from pocketmq.store.message_store import MessageStore
 
@@ -45,7 +49,8 @@ MASTER_SEARCH_SECONDS = 1.0
 
 class BrokerController:
     def __init__(self, config: BrokerConfig, store_config: MessageStoreConfig, host: str = "0.0.0.0",
-                 config_file: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+                 config_file: str | None = None, clock: Clock = SYSTEM_CLOCK, tls: ServerTls | None = None,
+                 client_ssl: ssl.SSLContext | None = None) -> None:
         self.config = config
         self.store_config = store_config
         self.host = host
@@ -64,7 +69,8 @@ class BrokerController:
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
         self.transactions = TransactionService(self)
-        self.remoting_client = RemotingClient()
+        self.remoting_client = RemotingClient(before_request=request_signer(config.aclAccessKey, config.aclSecretKey),
+                                              ssl_context=client_ssl)  # tls.enable: TLS to name servers, master
         self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
         self.master_addr: str | None = None
         self.ha_master_addr: str | None = None
@@ -74,11 +80,18 @@ class BrokerController:
         self.pull_processor = PullProcessor(self)
         self.dispatcher = Dispatcher()
         self.fast_dispatcher = Dispatcher()
+        self.acl: ServerAcl | None = None
+        if config.aclEnable:
+            self.acl = ServerAcl.for_home(config.rocketmqHome)
+            self.acl.install(self.dispatcher, self.fast_dispatcher)
         self._register_processors()
+        # The HA port serves TLS only when TLS is enforced: a permissive HA port stays plaintext
+        # (Apache slaves), as PocketMQ does not sniff the first byte of an HA stream.
+        self.ha_ssl_server = tls.context if tls is not None and tls.mode == "enforcing" else None
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
-                                     on_close=self._on_channel_close)
+                                     on_close=self._on_channel_close, tls=tls)
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
-                                          on_close=self._on_channel_close)
+                                          on_close=self._on_channel_close, tls=tls)
         self._tasks: list[asyncio.Task[None]] = []
         self._register_pending = False
         self._registered_version: tuple[int, int] | None = None
@@ -101,6 +114,7 @@ class BrokerController:
         ClientProcessor(self).register_all(both)
         QueryProcessor(self).register_all(both)
         AdminProcessor(self).register_all(both)
+        AclAdminProcessor(AclConfigEditor(self.acl.acl, self.store.clock) if self.acl is not None else None).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
@@ -135,7 +149,8 @@ class BrokerController:
         self.store.message_arriving_listener = self._on_message_arriving
         await self.store.start()
         self.ha_service = HAService(self.store, self.store_config, host=self.host,
-                                    master_addr=lambda: self.ha_master_addr)
+                                    master_addr=lambda: self.ha_master_addr, ssl_server=self.ha_ssl_server,
+                                    ssl_client=self.remoting_client.ssl_context)
         await self.ha_service.start()
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
@@ -149,6 +164,8 @@ class BrokerController:
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
         ]
+        if self.acl is not None:
+            self._tasks.append(loop.create_task(self.acl.watch()))
         if self.is_slave:
             self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))
             if self.ha_master_addr is None and not self.store_config.haMasterAddress:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import sys
 
 from pocketmq.broker.controller import BrokerController
 from pocketmq.config import BrokerConfig, MessageStoreConfig
+from pocketmq.security.remote_address import AclConfigError
+from pocketmq.security.tls import TlsConfig, client_context, server_tls, tls_config
 from pocketmq.process import (
     apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging,
 )
@@ -17,7 +20,7 @@ from pocketmq.process import (
 log = logging.getLogger("pocketmq.broker")
 
 
-def build_configs(argv: list[str]) -> tuple[BrokerConfig, MessageStoreConfig, str | None, bool, bool]:
+def build_configs(argv: list[str]) -> tuple[BrokerConfig, MessageStoreConfig, str | None, bool, bool, TlsConfig]:
     args = parse_startup_args("mqbroker", argv, with_namesrv=True)
     broker_config = BrokerConfig()
     store_config = MessageStoreConfig()
@@ -27,7 +30,11 @@ def build_configs(argv: list[str]) -> tuple[BrokerConfig, MessageStoreConfig, st
     apply_all([broker_config, store_config], values)
     broker_config.namesrvAddr = broker_config.namesrvAddr.replace(",", ";")
     config_file = os.path.abspath(args.config_file) if args.config_file else None
-    return broker_config, store_config, config_file, args.print_all, args.print_important
+    try:
+        tls = tls_config(values)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    return broker_config, store_config, config_file, args.print_all, args.print_important, tls
 
 
 def check_configs(broker: BrokerConfig, store: MessageStoreConfig) -> str | None:
@@ -46,7 +53,7 @@ def check_configs(broker: BrokerConfig, store: MessageStoreConfig) -> str | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    broker_config, store_config, config_file, print_all, print_important = build_configs(
+    broker_config, store_config, config_file, print_all, print_important, tls = build_configs(
         sys.argv[1:] if argv is None else argv)
     if print_all or print_important:
         print_config([broker_config, store_config], important_only=print_important)
@@ -56,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     setup_logging(broker_config.logDir, "broker.log")
-    controller = BrokerController(broker_config, store_config, config_file=config_file)
+    try:
+        controller = BrokerController(broker_config, store_config, config_file=config_file, tls=server_tls(tls),
+                                      client_ssl=client_context(tls))
+    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
+        print(f"The broker cannot start: {exc}", file=sys.stderr)
+        return 1
 
     async def start() -> None:
         await controller.start()

@@ -13,6 +13,7 @@ from typing import Any
 
 from pocketmq.client import _sync
 from pocketmq.client.config import ClientConfig
+from pocketmq.security.credentials import SessionCredentials
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.client.instance import ClientInstance
 from pocketmq.protocol import client_bodies as bodies
@@ -31,8 +32,10 @@ __all__ = ["AsyncAdmin", "Admin"]
 
 class AsyncAdmin:
     def __init__(self, namesrv_addr: str | list[str] | None = None, *, timeout: float = 5.0,
-                 config: ClientConfig | None = None) -> None:
+                 config: ClientConfig | None = None, credentials: SessionCredentials | None = None) -> None:
         self.config = config or ClientConfig(namesrv_addr=namesrv_addr, api_timeout=timeout)
+        if credentials is not None:
+            self.config.credentials = credentials
         self.instance: ClientInstance | None = None
 
     async def start(self) -> "AsyncAdmin":

@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 
 from pocketmq.client.errors import MQClientError
 from pocketmq.clock import SYSTEM_CLOCK, Clock
+from pocketmq.security.credentials import SessionCredentials
 
 
 def parse_namesrv_addr(addr: str | list[str] | None) -> list[str]:
@@ -52,6 +54,12 @@ class ClientConfig:
     api_timeout: float = 3.0
     language: str = "PYTHON"
     clock: Clock = SYSTEM_CLOCK  # born timestamps and unique ids (pocketmq.clock)
+    # ACL account every request is signed with (upstream AclClientRPCHook); None: unsigned.
+    credentials: SessionCredentials | None = None
+    # TLS to every broker and name server (upstream setUseTLS / tls.enable); the server's
+    # certificate is not checked unless ``ssl_context`` says otherwise.
+    use_tls: bool = False
+    ssl_context: ssl.SSLContext | None = None
 
     def namesrv_list(self) -> list[str]:
         return parse_namesrv_addr(self.namesrv_addr)

@@ -12,6 +12,7 @@ CHECK_TRANSACTION_STATE, RESET_CONSUMER_CLIENT_OFFSET, GET_CONSUMER_RUNNING_INFO
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Awaitable, Callable, Protocol
@@ -27,6 +28,8 @@ from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_response
 from pocketmq.remoting.header import decode_header
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingError
+from pocketmq.security.signing import sign_request
+from pocketmq.security.tls import insecure_client_context
 
 log = logging.getLogger("pocketmq.client")
 
@@ -65,7 +68,11 @@ class ClientInstance:
         self.config = config or ClientConfig()
         self.client_id = self.config.build_client_id()
         self.dispatcher = Dispatcher()
-        self.remoting = RemotingClient(self.dispatcher, connect_timeout=self.config.api_timeout)
+        credentials = self.config.credentials
+        sign = None if credentials is None else functools.partial(sign_request, credentials=credentials)
+        context = self.config.ssl_context or (insecure_client_context() if self.config.use_tls else None)
+        self.remoting = RemotingClient(self.dispatcher, connect_timeout=self.config.api_timeout, before_request=sign,
+                                       ssl_context=context)
         self.api = MQClientAPI(self.remoting, self.config.namesrv_list(), timeout=self.config.api_timeout,
                                language=self.config.language)
         self.routes: dict[str, TopicRouteData] = {}

@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from pocketmq.client import _sync
 from pocketmq.client.config import ClientConfig
+from pocketmq.security.credentials import SessionCredentials
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.client.fault import FaultStrategy, TopicPublishInfo, publish_queues
 from pocketmq.client.instance import ClientInstance
@@ -81,9 +82,12 @@ class AsyncProducer:
                  compress_over: int = 4096, max_message_size: int = 4 * 1024 * 1024,
                  latency_fault_enable: bool = True, retry_another_broker_when_not_store_ok: bool = False,
                  default_topic_queue_nums: int = 4, create_topic_key: str = DEFAULT_TOPIC,
-                 instance_name: str | None = None, config: ClientConfig | None = None) -> None:
+                 instance_name: str | None = None, config: ClientConfig | None = None,
+                 credentials: SessionCredentials | None = None) -> None:
         self.group = group
         self.config = config or ClientConfig(namesrv_addr=namesrv_addr)
+        if credentials is not None:
+            self.config.credentials = credentials
         if instance_name:
             self.config.instance_name = instance_name
         self.send_timeout = send_timeout

@@ -15,6 +15,7 @@ from typing import Any
 
 from pocketmq.client.allocate import AllocateAveragely, AllocateStrategy
 from pocketmq.client.config import ClientConfig
+from pocketmq.security.credentials import SessionCredentials
 from pocketmq.client.errors import MQClientError
 from pocketmq.client.instance import ClientInstance
 from pocketmq.client.offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
@@ -55,11 +56,14 @@ class RebalancingConsumer:
                  allocate_strategy: AllocateStrategy | None = None,
                  offset_store_dir: str | None = None,
                  instance_name: str | None = None,
-                 config: ClientConfig | None = None) -> None:
+                 config: ClientConfig | None = None,
+                 credentials: SessionCredentials | None = None) -> None:
         if not group:
             raise MQClientError("consumerGroup is null")
         self.group = group
         self.config = config or ClientConfig(namesrv_addr=namesrv_addr)
+        if credentials is not None:
+            self.config.credentials = credentials
         if instance_name:
             self.config.instance_name = instance_name
         self.message_model = MessageModel(message_model)

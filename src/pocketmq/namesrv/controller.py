@@ -10,27 +10,36 @@ from pocketmq.config import NamesrvConfig
 from pocketmq.namesrv.kvconfig import KVConfigManager
 from pocketmq.namesrv.processor import NamesrvProcessor
 from pocketmq.namesrv.route_info import RouteInfoManager
+from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingServer
+from pocketmq.security.server import ServerAcl
 
 log = logging.getLogger("pocketmq.namesrv")
 
 
 class NamesrvController:
-    def __init__(self, config: NamesrvConfig, host: str = "0.0.0.0") -> None:
+    def __init__(self, config: NamesrvConfig, host: str = "0.0.0.0", tls: ServerTls | None = None) -> None:
         self.config = config
         self.host = host
         self.routes = RouteInfoManager(broker_channel_expired_ms=config.brokerChannelExpiredTime)
         self.kv = KVConfigManager(config.kvConfigPath)
         self.dispatcher = Dispatcher()
         NamesrvProcessor(config, self.routes, self.kv).register_all(self.dispatcher)
+        self.acl: ServerAcl | None = None
+        if config.aclEnable:
+            self.acl = ServerAcl.for_namesrv(config.rocketmqHome)
+            self.acl.install(self.dispatcher)
+        self._acl_task: asyncio.Task[None] | None = None
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
-                                     on_close=self._on_channel_close)
+                                     on_close=self._on_channel_close, tls=tls)
         self._scan_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.kv.load()
         await self.server.start(self.host, self.config.listenPort)
         self._scan_task = asyncio.get_running_loop().create_task(self._scan_loop())
+        if self.acl is not None:
+            self._acl_task = asyncio.get_running_loop().create_task(self.acl.watch())
 
     @property
     def port(self) -> int:
@@ -49,10 +58,12 @@ class NamesrvController:
             await asyncio.sleep(interval)
 
     async def shutdown(self) -> None:
-        if self._scan_task is not None:
-            self._scan_task.cancel()
+        for task in (self._scan_task, self._acl_task):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self._scan_task
+                await task
             except asyncio.CancelledError:
                 pass
         await self.server.close()

@@ -15,6 +15,7 @@ from pocketmq.namesrv.kvconfig import KVConfigManager
 from pocketmq.namesrv.route_info import RouteInfoManager
 from pocketmq.protocol import namesrv_headers as h
 from pocketmq.protocol.route import DataVersion, RegisterBrokerBody, kv_table, topic_list
+from pocketmq.security import config_guard
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_response
 from pocketmq.remoting.header import decode_header, encode_header
@@ -184,6 +185,10 @@ class NamesrvProcessor:
         black_list = {key for key in self.config.configBlackList.split(";") if key}
         if black_list & values.keys():
             return make_response(request, ResponseCode.NO_PERMISSION, "Can not update config in black list.")
+        refused = config_guard.refusal(values, acl_enabled=self.config.aclEnable,
+                                       update_enabled=self.config.sensitiveConfigUpdateEnable)
+        if refused is not None:
+            return make_response(request, ResponseCode.NO_PERMISSION, refused)
         apply_properties(self.config, values)
         log.info("updateConfig, new config: %s, client: %s", values, channel.remote_address)
         try:

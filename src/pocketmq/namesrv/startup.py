@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import sys
 
 from pocketmq.config import NamesrvConfig
 from pocketmq.namesrv.controller import NamesrvController
+from pocketmq.security.remote_address import AclConfigError
+from pocketmq.security.tls import server_tls, tls_config
 from pocketmq.process import (
     apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging,
 )
@@ -18,12 +21,21 @@ log = logging.getLogger("pocketmq.namesrv")
 def main(argv: list[str] | None = None) -> int:
     args = parse_startup_args("mqnamesrv", sys.argv[1:] if argv is None else argv, with_namesrv=False)
     config = NamesrvConfig()
-    apply_all([config], load_config_values(args))
+    values = load_config_values(args)
+    apply_all([config], values)
+    try:
+        tls = tls_config(values)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if args.print_all or args.print_important:
         print_config([config], important_only=args.print_important)
         return 0
     setup_logging(config.logDir, "namesrv.log")
-    controller = NamesrvController(config)
+    try:
+        controller = NamesrvController(config, tls=server_tls(tls))
+    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
+        print(f"The Name Server cannot start: {exc}", file=sys.stderr)
+        return 1
 
     async def start() -> None:
         await controller.start()

@@ -16,6 +16,7 @@ import inspect
 import itertools
 import logging
 import socket
+import ssl
 import struct
 from typing import Any, Awaitable, Callable, Coroutine, Union
 
@@ -23,6 +24,7 @@ from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, Prot
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import Buffer, RemotingCommand, make_error, make_response
 from pocketmq.remoting.header import HeaderError
+from pocketmq.remoting.tls import DISABLED, ENFORCING, ServerTls, TlsError, TlsSession
 
 log = logging.getLogger("pocketmq.remoting")
 
@@ -57,14 +59,30 @@ class RequestError(Exception):
         self.remark = remark
 
 
+class RequestDenied(Exception):
+    """Raised by a guard to refuse a request before any handler sees it (e.g. an ACL refusal):
+    answered with ``code`` and ``remark`` in a JSON response, oneway requests get nothing."""
+
+    def __init__(self, code: int, remark: str) -> None:
+        super().__init__(remark)
+        self.code = code
+        self.remark = remark
+
+
+# A guard sees every request first (upstream's server RPC hooks' doBeforeRequest).
+Guard = Callable[[RemotingCommand, "Connection"], None]
+
+
 class Dispatcher:
     """Request code -> handler. Unknown codes get REQUEST_CODE_NOT_SUPPORTED, unless
-    ``answer_unknown`` is False (the 4.9 name server stays silent)."""
+    ``answer_unknown`` is False (the 4.9 name server stays silent). ``guards`` run before the
+    handler lookup and may refuse a request by raising RequestDenied."""
 
     def __init__(self, answer_unknown: bool = True) -> None:
         self.handlers: dict[int, Handler] = {}
         self.default: Handler | None = None
         self.answer_unknown = answer_unknown
+        self.guards: list[Guard] = []
 
     def register(self, code: int, handler: Handler) -> None:
         self.handlers[int(code)] = handler
@@ -75,8 +93,11 @@ class Dispatcher:
 
 class Connection(asyncio.Protocol):
     def __init__(self, dispatcher: Dispatcher, *, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
-                 on_close: Callable[["Connection"], None] | None = None, name: str = "") -> None:
+                 on_close: Callable[["Connection"], None] | None = None, name: str = "",
+                 server_tls: ServerTls | None = None) -> None:
         self.dispatcher = dispatcher
+        self._server_tls = server_tls  # looked at once, on the first bytes received
+        self._tls: TlsSession | None = None
         self.decoder = FrameDecoder(max_frame_length)
         self.on_close = on_close
         self.name = name
@@ -107,6 +128,10 @@ class Connection(asyncio.Protocol):
                 pass
 
     def data_received(self, data: bytes) -> None:
+        if self._server_tls is not None or self._tls is not None:
+            data = self._tls_receive(data)
+            if not data:
+                return
         decoder = self.decoder
         decoder.feed(data)
         # Answers produced while these bytes are handled go out in one write at the end,
@@ -128,6 +153,32 @@ class Connection(asyncio.Protocol):
             self._receiving = False
         if self._outgoing and not self._flush_scheduled:
             self._flush()
+
+    def _tls_receive(self, data: bytes) -> bytes:
+        """The plaintext in ``data``: a server connection's first bytes decide TLS or not (the
+        TLS handshake record byte, 0x16), then a TLS session decrypts; a TLS failure closes."""
+        try:
+            if self._server_tls is not None:
+                policy, self._server_tls = self._server_tls, None
+                if not policy.wants_tls(data[0]):
+                    return data
+                assert policy.context is not None
+                self._tls = TlsSession(policy.context, server_side=True)
+            assert self._tls is not None
+            plaintext = self._tls.receive(data)
+        except TlsError as exc:
+            log.warning("closing connection %s: %s", self.remote_address, exc)
+            self._write_tls()
+            self.close()
+            return b""
+        self._write_tls()
+        return plaintext
+
+    def _write_tls(self) -> None:
+        if self._tls is not None and self.transport is not None:
+            records = self._tls.outgoing()
+            if records:
+                self.transport.write(records)
 
     def eof_received(self) -> bool:
         """The peer closed its side: close ours in order (FIN, not a reset)."""
@@ -166,7 +217,16 @@ class Connection(asyncio.Protocol):
         self._flush_scheduled = False
         outgoing, self._outgoing = self._outgoing, []
         if self.transport is not None and outgoing:
-            self.transport.writelines(outgoing)
+            if self._tls is None:
+                self.transport.writelines(outgoing)
+                return
+            try:
+                self._tls.send(b"".join(outgoing))
+            except TlsError as exc:
+                log.warning("closing connection %s: %s", self.remote_address, exc)
+                self.abort()
+                return
+            self._write_tls()
 
     async def invoke(self, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
         """Send a request and wait for its response (matched by opaque) up to ``timeout`` seconds."""
@@ -209,6 +269,8 @@ class Connection(asyncio.Protocol):
 
     # ----------------------------------------------------------------------------- dispatching
     def _dispatch(self, request: RemotingCommand) -> None:
+        if self.dispatcher.guards and not self._guard(request):
+            return
         handler = self.dispatcher.find(request.code)
         if handler is None:
             if self.dispatcher.answer_unknown and not request.is_oneway:
@@ -226,6 +288,20 @@ class Connection(asyncio.Protocol):
             self._track(self._loop.create_task(self._finish(request, result)))
         else:
             self._answer(request, result)
+
+    def _guard(self, request: RemotingCommand) -> bool:
+        """Run the dispatcher's guards; answers a refused request and returns False."""
+        try:
+            for guard in self.dispatcher.guards:
+                guard(request, self)
+        except RequestDenied as denied:
+            if not request.is_oneway:
+                self.send(make_error(request, denied.code, denied.remark))
+            return False
+        except Exception as exc:  # a guard's own failure refuses the request, nothing more
+            self._answer_failure(request, exc)
+            return False
+        return True
 
     def _track(self, task: "asyncio.Task[None]") -> None:
         self._tasks.add(task)
@@ -312,8 +388,11 @@ class RemotingServer:
 
     def __init__(self, dispatcher: Dispatcher, *, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
                  on_connect: Callable[[Connection], None] | None = None,
-                 on_close: Callable[[Connection], None] | None = None) -> None:
+                 on_close: Callable[[Connection], None] | None = None, tls: ServerTls | None = None) -> None:
         self.dispatcher = dispatcher
+        # None: plaintext only (disabled, or permissive without a certificate to serve TLS with)
+        self.tls = tls if tls is not None and tls.mode != DISABLED and (tls.context is not None or tls.mode == ENFORCING) \
+            else None
         self.max_frame_length = max_frame_length
         self.on_connect = on_connect
         self.on_close = on_close
@@ -345,7 +424,7 @@ class RemotingServer:
 
 class _ServerConnection(Connection):
     def __init__(self, server: RemotingServer) -> None:
-        super().__init__(server.dispatcher, max_frame_length=server.max_frame_length)
+        super().__init__(server.dispatcher, max_frame_length=server.max_frame_length, server_tls=server.tls)
         self.server = server
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -363,11 +442,17 @@ class _ServerConnection(Connection):
 
 class RemotingClient:
     """One connection per address, opened on first use and re-opened after it closes.
-    ``dispatcher`` serves the requests servers send to us (e.g. NOTIFY_CONSUMER_IDS_CHANGED)."""
+    ``dispatcher`` serves the requests servers send to us (e.g. NOTIFY_CONSUMER_IDS_CHANGED).
+    ``before_request`` sees each request just before it is sent (e.g. to sign it, as upstream's
+    client RPC hooks)."""
 
     def __init__(self, dispatcher: Dispatcher | None = None, *, connect_timeout: float = 3.0,
-                 max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH) -> None:
+                 max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+                 before_request: Callable[[RemotingCommand], None] | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.dispatcher = dispatcher or Dispatcher()
+        self.ssl_context = ssl_context  # connect with TLS (upstream's client tls.enable)
+        self.before_request = before_request
         self.connect_timeout = connect_timeout
         self.max_frame_length = max_frame_length
         self._connections: dict[str, Connection] = {}
@@ -409,7 +494,7 @@ class RemotingClient:
                 loop.create_connection(
                     lambda: Connection(self.dispatcher, max_frame_length=self.max_frame_length,
                                        on_close=self._forget, name=address),
-                    host, port),
+                    host, port, ssl=self.ssl_context, server_hostname=host if self.ssl_context else None),
                 self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise RemotingConnectError(f"connect to {address} failed: {exc or type(exc).__name__}") from None
@@ -422,10 +507,14 @@ class RemotingClient:
 
     async def invoke(self, address: str, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
         connection = await self.connection(address)
+        if self.before_request is not None:
+            self.before_request(request)
         return await connection.invoke(request, timeout)
 
     async def invoke_oneway(self, address: str, request: RemotingCommand) -> None:
         connection = await self.connection(address)
+        if self.before_request is not None:
+            self.before_request(request)
         connection.invoke_oneway(request)
 
     def close_connection(self, address: str) -> None:

@@ -83,6 +83,13 @@ class MessageFilter(Protocol):
 ArrivingListener = Callable[[str, int, int, int, int, "dict[str, str] | None"], None]
 
 
+def unsafe_topic_name(topic: str) -> bool:
+    """A topic whose consume queue folder would not be a plain child of consumequeue/ (a path
+    separator, NUL, "." or ".."): never stored, never looked up. Retry topics carry group names,
+    which upstream does not validate, so this is the store's own guard."""
+    return topic in ("", ".", "..") or "/" in topic or "\\" in topic or "\0" in topic
+
+
 def disk_used_ratio(path: str) -> float:
     """Used fraction (0..1) of the partition holding ``path``; -1 if unknown."""
     try:
@@ -293,6 +300,8 @@ class MessageStore:
     def find_consume_queue(self, topic: str, queue_id: int) -> ConsumeQueue:
         queues = self.consume_queue_table.get(topic)
         if queues is None:
+            if unsafe_topic_name(topic):  # its folder would lie outside consumequeue/
+                raise ValueError(f"topic name {topic!r} not allowed")
             queues = self.consume_queue_table[topic] = {}
         cq = queues.get(queue_id)
         if cq is None:
@@ -301,6 +310,9 @@ class MessageStore:
         return cq
 
     def _dispatch_request(self, req: DispatchRequest) -> None:
+        if req.topic not in self.consume_queue_table and unsafe_topic_name(req.topic):
+            log.error("not indexing the message at %d: topic name %r not allowed", req.commit_log_offset, req.topic)
+            return
         if req.sys_flag & m.TRANSACTION_TYPE_MASK in _NORMAL_TRAN:
             self.find_consume_queue(req.topic, req.queue_id).put(
                 req.commit_log_offset, req.msg_size, req.tags_code, req.queue_offset)
@@ -355,6 +367,8 @@ class MessageStore:
             return refused
         if len(msg.topic) > m.MAX_TOPIC_LENGTH and len(msg.topic.encode("utf-8")) > m.MAX_TOPIC_LENGTH:
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic length > {m.MAX_TOPIC_LENGTH}")
+        if unsafe_topic_name(msg.topic):
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic name {msg.topic!r} not allowed")
         tran = msg.sys_flag & m.TRANSACTION_TYPE_MASK
         props_str = msg.properties_string
         if tran in _NORMAL_TRAN and (
@@ -440,6 +454,8 @@ class MessageStore:
             return refused
         if len(topic.encode("utf-8")) > m.MAX_TOPIC_LENGTH:
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic length > {m.MAX_TOPIC_LENGTH}")
+        if unsafe_topic_name(topic):
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic name {topic!r} not allowed")
         if sys_flag & m.TRANSACTION_TYPE_MASK != m.TRANSACTION_NOT_TYPE:
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark="batch messages cannot be transactional")
         if not records:

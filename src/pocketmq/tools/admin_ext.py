@@ -26,6 +26,7 @@ from pocketmq.protocol.route import MASTER_ID, BrokerData, ClusterInfo, TopicRou
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request
 from pocketmq.remoting.transport import RemotingConnectError, RemotingError
+from pocketmq.security.credentials import SessionCredentials
 from pocketmq.tools.jfmt import hashmap_order
 
 RETRY_PREFIX = "%RETRY%"
@@ -78,10 +79,12 @@ class AdminExt:
     """One mqadmin run's connection to the cluster. ``namesrv`` may be empty: only commands that
     need a name server fail then (with ``NoNamesrvError``)."""
 
-    def __init__(self, namesrv: list[str], timeout: float = 5.0) -> None:
+    def __init__(self, namesrv: list[str], timeout: float = 5.0,
+                 credentials: SessionCredentials | None = None, use_tls: bool = False) -> None:
         self.namesrv_addrs = namesrv
         config = ClientConfig(namesrv_addr=namesrv or ["-"], api_timeout=timeout,
-                              instance_name=str(int(time.time() * 1000)), language="JAVA")
+                              instance_name=str(int(time.time() * 1000)), language="JAVA",
+                              credentials=credentials, use_tls=use_tls)
         self.admin = AsyncAdmin(config=config)
         self.timeout = timeout
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TextIO
 
 from pocketmq.client.errors import MQBrokerError
+from pocketmq.security.credentials import SessionCredentials
 from pocketmq.tools.admin_ext import AdminError, AdminExt
 from pocketmq.tools.jfmt import hashmap_order, jformat
 
@@ -28,6 +29,7 @@ class Opt:
     desc: str
     required: bool = False
     group: str | None = None  # a required one-of group (commons-cli OptionGroup)
+    hidden: bool = False  # accepted but left out of the help, which stays upstream's
 
     @property
     def key(self) -> str:
@@ -35,7 +37,11 @@ class Opt:
 
 
 COMMON = (Opt("h", "help", False, "Print help"),
-          Opt("n", "namesrvAddr", True, "Name server address list, eg: '192.168.0.1:9876;192.168.0.2:9876'"))
+          Opt("n", "namesrvAddr", True, "Name server address list, eg: '192.168.0.1:9876;192.168.0.2:9876'"),
+          # PocketMQ extensions (docs/security.md); without them ${ROCKETMQ_HOME}/conf/tools.yml.
+          Opt(None, "accessKey", True, "ACL access key", hidden=True),
+          Opt(None, "secretKey", True, "ACL secret key", hidden=True),
+          Opt(None, "useTLS", False, "TLS to name servers and brokers", hidden=True))
 JSON_OPT = Opt(None, "json", False, "Print the result as JSON (PocketMQ extension)")
 
 
@@ -110,7 +116,7 @@ def parse(options: list[Opt], argv: list[str]) -> CommandLine:
 
 def help_text(app: str, options: list[Opt], width: int = 110) -> str:
     """commons-cli HelpFormatter.printHelp(app, options, autoUsage=true)."""
-    ordered = sorted(options, key=lambda o: o.key.lower())
+    ordered = sorted((o for o in options if not o.hidden), key=lambda o: o.key.lower())
 
     def usage_item(o: Opt) -> str:
         text = ("-" + o.short) if o.short else ("--" + o.long)
@@ -152,11 +158,13 @@ class Context:
     err: TextIO = field(default_factory=lambda: sys.stderr)
     json: bool = False
     failed: bool = False
+    credentials: SessionCredentials | None = None
+    use_tls: bool = False
     _admin: AdminExt | None = None
 
     async def admin(self) -> AdminExt:
         if self._admin is None:
-            self._admin = await AdminExt(self.namesrv).start()
+            self._admin = await AdminExt(self.namesrv, credentials=self.credentials, use_tls=self.use_tls).start()
         return self._admin
 
     async def close(self) -> None:

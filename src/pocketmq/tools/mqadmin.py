@@ -21,6 +21,7 @@ from typing import TextIO
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.remoting.transport import RemotingConnectError, RemotingError, RemotingTimeoutError
 from pocketmq.tools import cmd_broker, cmd_cluster, cmd_group, cmd_message, cmd_namesrv, cmd_topic  # noqa: F401
+from pocketmq.security.credentials import TOOLS_FILE, SessionCredentials, default_home, load_tools_yml
 from pocketmq.tools.admin_ext import AdminError, NoNamesrvError
 from pocketmq.tools.command import REGISTRY, Command, Context, UsageError, find, help_text, parse
 
@@ -50,6 +51,15 @@ def namesrv_list(value: str | None) -> list[str]:
     if value is None:
         value = os.environ.get("NAMESRV_ADDR", "")
     return [a.strip() for a in re.split(r"[;,]", value) if a.strip()]
+
+
+def credentials(access_key: str | None, secret_key: str | None) -> SessionCredentials | None:
+    """--accessKey/--secretKey when both are given, else ${ROCKETMQ_HOME}/conf/tools.yml as
+    upstream's mqadmin reads it (ROCKETMQ_HOME unset: this distribution's folder)."""
+    if access_key and secret_key:
+        return SessionCredentials(access_key, secret_key)
+    home = default_home(os.environ.get("ROCKETMQ_HOME", ""))
+    return load_tools_yml(os.path.join(home, TOOLS_FILE))
 
 
 def describe(exc: BaseException) -> str:
@@ -96,7 +106,9 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     if cl.flag("h"):
         out.write(help_text(f"mqadmin {cmd.name}", options))
         return 0
-    ctx = Context(namesrv=namesrv_list(cl.get("n")), out=out, err=err, json=cl.flag("json"))
+    ctx = Context(namesrv=namesrv_list(cl.get("n")), out=out, err=err, json=cl.flag("json"),
+                  credentials=credentials(cl.get("accessKey"), cl.get("secretKey")),
+                  use_tls=cl.flag("useTLS") or os.environ.get("TLS_ENABLE", "").lower() == "true")
     try:
         asyncio.run(_run(cmd, ctx, cl))
     except NoNamesrvError as exc:

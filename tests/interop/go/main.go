@@ -9,6 +9,8 @@
 //	                       [-model clustering|broadcasting] [-count N] [-timeout SECONDS]
 //	                       [-from first|last] [-orderly] [-reconsume-once]
 //
+// Both take -access-key AK -secret-key SK to sign every request (primitive.Credentials);
+// produce takes -tls (WithTls(true)).
 // "{i}" in -body, -keys and -prop values is replaced by the message index.
 // Client logs go to $POCKETMQ_GO_LOG (default: a file in the temp dir), never to stdout.
 package main
@@ -141,6 +143,9 @@ func produce(argv []string) int {
 	vip := fs.Bool("vip", false, "send through the VIP channel (listenPort-2)")
 	timeout := fs.Int("timeout", 60, "seconds to wait for async sends")
 	batchSize := fs.Int("batch-size", 16, "messages per batch in batch mode")
+	accessKey := fs.String("access-key", "", "ACL access key (sign requests)")
+	secretKey := fs.String("secret-key", "", "ACL secret key")
+	useTLS := fs.Bool("tls", false, "TLS to name servers and brokers")
 	var props multiFlag
 	fs.Var(&props, "prop", "user property k=v (repeatable)")
 	_ = fs.Parse(argv)
@@ -157,6 +162,12 @@ func produce(argv []string) int {
 	}
 	if *queueID >= 0 {
 		opts = append(opts, producer.WithQueueSelector(queueIDSelector{id: *queueID}))
+	}
+	if *useTLS {
+		opts = append(opts, producer.WithTls(true))
+	}
+	if *accessKey != "" {
+		opts = append(opts, producer.WithCredentials(primitive.Credentials{AccessKey: *accessKey, SecretKey: *secretKey}))
 	}
 	p, err := rocketmq.NewProducer(opts...)
 	if err != nil {
@@ -325,6 +336,8 @@ func pushConsume(argv []string) int {
 	orderly := fs.Bool("orderly", false, "orderly consumption")
 	reconsumeOnce := fs.Bool("reconsume-once", false, "ask for redelivery of each message once")
 	vip := fs.Bool("vip", false, "VIP channel")
+	accessKey := fs.String("access-key", "", "ACL access key (sign requests)")
+	secretKey := fs.String("secret-key", "", "ACL secret key")
 	_ = fs.Parse(argv)
 	if *topic == "" {
 		fail(fmt.Errorf("missing -topic"))
@@ -338,7 +351,7 @@ func pushConsume(argv []string) int {
 	if *from == "last" {
 		fw = consumer.ConsumeFromLastOffset
 	}
-	c, err := rocketmq.NewPushConsumer(
+	copts := []consumer.Option{
 		consumer.WithNsResolver(primitive.NewPassthroughResolver(strings.Split(*namesrv, ";"))),
 		consumer.WithGroupName(*group),
 		consumer.WithConsumerModel(mm),
@@ -346,7 +359,11 @@ func pushConsume(argv []string) int {
 		consumer.WithConsumerOrder(*orderly),
 		consumer.WithConsumeMessageBatchMaxSize(1),
 		consumer.WithVIPChannel(*vip),
-	)
+	}
+	if *accessKey != "" {
+		copts = append(copts, consumer.WithCredentials(primitive.Credentials{AccessKey: *accessKey, SecretKey: *secretKey}))
+	}
+	c, err := rocketmq.NewPushConsumer(copts...)
 	if err != nil {
 		fail(err)
 	}

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from typing import TYPE_CHECKING, Callable
 
 from pocketmq.aio import IdleWatchdog
 from pocketmq.config import MessageStoreConfig
-from pocketmq.store.ha.protocol import BlockReader, ProtocolError, encode_offset
+from pocketmq.store.ha.protocol import CHALLENGE_SIZE, BlockReader, ProtocolError, auth_proof, encode_offset
 
 if TYPE_CHECKING:
     from pocketmq.store.message_store import MessageStore
@@ -39,8 +40,9 @@ class SlaveError(Exception):
 
 class HAClient:
     def __init__(self, store: "MessageStore", config: MessageStoreConfig,
-                 master_addr: Callable[[], str | None]) -> None:
+                 master_addr: Callable[[], str | None], ssl_context: ssl.SSLContext | None = None) -> None:
         self.store = store
+        self.ssl_context = ssl_context  # TLS to the master's HA port (tls.enable)
         self.config = config
         self._master_addr = master_addr
         self.connected_to: str | None = None
@@ -93,7 +95,9 @@ class HAClient:
     async def _session(self, addr: str) -> bool:
         host, _, port = addr.rpartition(":")
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), CONNECT_TIMEOUT)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, int(port), ssl=self.ssl_context,
+                                        server_hostname=host if self.ssl_context else None), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError, ValueError) as exc:
             log.info("HA client: cannot connect to master %s: %s", addr, exc)
             return False
@@ -102,11 +106,14 @@ class HAClient:
         self.last_read = time.monotonic()
         heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat(writer, addr))
         try:
+            if self.config.haSharedSecret:
+                challenge = await asyncio.wait_for(reader.readexactly(CHALLENGE_SIZE), CONNECT_TIMEOUT)
+                writer.write(auth_proof(self.config.haSharedSecret, challenge))
             self.reported_offset = self.store.get_max_phy_offset()
             writer.write(encode_offset(self.reported_offset))
             await writer.drain()
             await self._read_loop(reader, writer)
-        except (OSError, ProtocolError, SlaveError, asyncio.TimeoutError) as exc:
+        except (OSError, ProtocolError, SlaveError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             log.warning("HA client: connection to master %s closed: %s", addr, exc)
         finally:
             heartbeat_task.cancel()

@@ -3,10 +3,17 @@
 Slave -> master: 8-byte big-endian longs, each the slave's max commit-log offset; only the
 last complete one counts. Master -> slave: blocks ``[offset: 8][size: 4][size bytes]`` of raw
 commit-log data; ``size`` 0 is a heartbeat. The readers here only parse bytes they are fed.
+
+PocketMQ's optional slave authentication (``haSharedSecret``, off by default so Apache slaves
+still connect): the master first sends ``AUTH_MAGIC + nonce`` (16 random bytes); the slave
+answers with ``HMAC-SHA256(secret, "pocketmq-ha" + nonce)`` (32 bytes) before its first offset
+report; a wrong or missing answer closes the connection before any commit-log byte is sent.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import struct
 
 OFFSET = struct.Struct(">q")
@@ -20,6 +27,28 @@ def encode_offset(offset: int) -> bytes:
 
 def encode_header(offset: int, size: int) -> bytes:
     return HEADER.pack(offset, size)
+
+
+AUTH_MAGIC = b"PMQ-HA-AUTH\x01"
+NONCE_SIZE = 16
+CHALLENGE_SIZE = len(AUTH_MAGIC) + NONCE_SIZE
+PROOF_SIZE = 32
+
+
+def auth_challenge(nonce: bytes) -> bytes:
+    return AUTH_MAGIC + nonce
+
+
+def auth_proof(secret: str, challenge: bytes) -> bytes:
+    """The slave's answer to a challenge (raises ProtocolError if it is not one)."""
+    if len(challenge) != CHALLENGE_SIZE or not challenge.startswith(AUTH_MAGIC):
+        raise ProtocolError("the master did not send an HA authentication challenge")
+    nonce = challenge[len(AUTH_MAGIC):]
+    return hmac.new(secret.encode("utf-8"), b"pocketmq-ha" + nonce, hashlib.sha256).digest()
+
+
+def proof_ok(secret: str, challenge: bytes, proof: bytes) -> bool:
+    return hmac.compare_digest(auth_proof(secret, challenge), proof)
 
 
 class ProtocolError(ValueError):

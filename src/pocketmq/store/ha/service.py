@@ -25,13 +25,17 @@ import asyncio
 import heapq
 import itertools
 import logging
+import os
+import ssl
 import time
 from typing import TYPE_CHECKING, Callable
 
 from pocketmq.aio import IdleWatchdog, Wakeup, resolve
 from pocketmq.config import MessageStoreConfig
 from pocketmq.store.ha.client import HAClient
-from pocketmq.store.ha.protocol import OffsetReader, ProtocolError, encode_header
+from pocketmq.store.ha.protocol import (
+    NONCE_SIZE, PROOF_SIZE, OffsetReader, ProtocolError, auth_challenge, encode_header, proof_ok,
+)
 from pocketmq.store.results import PutMessageStatus
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pocketmq.store.ha")
 
+AUTH_TIMEOUT_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.1  # upstream's writer also re-checks every 100 ms without a wakeup
 
 
@@ -159,10 +164,12 @@ class HAConnection:
 
 class HAService:
     def __init__(self, store: "MessageStore", config: MessageStoreConfig, *, host: str = "0.0.0.0",
-                 master_addr: Callable[[], str | None] | None = None) -> None:
+                 master_addr: Callable[[], str | None] | None = None, ssl_server: ssl.SSLContext | None = None,
+                 ssl_client: ssl.SSLContext | None = None) -> None:
         self.store = store
         self.config = config
         self.host = host
+        self.ssl_server = ssl_server  # TLS on the HA port (tls.server.mode=enforcing)
         self.connections: list[HAConnection] = []
         self.push2slave_max_offset = 0
         self._server: asyncio.base_events.Server | None = None
@@ -171,12 +178,12 @@ class HAService:
         self._previous_listener = None
         self.client: HAClient | None = None
         if config.brokerRole == "SLAVE":
-            self.client = HAClient(store, config, master_addr or (lambda: None))
+            self.client = HAClient(store, config, master_addr or (lambda: None), ssl_client)
 
     # ------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.config.haListenPort,
-                                                  reuse_address=True)
+                                                  reuse_address=True, ssl=self.ssl_server)
         log.info("HA service listening on %s:%d", self.host, self.config.haListenPort)
         if self.config.brokerRole == "SYNC_MASTER":
             self.store.replication_waiter = self.wait_for_replication
@@ -210,10 +217,28 @@ class HAService:
             self.store.replication_waiter = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.config.haSharedSecret and not await self._authenticated(reader, writer):
+            writer.close()
+            return
         conn = HAConnection(self, reader, writer)
         log.info("HA service: new slave connection from %s", conn.addr)
         self.connections.append(conn)
         conn.start()
+
+    async def _authenticated(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Challenge a new slave to prove it knows haSharedSecret (see protocol)."""
+        peer = writer.get_extra_info("peername")
+        challenge = auth_challenge(os.urandom(NONCE_SIZE))
+        try:
+            writer.write(challenge)
+            proof = await asyncio.wait_for(reader.readexactly(PROOF_SIZE), AUTH_TIMEOUT_SECONDS)
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
+            log.warning("HA service: slave %s did not authenticate: %s", peer, type(exc).__name__)
+            return False
+        if not proof_ok(self.config.haSharedSecret, challenge, proof):
+            log.warning("HA service: slave %s refused: wrong haSharedSecret", peer)
+            return False
+        return True
 
     def remove_connection(self, conn: HAConnection) -> None:
         if conn in self.connections:

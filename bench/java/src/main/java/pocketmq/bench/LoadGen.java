@@ -44,6 +44,10 @@ import org.apache.rocketmq.common.protocol.body.ClusterInfo;
 import org.apache.rocketmq.common.protocol.route.BrokerData;
 import org.apache.rocketmq.common.protocol.route.TopicRouteData;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
+import org.apache.rocketmq.acl.common.AclClientRPCHook;
+import org.apache.rocketmq.acl.common.SessionCredentials;
+import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
+import org.apache.rocketmq.remoting.RPCHook;
 
 public final class LoadGen {
     private LoadGen() {
@@ -75,6 +79,12 @@ public final class LoadGen {
         int sendTimeoutMs = 3000;
         boolean create = true;
         boolean consume = true;
+        String accessKey = null; // --access-key/--secret-key: sign with AclClientRPCHook
+        String secretKey = null;
+
+        RPCHook hook() {
+            return accessKey == null ? null : new AclClientRPCHook(new SessionCredentials(accessKey, secretKey));
+        }
     }
 
     static Config parse(String[] args) {
@@ -94,6 +104,8 @@ public final class LoadGen {
                 case "--send-timeout": c.sendTimeoutMs = Integer.parseInt(args[++i]); break;
                 case "--no-create": c.create = false; break;
                 case "--no-consume": c.consume = false; break;
+                case "--access-key": c.accessKey = args[++i]; break;
+                case "--secret-key": c.secretKey = args[++i]; break;
                 default: throw new IllegalArgumentException("unknown argument " + a);
             }
         }
@@ -108,7 +120,8 @@ public final class LoadGen {
     // ---- topic ------------------------------------------------------------------------------
 
     static void createTopic(Config c) throws Exception {
-        DefaultMQAdminExt admin = new DefaultMQAdminExt("bench_admin_" + System.nanoTime());
+        DefaultMQAdminExt admin = new DefaultMQAdminExt(c.hook(), 5000);
+        admin.setAdminExtGroup("bench_admin_" + System.nanoTime());
         admin.setNamesrvAddr(c.namesrv);
         admin.start();
         try {
@@ -164,7 +177,7 @@ public final class LoadGen {
         final long[] window = new long[2]; // measured window, System.currentTimeMillis()
         DefaultMQPushConsumer consumer = null;
         if (c.consume) {
-            consumer = new DefaultMQPushConsumer("bench_cg_" + c.topic);
+            consumer = new DefaultMQPushConsumer("bench_cg_" + c.topic, c.hook(), new AllocateMessageQueueAveragely());
             consumer.setNamesrvAddr(c.namesrv);
             consumer.setInstanceName("bench_consumer_" + System.nanoTime());
             consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
@@ -191,7 +204,7 @@ public final class LoadGen {
             }
         }
 
-        DefaultMQProducer producer = new DefaultMQProducer("bench_pg_" + c.topic);
+        DefaultMQProducer producer = new DefaultMQProducer("bench_pg_" + c.topic, c.hook());
         producer.setNamesrvAddr(c.namesrv);
         producer.setInstanceName("bench_producer_" + System.nanoTime());
         producer.setSendMsgTimeout(c.sendTimeoutMs);

@@ -16,7 +16,9 @@
  *         | consume-stats --group G
  *
  * Common: --namesrv ADDR (default 127.0.0.1:9876), --vip true|false (sendMessageWithVIPChannel,
- * the client default is true), --send-timeout MS.
+ * the client default is true), --send-timeout MS, --access-key AK --secret-key SK (sign every
+ * request with AclClientRPCHook(new SessionCredentials(AK, SK)), as ACL users do), --tls true
+ * (setUseTLS: TLS to name servers and brokers, server certificates not checked, as upstream).
  *
  * "{i}" in --body, --keys and --prop values is replaced by the message index. Events:
  *   {"event":"send", "i":.., "status":.., "msgId":.., "offsetMsgId":.., "topic":..,
@@ -44,7 +46,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.rocketmq.acl.common.AclClientRPCHook;
+import org.apache.rocketmq.acl.common.SessionCredentials;
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
+import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
+import org.apache.rocketmq.remoting.RPCHook;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.MessageSelector;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
@@ -231,17 +237,27 @@ public final class Driver {
             "queueId", mq.getQueueId(), "queueOffset", r.getQueueOffset());
     }
 
+    /** The ACL signing hook for --access-key/--secret-key, or null (unsigned requests). */
+    static RPCHook rpcHook(Args a) {
+        String accessKey = a.get("access-key", null);
+        if (accessKey == null) {
+            return null;
+        }
+        return new AclClientRPCHook(new SessionCredentials(accessKey, a.need("secret-key")));
+    }
+
     static int produce(Args a) throws Exception {
         String topic = a.need("topic");
         String mode = a.get("mode", "sync");
         int count = a.getInt("count", 10);
         int queueId = a.getInt("queue-id", -1);
-        DefaultMQProducer producer = new DefaultMQProducer(group(a, "PID_interop"));
+        DefaultMQProducer producer = new DefaultMQProducer(group(a, "PID_interop"), rpcHook(a));
         producer.setNamesrvAddr(namesrv(a));
         producer.setSendMsgTimeout(a.getInt("send-timeout", 5000));
         producer.setRetryTimesWhenSendFailed(a.getInt("retry", 2));
         producer.setRetryTimesWhenSendAsyncFailed(a.getInt("retry", 2));
         producer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
+        producer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
         producer.start();
         int failed = 0;
         try {
@@ -399,13 +415,15 @@ public final class Driver {
         int count = a.getInt("count", 10);
         int timeout = a.getInt("timeout", 60);
         boolean reconsumeOnce = a.flag("reconsume-once");
-        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group(a, "CID_interop"));
+        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group(a, "CID_interop"), rpcHook(a),
+            new AllocateMessageQueueAveragely());
         consumer.setNamesrvAddr(namesrv(a));
         consumer.setConsumeFromWhere(fromWhere(a));
         consumer.setMessageModel("broadcasting".equalsIgnoreCase(a.get("model", "clustering"))
             ? MessageModel.BROADCASTING : MessageModel.CLUSTERING);
         consumer.setMaxReconsumeTimes(a.getInt("max-reconsume", 16));
         consumer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
+        consumer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
         consumer.setConsumeThreadMin(2);
         consumer.setConsumeThreadMax(4);
         String expr = a.get("expr", "*");
@@ -465,7 +483,7 @@ public final class Driver {
         String topic = a.need("topic");
         int count = a.getInt("count", 10);
         long deadline = System.currentTimeMillis() + a.getInt("timeout", 60) * 1000L;
-        DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(group(a, "CID_interop_lite"));
+        DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(group(a, "CID_interop_lite"), rpcHook(a));
         consumer.setNamesrvAddr(namesrv(a));
         consumer.setConsumeFromWhere(fromWhere(a));
         consumer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
@@ -510,7 +528,7 @@ public final class Driver {
             throw new IllegalArgumentException("admin needs an action");
         }
         String action = a.positional.get(0);
-        DefaultMQAdminExt admin = new DefaultMQAdminExt(a.getInt("timeout-ms", 5000));
+        DefaultMQAdminExt admin = new DefaultMQAdminExt(rpcHook(a), a.getInt("timeout-ms", 5000));
         admin.setNamesrvAddr(namesrv(a));
         admin.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "false")));
         admin.start();
