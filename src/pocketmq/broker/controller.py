@@ -12,6 +12,7 @@ from typing import Any
 
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
 from pocketmq.aio import cancel_and_wait
+from pocketmq.broker.admin_inspect import InspectProcessor
 from pocketmq.broker.admin_processor import AdminProcessor
 from pocketmq.broker.client_manager import ConsumerManager, ProducerManager
 from pocketmq.protocol.client_bodies import SubscriptionData
@@ -25,6 +26,7 @@ from pocketmq.broker.rebalance_lock import RebalanceLockManager
 from pocketmq.broker.schedule import SCHEDULE_TOPIC, ScheduleMessageService
 from pocketmq.broker.send_processor import SendProcessor
 from pocketmq.broker.slave_sync import SlaveSynchronize
+from pocketmq.broker.stats_manager import BrokerStatsManager
 from pocketmq.broker.subscription_group import SubscriptionGroupManager
 from pocketmq.broker.topic_config import TopicConfigManager
 from pocketmq.broker.transaction import TransactionService
@@ -62,6 +64,7 @@ class BrokerController:
         self.consumer_manager = ConsumerManager()
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
+        self.stats_manager = BrokerStatsManager(config.brokerClusterName)
         self.transactions = TransactionService(self)
         self.remoting_client = RemotingClient()
         self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
@@ -101,6 +104,7 @@ class BrokerController:
         ClientProcessor(self).register_all(both)
         QueryProcessor(self).register_all(both)
         AdminProcessor(self).register_all(both)
+        InspectProcessor(self).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
@@ -148,6 +152,7 @@ class BrokerController:
             loop.create_task(self._every(self._register_period(), self.register_broker_all, first_delay=10.0)),
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
+            loop.create_task(self._every(1.0, self.stats_manager.tick, first_delay=0.0)),
         ]
         if self.is_slave:
             self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))

@@ -172,6 +172,7 @@ class PullProcessor:
         body = None
         if code == ResponseCode.SUCCESS:
             body = list(result.buffers)
+            broker.stats_manager.on_get(header.consumerGroup, header.topic, len(body), result.buffer_total_size)
         return make_response(request, code, result.status.name, ext_fields=fields, body=body)
 
     def _subscription(self, request: RemotingCommand, header: PullMessageRequestHeader,
