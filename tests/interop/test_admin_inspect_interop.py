@@ -8,12 +8,15 @@ clean-ups CLEAN_EXPIRED_CONSUMEQUEUE (306), CLEAN_UNUSED_TOPIC (316), DELETE_EXP
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from dataclasses import dataclass
 
 import pytest
 
-from clients import run_java_driver, start_java_driver  # type: ignore[import-not-found]
+from clients import java_mqadmin, run_java_driver, start_java_driver  # type: ignore[import-not-found]
+from pocketmq.tools import mqadmin
 from tests.support.processes import start_broker, start_namesrv, wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(300)]
@@ -151,3 +154,53 @@ def test_inspecting_admin_requests_answer_as_apache(pocket, apache):
 
     for action in ("clean-expired-cq", "clean-unused-topic", "delete-expired-commitlog"):
         assert ours[action]["ok"] is True and theirs[action]["ok"] is True, action
+
+
+# ---- mqadmin: statsAll, queryCq, producer and the clean-ups, official vs ours ------------------
+
+def official_mqadmin(args: list[str], ns: str) -> str:
+    cp = java_mqadmin(args, namesrv=ns, timeout=60)
+    assert cp.returncode == 0 and "Exception" not in cp.stdout + cp.stderr, cp.stdout + cp.stderr
+    return cp.stdout
+
+
+def our_mqadmin(args: list[str], ns: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    assert mqadmin.run([*args, "-n", ns], out, err) == 0, err.getvalue()
+    return out.getvalue()
+
+
+def comparable(command: str, text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if not re.match(r"^\d\d:\d\d:\d\d\.\d+ \[", line)]  # client logs
+    if command == "statsAll":  # #InTPS and #OutTPS are live rates
+        return [" ".join(p for i, p in enumerate(line.split()) if i not in (3, 4)) for line in lines]
+    if command == "producer":  # the heartbeat time moves between the two calls
+        return [re.sub(r"lastUpdateTimestamp=\d+", "lastUpdateTimestamp=T", line) for line in lines]
+    return lines
+
+
+def test_mqadmin_inspecting_commands_print_as_upstream(pocket, apache):
+    for side in (pocket, apache):
+        topic, group = f"InspCmd{int(time.time() * 1000)}", "InspCmdGroup"
+        admin(side, "create-topic", "--topic", topic, "--broker-addr", side.broker, "--queues", 2)
+        with start_java_driver(["produce", "--topic", topic, "--count", 4, "--group", "InspCmdProducers",
+                                "--queue-id", 1, "--tags", "TagA", "--linger-ms", 90000], namesrv=side.ns) as producer:
+            producer.wait_for("lingering", 90)
+            with start_java_driver(["push-consume", "--topic", topic, "--group", group, "--count", 4, "--timeout",
+                                    90, "--from", "first", "--linger-ms", 90000], namesrv=side.ns) as consumer:
+                consumer.wait_for(lambda evs: sum(e["event"] == "msg" for e in evs) >= 4, 90)
+                wait_until(lambda: stats(side, "GROUP_GET_NUMS", f"{topic}@{group}").get("statsMinute", {})
+                           .get("sum") == 4, 60, interval=2.0, message="GROUP_GET_NUMS")
+                wait_until(lambda: "InspCmdProducers" in our_mqadmin(["producer", "-b", side.broker], side.ns), 40,
+                           interval=1.0, message="producer registered")
+                commands = [["statsAll", "-t", topic], ["producer", "-b", side.broker],
+                            ["queryCq", "-t", topic, "-q", "1", "-i", "1", "-c", "2", "-g", group, "-b", side.broker],
+                            ["queryCq", "-t", topic, "-q", "1", "-i", "0", "-b", side.broker],
+                            ["cleanExpiredCQ", "-b", side.broker], ["deleteExpiredCommitLog", "-b", side.broker],
+                            ["cleanUnusedTopic", "-b", side.broker]]
+                for args in commands:
+                    upstream, mine = official_mqadmin(args, side.ns), our_mqadmin(args, side.ns)
+                    assert comparable(args[0], mine) == comparable(args[0], upstream), (side.name, args, mine, upstream)
+                stats_row = our_mqadmin(["statsAll", "-t", topic], side.ns).splitlines()[1].split()
+                assert stats_row[0] == topic and stats_row[1] == group and stats_row[-2:] == ["4", "4"], stats_row
+                assert "Subscription data: " in our_mqadmin(commands[2], side.ns)
