@@ -31,6 +31,8 @@ from pocketmq.broker.subscription_group import SubscriptionGroupManager
 from pocketmq.broker.topic_config import TopicConfigManager
 from pocketmq.broker.transaction import TransactionService
 from pocketmq.config import BrokerConfig, MessageStoreConfig, config_items, render_properties
+from pocketmq.metrics.exporter import PromExporter, exporter_enabled
+from pocketmq.metrics.serve import start_broker_metrics
 from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
@@ -82,6 +84,7 @@ class BrokerController:
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
                                           on_close=self._on_channel_close)
         self._tasks: list[asyncio.Task[None]] = []
+        self.metrics: PromExporter | None = None
         self._register_pending = False
         self._registered_version: tuple[int, int] | None = None
         self.boot_timestamp = int(time.time() * 1000)
@@ -143,6 +146,8 @@ class BrokerController:
         await self.ha_service.start()
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
+        if exporter_enabled(self.config.metricsExporterType):
+            self.metrics = await start_broker_metrics(self)
         loop = asyncio.get_running_loop()
         if not self.is_slave:
             self.schedule.start()
@@ -186,6 +191,8 @@ class BrokerController:
             log.warning("unregister from name servers timed out")
         await self.server.close()
         await self.fast_server.close()
+        if self.metrics is not None:
+            await self.metrics.close()
         if self.ha_service is not None:
             await self.ha_service.shutdown()
         await self.remoting_client.close()

@@ -13,6 +13,8 @@ import collections
 import time
 from typing import Callable
 
+from pocketmq.metrics.buckets import MESSAGE_SIZE_BUCKETS
+
 TOPIC_PUT_NUMS = "TOPIC_PUT_NUMS"
 TOPIC_PUT_SIZE = "TOPIC_PUT_SIZE"
 GROUP_GET_NUMS = "GROUP_GET_NUMS"
@@ -35,8 +37,6 @@ STATS_NAMES = (TOPIC_PUT_NUMS, TOPIC_PUT_SIZE, GROUP_GET_NUMS, GROUP_GET_SIZE, G
 MINUTE_SAMPLE_MS = 10_000
 HOUR_SAMPLE_MS = 600_000
 DAY_SAMPLE_MS = 3_600_000
-# RocketMQ 5's rocketmq_message_size buckets: 1 KB, 4 KB, 512 KB, 1 MB, 2 MB, 4 MB (then +Inf).
-MESSAGE_SIZE_BUCKETS = (1024, 4096, 512 * 1024, 1024 * 1024, 2 * 1024 * 1024, 4 * 1024 * 1024)
 
 
 def message_type(properties: str) -> str:
@@ -105,6 +105,7 @@ class BrokerStatsManager:
         self.clock = clock
         self.sets: dict[str, dict[str, StatsItem]] = {name: {} for name in STATS_NAMES}
         self.typed_in: dict[tuple[str, str], TypedIn] = {}
+        self.pulled: dict[tuple[str, str, int], int] = {}  # (topic, group, queue id) -> next offset to pull
         self._topic_put: dict[str, tuple[StatsItem, StatsItem]] = {}
         self._group_get: dict[tuple[str, str], tuple[StatsItem, StatsItem]] = {}
         self._broker_put: StatsItem | None = None  # created on first use, as upstream
@@ -144,8 +145,11 @@ class BrokerStatsManager:
         typed.size_sum += each
         typed.size_count += 1
 
-    def on_get(self, group: str, topic: str, nums: int, size: int) -> None:
-        """A pull that found messages: GROUP_GET_NUMS/SIZE under ``topic@group``, BROKER_GET_NUMS."""
+    def on_get(self, group: str, topic: str, nums: int, size: int, queue_id: int = -1, next_offset: int = -1) -> None:
+        """A pull that found messages: GROUP_GET_NUMS/SIZE under ``topic@group``, BROKER_GET_NUMS,
+        and how far the group has pulled the queue (for the inflight and queueing figures)."""
+        if queue_id >= 0:
+            self.pulled[(topic, group, queue_id)] = next_offset
         pair = self._group_get.get((topic, group))
         if pair is None:
             key = f"{topic}@{group}"
@@ -200,6 +204,8 @@ class BrokerStatsManager:
             del self.typed_in[key]
         for key in [k for k in self._group_get if k[0] == topic]:
             del self._group_get[key]
+        for key in [k for k in self.pulled if k[0] == topic]:
+            del self.pulled[key]
         prefix = topic + "@"
         for name in (GROUP_GET_NUMS, GROUP_GET_SIZE, SNDBCK_PUT_NUMS):
             table = self.sets[name]
