@@ -104,9 +104,9 @@ class BrokerStatsManager:
         self.cluster_name = cluster_name
         self.clock = clock
         self.sets: dict[str, dict[str, StatsItem]] = {name: {} for name in STATS_NAMES}
-        self.typed_in: dict[tuple[str, str], TypedIn] = {}
+        self._typed_in: dict[str, dict[str, TypedIn]] = {}
         self.pulled: dict[tuple[str, str, int], int] = {}  # (topic, group, queue id) -> next offset to pull
-        self._topic_put: dict[str, tuple[StatsItem, StatsItem]] = {}
+        self._topic_put: dict[str, tuple[StatsItem, StatsItem, dict[str, TypedIn] | None]] = {}
         self._group_get: dict[tuple[str, str], tuple[StatsItem, StatsItem]] = {}
         self._broker_put: StatsItem | None = None  # created on first use, as upstream
         self._broker_get: StatsItem | None = None
@@ -121,29 +121,45 @@ class BrokerStatsManager:
 
     # ------------------------------------------------------------------------------ hot path
     def on_put(self, topic: str, message_type: str, nums: int, size: int) -> None:
-        """A stored send: TOPIC_PUT_NUMS += nums (one call), TOPIC_PUT_SIZE += size, BROKER_PUT_NUMS += nums."""
-        pair = self._topic_put.get(topic)
-        if pair is None:
-            pair = self._topic_put[topic] = (self._item(TOPIC_PUT_NUMS, topic), self._item(TOPIC_PUT_SIZE, topic))
-        put_nums, put_size = pair
+        """A stored send: TOPIC_PUT_NUMS += nums (one call), TOPIC_PUT_SIZE += size, BROKER_PUT_NUMS += nums,
+        and the topic's message-type counters and size histogram (one observation per request)."""
+        entry = self._topic_put.get(topic)
+        if entry is None:
+            entry = self._new_put_entry(topic)
+        put_nums, put_size, by_type = entry
         put_nums.value += nums
         put_nums.times += 1
         put_size.value += size
         put_size.times += 1
-        if self._broker_put is None:
-            self._broker_put = self._item(BROKER_PUT_NUMS, self.cluster_name)
-        self._broker_put.value += nums  # upstream adds to the value only, not the call count
-        if topic.startswith(("%RETRY%", "%DLQ%")):
-            return  # RocketMQ 5 leaves retry and DLQ topics out of the message families
-        typed = self.typed_in.get((topic, message_type))
+        broker_put = self._broker_put
+        if broker_put is None:
+            broker_put = self._broker_put = self._item(BROKER_PUT_NUMS, self.cluster_name)
+        broker_put.value += nums  # upstream adds to the value only, not the call count
+        if by_type is None:
+            return  # retry and DLQ topics: RocketMQ 5 leaves them out of the message families
+        typed = by_type.get(message_type)
         if typed is None:
-            typed = self.typed_in[(topic, message_type)] = TypedIn()
+            typed = by_type[message_type] = TypedIn()
         typed.messages += nums
         typed.bytes += size
-        each = size // nums if nums > 0 else size
-        typed.size_buckets[bisect.bisect_left(MESSAGE_SIZE_BUCKETS, each)] += 1
+        each = size // nums if nums > 1 else size
+        typed.size_buckets[0 if each <= 1024 else bisect.bisect_left(MESSAGE_SIZE_BUCKETS, each)] += 1
         typed.size_sum += each
         typed.size_count += 1
+
+    def _new_put_entry(self, topic: str) -> tuple[StatsItem, StatsItem, dict[str, TypedIn] | None]:
+        by_type: dict[str, TypedIn] | None = None
+        if not topic.startswith(("%RETRY%", "%DLQ%")):
+            by_type = self._typed_in[topic] = {}
+        entry = self._topic_put[topic] = (self._item(TOPIC_PUT_NUMS, topic), self._item(TOPIC_PUT_SIZE, topic),
+                                          by_type)
+        return entry
+
+    @property
+    def typed_in(self) -> dict[tuple[str, str], TypedIn]:
+        """(topic, message type) -> incoming counters, for the exposition."""
+        return {(topic, kind): typed for topic, by_type in list(self._typed_in.items())
+                for kind, typed in list(by_type.items())}
 
     def on_get(self, group: str, topic: str, nums: int, size: int, queue_id: int = -1, next_offset: int = -1) -> None:
         """A pull that found messages: GROUP_GET_NUMS/SIZE under ``topic@group``, BROKER_GET_NUMS,
@@ -200,8 +216,7 @@ class BrokerStatsManager:
         self._topic_put.pop(topic, None)
         for name in (TOPIC_PUT_NUMS, TOPIC_PUT_SIZE):
             self.sets[name].pop(topic, None)
-        for key in [k for k in self.typed_in if k[0] == topic]:
-            del self.typed_in[key]
+        self._typed_in.pop(topic, None)
         for key in [k for k in self._group_get if k[0] == topic]:
             del self._group_get[key]
         for key in [k for k in self.pulled if k[0] == topic]:
