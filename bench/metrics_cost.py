@@ -65,11 +65,13 @@ async def send_load(ns: str, topic: str, count: int, size: int, inflight: int) -
         return time.perf_counter() - t0
 
 
-def scraper(port: int, stop: threading.Event, scrapes: list[int]) -> None:
+def scraper(port: int, stop: threading.Event, scrapes: list[float]) -> None:
+    """Scrape every second; ``scrapes`` gets each scrape's duration in ms."""
     while not stop.wait(1.0):
+        t0 = time.perf_counter()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             response.read()
-        scrapes[0] += 1
+        scrapes.append((time.perf_counter() - t0) * 1000)
 
 
 def one_run(mode: str, args: argparse.Namespace, work: Path, n: int) -> dict[str, float]:
@@ -80,7 +82,7 @@ def one_run(mode: str, args: argparse.Namespace, work: Path, n: int) -> dict[str
     if mode == "PROM":
         extra.update(metricsExporterType="PROM", metricsPromExporterHost="127.0.0.1", metricsPromExporterPort=port)
     broker = start_broker(home / "broker", ns.addr, extra=extra)
-    stop, scrapes = threading.Event(), [0]
+    stop, scrapes = threading.Event(), []
     thread = threading.Thread(target=scraper, args=(port, stop, scrapes), daemon=True) if mode == "PROM" else None
     try:
         time.sleep(2)  # registration settles
@@ -91,9 +93,12 @@ def one_run(mode: str, args: argparse.Namespace, work: Path, n: int) -> dict[str
         cpu = procstat.cpu_seconds(broker.proc.pid) - cpu0
     finally:
         stop.set()
+        if thread is not None and thread.is_alive():
+            thread.join()  # the last scrape ends before the broker does
         broker.kill()
         ns.kill()
-    return {"tps": args.count / elapsed, "cpu_us_per_msg": cpu / (args.count + 50) * 1e6, "scrapes": scrapes[0]}
+    return {"tps": args.count / elapsed, "cpu_us_per_msg": cpu / (args.count + 50) * 1e6, "scrapes": len(scrapes),
+            "scrape_ms": statistics.median(scrapes) if scrapes else 0.0}
 
 
 def main() -> None:
@@ -111,7 +116,7 @@ def main() -> None:
                 run = one_run(mode, args, Path(tmp), n)
                 results[mode].append(run)
                 print(f"round {n} {mode:<7} {run['tps']:>9,.0f} msg/s  broker {run['cpu_us_per_msg']:.1f} us/msg"
-                      f"  scrapes {run['scrapes']}", flush=True)
+                      f"  scrapes {run['scrapes']} (median {run['scrape_ms']:.1f} ms)", flush=True)
     for mode, runs in results.items():
         print(f"median {mode:<7} {statistics.median(r['tps'] for r in runs):>9,.0f} msg/s  broker "
               f"{statistics.median(r['cpu_us_per_msg'] for r in runs):.1f} us/msg")

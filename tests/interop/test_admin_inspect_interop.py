@@ -204,3 +204,57 @@ def test_mqadmin_inspecting_commands_print_as_upstream(pocket, apache):
                 stats_row = our_mqadmin(["statsAll", "-t", topic], side.ns).splitlines()[1].split()
                 assert stats_row[0] == topic and stats_row[1] == group and stats_row[-2:] == ["4", "4"], stats_row
                 assert "Subscription data: " in our_mqadmin(commands[2], side.ns)
+
+
+PLAIN_ACL = """\
+globalWhiteRemoteAddresses:
+  - 10.10.103.*
+  - 192.168.0.*
+accounts:
+  - accessKey: RocketMQ
+    secretKey: 12345678
+    whiteRemoteAddress:
+    admin: false
+    defaultTopicPerm: DENY
+    defaultGroupPerm: SUB
+    topicPerms:
+      - topicA=DENY
+      - topicB=PUB|SUB
+    groupPerms:
+      - groupA=DENY
+  - accessKey: rocketmq2
+    secretKey: 12345678
+    whiteRemoteAddress: 192.168.1.*
+    admin: true
+dataVersion:
+  - timestamp: 1700000000000
+    counter: 3
+"""
+
+
+def test_acl_read_outs_with_acl_enabled(tmp_path, interop_ready):
+    """52/54 with aclEnable=true: the versions, accounts and white list of plain_acl.yml, as the
+    official admin API decodes them (PocketMQ does not enforce ACL here; the security work does)."""
+    home = tmp_path / "rocketmq-home"
+    (home / "conf").mkdir(parents=True)
+    (home / "conf" / "plain_acl.yml").write_text(PLAIN_ACL)
+    ns = start_namesrv(tmp_path / "ns")
+    broker = start_broker(tmp_path / "broker", ns.addr, extra={"aclEnable": "true", "rocketmqHome": home,
+                                                               "brokerClusterName": "AclCluster"})
+    try:
+        side = Side("pocketmq", ns.addr, broker.addr)
+        info = admin(side, "acl-info", "--broker-addr", broker.addr)
+        assert (info["clusterName"], info["brokerName"], info["brokerAddr"]) == ("AclCluster", "broker-a", broker.addr)
+        assert info["aclConfigDataVersion"]["counter"] == 3
+        assert info["aclConfigDataVersion"]["timestamp"] == 1700000000000
+        [(path, version)] = info["allAclConfigDataVersion"].items()
+        assert path.endswith("conf/plain_acl.yml") and version["counter"] == 3
+        config = admin(side, "acl-config", "--broker-addr", broker.addr)
+        assert config["globalWhiteAddrs"] == ["10.10.103.*", "192.168.0.*"]
+        accounts = {a["accessKey"]: a for a in config["plainAccessConfigs"]}
+        assert accounts["RocketMQ"]["topicPerms"] == ["topicA=DENY", "topicB=PUB|SUB"]
+        assert accounts["RocketMQ"]["defaultGroupPerm"] == "SUB" and accounts["rocketmq2"]["admin"] is True
+        assert accounts["rocketmq2"]["whiteRemoteAddress"] == "192.168.1.*"
+    finally:
+        broker.kill()
+        ns.kill()

@@ -33,6 +33,14 @@ class AclFiles:
         return self.versions.get(self.default_file) or {"counter": 0, "timestamp": 0}
 
 
+def _text(key: str, value: Any) -> Any:
+    """PlainAccessConfig's string fields stay strings (YAML reads ``secretKey: 12345678`` as a number)."""
+    if key in ("accessKey", "secretKey", "whiteRemoteAddress", "defaultTopicPerm", "defaultGroupPerm") \
+            and value is not None and not isinstance(value, str):
+        return str(value)
+    return value
+
+
 def _files(home: str) -> list[str]:
     acl_dir = os.path.join(home, "conf", "acl")
     found = []
@@ -68,5 +76,5 @@ def load(home: str, clock: Callable[[], float] = time.time) -> AclFiles:
         result.global_white_addrs += [str(a) for a in data.get("globalWhiteRemoteAddresses") or []]
         for account in data.get("accounts") or []:
             if isinstance(account, dict):
-                result.accounts.append({k: account[k] for k in _ACCOUNT_KEYS if k in account})
+                result.accounts.append({k: _text(k, account[k]) for k in _ACCOUNT_KEYS if k in account})
     return result
