@@ -5,6 +5,7 @@
 The hot paths only add to plain ints (the broker's stats manager, the rpc latency buckets here);
 the families are built at scrape time by custom collectors.
 
-May import: ``remoting`` (request/response code names) and ``prometheus_client``. It reads the
-broker and name server duck-typed, so ``broker`` and ``namesrv`` may import it, not the reverse.
+May import: ``remoting`` (request/response code names), ``protocol`` (message decoding, version
+names) and ``prometheus_client``. It reads the broker and name server duck-typed, so its place is
+after ``protocol`` and before ``namesrv``: ``namesrv`` and ``broker`` import it, not the reverse.
 """
