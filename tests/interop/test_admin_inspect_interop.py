@@ -201,6 +201,10 @@ def test_mqadmin_inspecting_commands_print_as_upstream(pocket, apache):
                 for args in commands:
                     upstream, mine = official_mqadmin(args, side.ns), our_mqadmin(args, side.ns)
                     assert comparable(args[0], mine) == comparable(args[0], upstream), (side.name, args, mine, upstream)
+                # 223: the broker asks the live Java consumer for its offsets (221) and relays them.
+                status = admin(side, "consume-status", "--topic", topic, "--group", group)
+                [(client_id, offsets)] = status["consumerTable"].items()
+                assert "@" in client_id and offsets[f"{topic}@broker-a@1"] == 4, (side.name, status)
                 stats_row = our_mqadmin(["statsAll", "-t", topic], side.ns).splitlines()[1].split()
                 assert stats_row[0] == topic and stats_row[1] == group and stats_row[-2:] == ["4", "4"], stats_row
                 assert "Subscription data: " in our_mqadmin(commands[2], side.ns)

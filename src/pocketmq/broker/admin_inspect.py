@@ -1,8 +1,9 @@
 """Admin requests that look into a running broker, as upstream AdminBrokerProcessor answers them
 (the ones dashboards, exporters and ``mqadmin statsAll/queryCq/producer`` call):
 VIEW_BROKER_STATS_DATA, GET_ALL_PRODUCER_INFO, QUERY_CONSUME_QUEUE, QUERY_CONSUME_TIME_SPAN,
-QUERY_CORRECTION_OFFSET, the store clean-ups (CLEAN_EXPIRED_CONSUMEQUEUE, CLEAN_UNUSED_TOPIC,
-DELETE_EXPIRED_COMMITLOG) and the ACL read-outs (GET_BROKER_CLUSTER_ACL_INFO / _CONFIG)."""
+QUERY_CORRECTION_OFFSET, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, the store clean-ups
+(CLEAN_EXPIRED_CONSUMEQUEUE, CLEAN_UNUSED_TOPIC, DELETE_EXPIRED_COMMITLOG) and the ACL read-outs
+(GET_BROKER_CLUSTER_ACL_INFO / _CONFIG)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from pocketmq.broker import acl_files
-from pocketmq.protocol.fastjson import ObjectKey, dumps as fastjson_dumps
+from pocketmq.protocol.fastjson import ObjectKey, dumps as fastjson_dumps, loads as fastjson_loads
+from pocketmq.protocol.version import VERSION_NAMES, version_desc
 from pocketmq.remoting.codes import RequestCode, ResponseCode
-from pocketmq.remoting.command import RemotingCommand, make_response
-from pocketmq.remoting.transport import Connection, RequestError
+from pocketmq.remoting.command import RemotingCommand, make_request, make_response
+from pocketmq.remoting.transport import Connection, RemotingError, RequestError
 
 if TYPE_CHECKING:
     from pocketmq.broker.controller import BrokerController
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pocketmq.broker")
 
 _CQ_UNIT = struct.Struct(">qiq")
+_V3_0_7_SNAPSHOT = VERSION_NAMES.index("V3_0_7_SNAPSHOT")  # the first client that answers 221
+CLIENT_TIMEOUT = 5.0
 
 
 def _field(request: RemotingCommand, name: str) -> str:
@@ -63,6 +67,7 @@ class InspectProcessor:
             RequestCode.DELETE_EXPIRED_COMMITLOG: self.delete_expired_commit_log,
             RequestCode.GET_BROKER_CLUSTER_ACL_INFO: self.get_broker_cluster_acl_info,
             RequestCode.GET_BROKER_CLUSTER_ACL_CONFIG: self.get_broker_cluster_acl_config,
+            RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS: self.get_consumer_status,
         }
         for code, handler in table.items():
             register(code, handler)
@@ -170,6 +175,36 @@ class InspectProcessor:
             if queue_id in correction:
                 correction[queue_id] = 2 ** 63 - 1 if correction[queue_id] > offset else correction[queue_id]
         return make_response(request, body=fastjson_dumps({"correctionOffsets": correction}))
+
+    async def get_consumer_status(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """Upstream Broker2Client.getConsumeStatus: ask each consumer of the group (or the one whose
+        client id is ``clientAddr``) for its queue offsets (GET_CONSUMER_STATUS_FROM_CLIENT)."""
+        topic = _field(request, "topic")
+        group = _field(request, "group")
+        wanted = request.field("clientAddr") or ""
+        info = self.broker.consumer_manager.find(group)
+        if info is None or not info.channels:
+            return make_response(request, ResponseCode.SYSTEM_ERROR,
+                                 f"No Any Consumer online in the consumer group: [{group}]")
+        table: dict[str, Any] = {}
+        for client in list(info.channels.values()):
+            if client.version < _V3_0_7_SNAPSHOT:
+                return make_response(request, ResponseCode.SYSTEM_ERROR,
+                                     f"the client does not support this feature. version={version_desc(client.version)}")
+            if wanted and wanted != client.client_id:
+                continue
+            ask = make_request(RequestCode.GET_CONSUMER_STATUS_FROM_CLIENT, {"topic": topic, "group": group},
+                               language="JAVA")
+            try:
+                answer = await client.channel.invoke(ask, timeout=CLIENT_TIMEOUT)
+                if answer.code == ResponseCode.SUCCESS and answer.body_bytes():
+                    table[client.client_id] = (fastjson_loads(answer.body_bytes()) or {}).get("messageQueueTable") or {}
+            except (RemotingError, ValueError) as exc:
+                log.error("[get-consumer-status] get consumer status exception. topic=%s, group=%s, error=%s",
+                          topic, group, exc)
+            if wanted:
+                break
+        return make_response(request, body=fastjson_dumps({"consumerTable": table}))
 
     # ------------------------------------------------------------------------------- clean-ups
     async def clean_expired_consume_queue(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:

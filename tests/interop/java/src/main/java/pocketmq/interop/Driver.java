@@ -19,6 +19,7 @@
  *         | query-cq --broker-addr A --topic T [--queue-id Q] [--index I] [--count N] [--group G]
  *         | time-span --topic T --group G | acl-info --broker-addr A | acl-config --broker-addr A
  *         | clean-expired-cq | clean-unused-topic | delete-expired-commitlog  (--broker-addr A)
+ *         | consume-status --topic T --group G [--client-addr CLIENT_ID]
  *   (a broker's refusal prints {"event":"broker-error","code":..,"message":..}; a request left
  *    unanswered prints {"event":"timeout-error"})
  *
@@ -663,6 +664,21 @@ public final class Driver {
                 AclConfig c = admin.examineBrokerClusterAclConfig(a.need("broker-addr"));
                 emit(ev("acl-config", "globalWhiteAddrs", c.getGlobalWhiteAddrs(),
                     "plainAccessConfigs", c.getPlainAccessConfigs()));
+                return true;
+            }
+            case "consume-status": {
+                Map<String, Map<MessageQueue, Long>> table = admin.getConsumeStatus(a.need("topic"), a.need("group"),
+                    a.get("client-addr", ""));
+                Map<String, Map<String, Long>> out = new TreeMap<>();
+                for (Map.Entry<String, Map<MessageQueue, Long>> e : table.entrySet()) {
+                    Map<String, Long> offsets = new TreeMap<>();
+                    for (Map.Entry<MessageQueue, Long> q : e.getValue().entrySet()) {
+                        offsets.put(q.getKey().getTopic() + "@" + q.getKey().getBrokerName() + "@"
+                            + q.getKey().getQueueId(), q.getValue());
+                    }
+                    out.put(e.getKey(), offsets);
+                }
+                emit(ev("consume-status", "consumerTable", out));
                 return true;
             }
             case "clean-expired-cq":
