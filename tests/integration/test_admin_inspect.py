@@ -52,6 +52,12 @@ def ask(ns: str, addr: str, code: int, fields: dict[str, str]):  # noqa: ANN201
      "99999@T is not exist!"),
     (RequestCode.QUERY_CONSUME_TIME_SPAN, {"topic": "NoSuchTopic", "group": "G"}, "topic[NoSuchTopic] not exist"),
     (RequestCode.QUERY_CORRECTION_OFFSET, {"filterGroups": "a,b"}, "the custom field <topic> is null"),
+    (RequestCode.RESUME_CHECK_HALF_MESSAGE, {"msgId": "not-hex"},
+     "Exception was thrown when putting message back to RMQ_SYS_TRANS_HALF_TOPIC."),
+    (RequestCode.RESUME_CHECK_HALF_MESSAGE, {"msgId": "7F000001000051AF7FFFFFFFFFFFFFFF"},
+     "Exception was thrown when putting message back to RMQ_SYS_TRANS_HALF_TOPIC."),
+    (RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS, {"topic": "T", "group": "Nobody"},
+     "No Any Consumer online in the consumer group: [Nobody]"),
 ])
 def test_bad_input_gets_an_error_and_a_remark(broker, code, fields, remark):
     ns, b = broker

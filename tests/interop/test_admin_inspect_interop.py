@@ -66,7 +66,8 @@ def scenario(side: Side) -> dict[str, dict]:
     answers: dict[str, dict] = {"topic": {"name": topic}}
     with start_java_driver(["produce", "--topic", topic, "--count", SENT, "--group", producer_group,
                             "--queue-id", 0, "--linger-ms", 60000], namesrv=side.ns) as producer:
-        producer.wait_for("lingering", 90)
+        events = producer.wait_for("lingering", 90)
+        msg_id = next(e["msgId"] for e in events if e["event"] == "send")
         answers["producers"] = wait_until(
             lambda: (a := admin(side, "producer-info", "--broker-addr", side.broker))["data"].get(producer_group) and a,
             40, interval=1.0, message="producer registered")
@@ -93,6 +94,7 @@ def scenario(side: Side) -> dict[str, dict]:
     answers["acl_config"] = admin(side, "acl-config", "--broker-addr", side.broker, timeout_ms=3000)
     for action in ("clean-expired-cq", "clean-unused-topic", "delete-expired-commitlog"):
         answers[action] = admin(side, action, "--broker-addr", side.broker)
+    answers["resume-half"] = admin(side, "resume-half", "--topic", topic, "--msg-id", msg_id)
     return answers
 
 
@@ -152,8 +154,8 @@ def test_inspecting_admin_requests_answer_as_apache(pocket, apache):
         assert theirs[name]["event"] == "timeout-error", theirs[name]
         assert ours[name]["event"] == "broker-error" and "aclEnable=false" in ours[name]["message"]
 
-    for action in ("clean-expired-cq", "clean-unused-topic", "delete-expired-commitlog"):
-        assert ours[action]["ok"] is True and theirs[action]["ok"] is True, action
+    for action in ("clean-expired-cq", "clean-unused-topic", "delete-expired-commitlog", "resume-half"):
+        assert ours[action]["ok"] is True and theirs[action]["ok"] is True, (action, ours[action], theirs[action])
 
 
 # ---- mqadmin: statsAll, queryCq, producer and the clean-ups, official vs ours ------------------

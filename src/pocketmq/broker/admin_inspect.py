@@ -1,7 +1,7 @@
 """Admin requests that look into a running broker, as upstream AdminBrokerProcessor answers them
 (the ones dashboards, exporters and ``mqadmin statsAll/queryCq/producer`` call):
 VIEW_BROKER_STATS_DATA, GET_ALL_PRODUCER_INFO, QUERY_CONSUME_QUEUE, QUERY_CONSUME_TIME_SPAN,
-QUERY_CORRECTION_OFFSET, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, the store clean-ups
+QUERY_CORRECTION_OFFSET, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, RESUME_CHECK_HALF_MESSAGE, the store clean-ups
 (CLEAN_EXPIRED_CONSUMEQUEUE, CLEAN_UNUSED_TOPIC, DELETE_EXPIRED_COMMITLOG) and the ACL read-outs
 (GET_BROKER_CLUSTER_ACL_INFO / _CONFIG)."""
 
@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from pocketmq.broker import acl_files
+from pocketmq.broker.topic_config import TRANS_HALF_TOPIC
+from pocketmq.protocol import message as m
+from pocketmq.protocol.message_id import decode_offset_message_id
 from pocketmq.protocol.fastjson import ObjectKey, dumps as fastjson_dumps, loads as fastjson_loads
 from pocketmq.protocol.version import VERSION_NAMES, version_desc
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request, make_response
 from pocketmq.remoting.transport import Connection, RemotingError, RequestError
+from pocketmq.store.results import PutMessageStatus
 
 if TYPE_CHECKING:
     from pocketmq.broker.controller import BrokerController
@@ -68,6 +72,7 @@ class InspectProcessor:
             RequestCode.GET_BROKER_CLUSTER_ACL_INFO: self.get_broker_cluster_acl_info,
             RequestCode.GET_BROKER_CLUSTER_ACL_CONFIG: self.get_broker_cluster_acl_config,
             RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS: self.get_consumer_status,
+            RequestCode.RESUME_CHECK_HALF_MESSAGE: self.resume_check_half_message,
         }
         for code, handler in table.items():
             register(code, handler)
@@ -223,6 +228,33 @@ class InspectProcessor:
         log.warning("invoke deleteExpiredCommitLog start.")
         await self.broker.store.run_clean_once(manual=True)
         log.warning("invoke deleteExpiredCommitLog end.")
+        return make_response(request)
+
+    # ---------------------------------------------------------------------------- transactions
+    async def resume_check_half_message(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """Upstream resumeCheckHalfMessage: store the message again in RMQ_SYS_TRANS_HALF_TOPIC with
+        its check count reset, so the transaction check takes it up again."""
+        failed = "Exception was thrown when putting message back to RMQ_SYS_TRANS_HALF_TOPIC."
+        try:
+            _, _, offset = decode_offset_message_id(_field(request, "msgId"))
+            raw = self.broker.store.look_message_by_offset(offset)
+            if raw is None:
+                return make_response(request, ResponseCode.SYSTEM_ERROR, failed)
+            msg = m.decode_message(raw)
+        except (ValueError, IndexError, OverflowError, struct.error):
+            return make_response(request, ResponseCode.SYSTEM_ERROR, failed)
+        properties = dict(msg.properties)
+        properties[m.PROPERTY_TRANSACTION_CHECK_TIMES] = "0"
+        properties[m.PROPERTY_WAIT_STORE_MSG_OK] = "false"
+        self.broker.topic_config_manager.create_system_topic_if_absent(TRANS_HALF_TOPIC, 1)
+        result = await self.broker.store.put_message(m.MessageExtBrokerInner(
+            topic=TRANS_HALF_TOPIC, body=msg.body, queue_id=0, flag=msg.flag, properties=properties,
+            sys_flag=msg.sys_flag & ~m.HOST_FLAGS_MASK, born_timestamp=msg.born_timestamp, born_host=msg.born_host,
+            reconsume_times=msg.reconsume_times, tags_code=m.tags_string_to_tags_code(properties.get(m.PROPERTY_TAGS))))
+        if result.status is not PutMessageStatus.PUT_OK:
+            log.error("Put message back to RMQ_SYS_TRANS_HALF_TOPIC failed.")
+            return make_response(request, ResponseCode.SYSTEM_ERROR, "Put message back to RMQ_SYS_TRANS_HALF_TOPIC failed.")
+        log.info("Put message back to RMQ_SYS_TRANS_HALF_TOPIC. real topic=%s", properties.get(m.PROPERTY_REAL_TOPIC))
         return make_response(request)
 
     # ------------------------------------------------------------------------------------ ACL

@@ -19,7 +19,7 @@
  *         | query-cq --broker-addr A --topic T [--queue-id Q] [--index I] [--count N] [--group G]
  *         | time-span --topic T --group G | acl-info --broker-addr A | acl-config --broker-addr A
  *         | clean-expired-cq | clean-unused-topic | delete-expired-commitlog  (--broker-addr A)
- *         | consume-status --topic T --group G [--client-addr CLIENT_ID]
+ *         | consume-status --topic T --group G [--client-addr CLIENT_ID] | resume-half --topic T --msg-id ID
  *   (a broker's refusal prints {"event":"broker-error","code":..,"message":..}; a request left
  *    unanswered prints {"event":"timeout-error"})
  *
@@ -681,6 +681,9 @@ public final class Driver {
                 emit(ev("consume-status", "consumerTable", out));
                 return true;
             }
+            case "resume-half":
+                emit(ev("resume-half", "ok", admin.resumeCheckHalfMessage(a.need("topic"), a.need("msg-id"))));
+                return true;
             case "clean-expired-cq":
                 emit(ev("clean-expired-cq", "ok", admin.cleanExpiredConsumerQueueByAddr(a.need("broker-addr"))));
                 return true;
