@@ -40,11 +40,6 @@ class Buckets:
         self.total = 0.0
         self.count = 0
 
-    def observe(self, bounds: tuple[float, ...], value: float) -> None:
-        self.counts[bisect.bisect_left(bounds, value)] += 1
-        self.total += value
-        self.count += 1
-
 
 
 class RpcLatency:
@@ -52,23 +47,26 @@ class RpcLatency:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.table: dict[tuple[int, int, str, bool], Buckets] = {}
+        self.table: dict[tuple[int, int, bool], Buckets] = {}  # (request code, response code or -1, held)
 
     def observe(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
         elapsed_ms = (self.clock() - request.received_at) * 1000.0
-        key = (request.code, -1 if response is None else response.code,
-               "oneway" if response is None else "success", request.suspended)
+        key = (request.code, -1 if response is None else response.code, request.suspended)
         series = self.table.get(key)
         if series is None:
             series = self.table[key] = Buckets(len(RPC_LATENCY_BUCKETS_MS))
-        series.observe(RPC_LATENCY_BUCKETS_MS, elapsed_ms)
+        # most requests take under a millisecond: skip the search for them
+        series.counts[0 if elapsed_ms <= 1.0 else bisect.bisect_left(RPC_LATENCY_BUCKETS_MS, elapsed_ms)] += 1
+        series.total += elapsed_ms
+        series.count += 1
 
     def family(self, base: dict[str, str]) -> HistogramMetricFamily:
         family = HistogramMetricFamily("rocketmq_rpc_latency", "Rpc latency (milliseconds)",
                                        labels=[*base, *LABELS], unit="")
-        for (code, response_code, result, suspended), series in list(self.table.items()):
+        for (code, response_code, suspended), series in list(self.table.items()):
+            oneway = response_code < 0
             labels = [*base.values(), "remoting", request_code_name(code),
-                      "" if response_code < 0 else response_code_name(response_code),
-                      "true" if suspended else "false", result]
+                      "" if oneway else response_code_name(response_code),
+                      "true" if suspended else "false", "oneway" if oneway else "success"]
             family.add_metric(labels, cumulative(RPC_LATENCY_BUCKETS_MS, series.counts), series.total)
         return family
