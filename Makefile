@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CLUSTER_DIR ?= $(HOME)/pocketmq-cluster
 
-.PHONY: venv interop-deps test cluster cluster-start cluster-stop
+.PHONY: venv interop-deps test calendar-smoke cluster cluster-start cluster-stop
 
 $(VENV)/.installed: pyproject.toml setup.py src/pocketmq/_speedups.c
 	@test -x $(PY) || { echo "PocketMQ: creating $(VENV)"; python3 -m venv $(VENV); }
@@ -19,6 +19,11 @@ interop-deps: venv
 
 test: venv interop-deps
 	$(PY) -m pytest tests
+
+# The calendar smoke alone (also part of `make test`): servers, clients and mqadmin under
+# libfaketime across new year's midnight and on the 28th of a month at 21:00, TZ=Europe/Berlin.
+calendar-smoke: venv interop-deps
+	$(PY) -m pytest tests/integration/test_calendar_smoke.py
 
 PRESET ?= 2m-2s-sync
 

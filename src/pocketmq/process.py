@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -77,15 +78,34 @@ def print_config(configs: list[Any], important_only: bool) -> None:
                 print(f"{key}={format_value(value)}")
 
 
-def setup_logging(log_dir: str, file_name: str) -> str:
+LOG_FILE_MAX_BYTES = 128 * 1024 * 1024
+LOG_FILE_BACKUPS = 10
+
+
+def setup_logging(log_dir: str, file_name: str, max_bytes: int = LOG_FILE_MAX_BYTES,
+                  backups: int = LOG_FILE_BACKUPS) -> str:
+    """Log to ``log_dir/file_name``, rolled by size as upstream's logback setup does: at
+    ``max_bytes`` the file moves to ``otherdays/<name>.1.log`` (older ones shift up, at most
+    ``backups`` kept). Rolling by size, not by date, keeps it independent of the clock."""
     os.makedirs(log_dir, exist_ok=True)
     path = os.path.join(log_dir, file_name)
-    handler = logging.FileHandler(path)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups)
+    handler.namer = _otherdays_namer
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s - %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     return path
+
+
+def _otherdays_namer(default_name: str) -> str:
+    """``.../broker.log.3`` -> ``.../otherdays/broker.3.log`` (upstream's file names)."""
+    base, _, index = default_name.rpartition(".")
+    folder, name = os.path.split(base)
+    stem, ext = os.path.splitext(name)
+    otherdays = os.path.join(folder, "otherdays")
+    os.makedirs(otherdays, exist_ok=True)
+    return os.path.join(otherdays, f"{stem}.{index}{ext}")
 
 
 def install_event_loop_policy() -> None:

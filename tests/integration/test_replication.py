@@ -152,3 +152,24 @@ def test_new_slave_starts_at_the_masters_last_file(tmp_path: Path, namesrv) -> N
         if slave is not None:
             slave.kill()
         master.kill()
+
+
+def test_slave_started_before_its_master_attaches_without_waiting_for_a_registration_period(
+        tmp_path: Path, namesrv) -> None:
+    """The slave asks the name servers every second until one names its master, so a SYNC_MASTER
+    started after it takes acknowledged sends at once, not after the slave's next periodic
+    registration (first after 10 s, then every registerNameServerPeriod)."""
+    slow = {"registerNameServerPeriod": 60000}
+    slave = start_slave(tmp_path / "a-s", namesrv.addr, extra=slow)
+    master = None
+    try:
+        master = start_master(tmp_path / "a", namesrv.addr, role="SYNC_MASTER", extra=slow)
+        create_topic(master.addr, "AttachT")
+        wait_until(lambda: send_raw(master.addr, "AttachT", b"x").code == ResponseCode.SUCCESS, 20, 0.2,
+                   "a SYNC_MASTER send acknowledged by the slave")
+        log = (tmp_path / "a-s" / "logs" / "rocketmqlogs" / "broker.log").read_text()
+        assert f"slave found its master at {master.addr}" in log
+    finally:
+        if master is not None:
+            master.kill()
+        slave.kill()

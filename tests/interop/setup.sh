@@ -4,6 +4,7 @@
 #     tests/interop/java/lib/, our Java driver compiled into tests/interop/java/target/classes/
 #   - Go:    rocketmq-client-go/v2 driver built to tests/interop/go/bin/gointerop
 #   - C++:   checks that the `rocketmq` PyPI package (bundled librocketmq) loads
+#   - Debian: faketime (libfaketime) for the calendar tests
 # Idempotent: a stamp over the inputs makes a second run take about a second.
 # Called by `make interop-deps` (and so `make test`). FORCE=1 rebuilds everything.
 set -euo pipefail
@@ -37,6 +38,9 @@ if ! command -v go >/dev/null; then
     for d in /usr/local/go/bin /usr/lib/go/bin; do [ -x "$d/go" ] && export PATH="$d:$PATH" && break; done
     command -v go >/dev/null || apt_install golang-go
 fi
+
+# libfaketime: the calendar tests start real processes at a chosen date and time.
+compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || apt_install faketime
 
 # ---- stamp -------------------------------------------------------------------------------
 inputs_hash() {

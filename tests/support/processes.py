@@ -107,16 +107,17 @@ class ServerProcess:
 
 
 class Namesrv(ServerProcess):
-    def __init__(self, home: Path, port: int | None = None, extra: list[str] | None = None) -> None:
+    def __init__(self, home: Path, port: int | None = None, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         super().__init__(["bash", str(BIN / "mqnamesrv"), f"--listenPort={self.port}", *(extra or [])], home,
-                         "The Name Server boot success")
+                         "The Name Server boot success", env=env)
         self.addr = f"127.0.0.1:{self.port}"
 
 
 def start_namesrv(home: Path, port: int | None = None, extra: list[str] | None = None,
-                  timeout: float = 30.0) -> Namesrv:
-    namesrv = Namesrv(home, port, extra)
+                  timeout: float = 30.0, env: dict[str, str] | None = None) -> Namesrv:
+    namesrv = Namesrv(home, port, extra, env)
     namesrv.wait_ready(timeout)
     return namesrv
 
@@ -138,7 +139,8 @@ class Broker(ServerProcess):
     ``--key=value`` overrides, exactly as an operator would."""
 
     def __init__(self, home: Path, namesrv_addr: str, name: str = "broker-a", port: int | None = None,
-                 config_file: Path | None = None, extra: dict[str, object] | None = None) -> None:
+                 config_file: Path | None = None, extra: dict[str, object] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_broker_port()
         self.name = name
         self.addr = f"127.0.0.1:{self.port}"
@@ -151,12 +153,12 @@ class Broker(ServerProcess):
         if config_file is not None:
             args += ["-c", str(config_file)]
         args += [f"--{key}={value}" for key, value in overrides.items()]
-        super().__init__(args, home, "boot success")
+        super().__init__(args, home, "boot success", env=env)
 
 
 def start_broker(home: Path, namesrv_addr: str, name: str = "broker-a", port: int | None = None,
                  config_file: Path | None = None, extra: dict[str, object] | None = None,
-                 timeout: float = 60.0) -> Broker:
-    broker = Broker(home, namesrv_addr, name, port, config_file, extra)
+                 timeout: float = 60.0, env: dict[str, str] | None = None) -> Broker:
+    broker = Broker(home, namesrv_addr, name, port, config_file, extra, env)
     broker.wait_ready(timeout)
     return broker

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import struct
-import time
 from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
 from pocketmq.broker import acl_files
+from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.broker.topic_config import TRANS_HALF_TOPIC
 from pocketmq.protocol import message as m
 from pocketmq.protocol.message_id import decode_offset_message_id
@@ -55,7 +55,7 @@ def _int(request: RemotingCommand, name: str, default: int | None = None) -> int
 
 
 class InspectProcessor:
-    def __init__(self, broker: "BrokerController", clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, broker: "BrokerController", clock: Clock = SYSTEM_CLOCK) -> None:
         self.broker = broker
         self.clock = clock
 
@@ -94,8 +94,8 @@ class InspectProcessor:
 
     # ------------------------------------------------------------------------------ producers
     def get_all_producer_info(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
-        now_ms = int(self.clock() * 1000)
-        now_mono = time.monotonic()
+        now_ms = self.clock.now_ms()
+        now_mono = self.clock.monotonic()
         data: dict[str, list[dict[str, Any]]] = {}
         for group, channels in self.broker.producer_manager.groups.items():
             data[group] = [{
@@ -146,7 +146,7 @@ class InspectProcessor:
         if topic_config is None:
             return make_response(request, ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
         store = broker.store
-        now_ms = int(self.clock() * 1000)
+        now_ms = self.clock.now_ms()
         spans = []
         for queue_id in range(topic_config.writeQueueNums):
             min_time = store.get_earliest_message_time(topic, queue_id)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from typing import Any
 
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
 from pocketmq.aio import cancel_and_wait
+from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.broker.admin_inspect import InspectProcessor
 from pocketmq.broker.admin_processor import AdminProcessor
 from pocketmq.broker.client_manager import ConsumerManager, ProducerManager
@@ -44,11 +44,12 @@ log = logging.getLogger("pocketmq.broker")
 
 MASTER_ID = 0
 CLIENT_SCAN_SECONDS = 10.0
+MASTER_SEARCH_SECONDS = 1.0
 
 
 class BrokerController:
     def __init__(self, config: BrokerConfig, store_config: MessageStoreConfig, host: str = "0.0.0.0",
-                 config_file: str | None = None) -> None:
+                 config_file: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
         self.store_config = store_config
         self.host = host
@@ -58,7 +59,7 @@ class BrokerController:
             config.brokerId = MASTER_ID
         store_config.haListenPort = config.listenPort + 1
         root = store_config.storePathRootDir
-        self.store = MessageStore(store_config, (config.brokerIP1, config.listenPort))
+        self.store = MessageStore(store_config, (config.brokerIP1, config.listenPort), clock=clock)
         self.topic_config_manager = TopicConfigManager(config, root)
         self.subscription_group_manager = SubscriptionGroupManager(config, root)
         self.consumer_offset_manager = ConsumerOffsetManager(root)
@@ -66,7 +67,8 @@ class BrokerController:
         self.consumer_manager = ConsumerManager()
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
-        self.stats_manager = BrokerStatsManager(config.brokerClusterName)
+        self.clock = clock
+        self.stats_manager = BrokerStatsManager(config.brokerClusterName, clock.now_ms)
         self.transactions = TransactionService(self)
         self.remoting_client = RemotingClient()
         self.namesrv_api = NamesrvApi(self.remoting_client, config.namesrvAddr)
@@ -87,7 +89,6 @@ class BrokerController:
         self.metrics: PromExporter | None = None
         self._register_pending = False
         self._registered_version: tuple[int, int] | None = None
-        self.boot_timestamp = int(time.time() * 1000)
 
     @property
     def is_slave(self) -> bool:
@@ -107,7 +108,7 @@ class BrokerController:
         ClientProcessor(self).register_all(both)
         QueryProcessor(self).register_all(both)
         AdminProcessor(self).register_all(both)
-        InspectProcessor(self).register_all(both)
+        InspectProcessor(self, self.clock).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
@@ -161,6 +162,20 @@ class BrokerController:
         ]
         if self.is_slave:
             self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))
+            if self.ha_master_addr is None and not self.store_config.haMasterAddress:
+                self._tasks.append(loop.create_task(self._find_master()))
+
+    async def _find_master(self) -> None:
+        """A slave started before its master learns the master's HA address from a registration
+        answer: ask every second until one names it, instead of waiting for the next periodic
+        registration (30 s), during which a SYNC_MASTER would answer SLAVE_NOT_AVAILABLE."""
+        while self.ha_master_addr is None:
+            await asyncio.sleep(MASTER_SEARCH_SECONDS)
+            try:
+                await self.register_broker_all()
+            except Exception as exc:  # a name server down or slow: try again next second
+                log.warning("registration while looking for the master failed: %s", exc)
+        log.info("slave found its master at %s (HA %s)", self.master_addr, self.ha_master_addr)
 
     def _register_period(self) -> float:
         return max(10.0, min(self.config.registerNameServerPeriod / 1000, 60.0))
@@ -287,14 +302,5 @@ class BrokerController:
             "sendThreadPoolQueueHeadWaitTimeMills": "0", "pullThreadPoolQueueHeadWaitTimeMills": "0",
             "queryThreadPoolQueueHeadWaitTimeMills": "0",
             "startAcceptSendRequestTimeStamp": str(self.config.startAcceptSendRequestTimeStamp),
-            "bootTimestamp": str(self.boot_timestamp),
-            "runtime": _runtime_text(int(time.time() * 1000) - self.boot_timestamp),
         })
         return info
-
-
-def _runtime_text(ms: int) -> str:
-    seconds = ms // 1000
-    return (f"[ {seconds // 86400} days, {seconds % 86400 // 3600} hours, {seconds % 3600 // 60} minutes, "
-            f"{seconds % 60} seconds ]")
-

@@ -5,6 +5,11 @@ reads that queue in order from its delivery offset and, when a message is due, s
 in its real topic and queue (DELAY removed, WAIT=false), then advances the offset. Offsets
 persist in ``config/delayOffset.json`` so delivery resumes after a restart; only a master
 delivers.
+
+Time: a message is due at its store timestamp plus its level's delay, read on the store's clock.
+When the wall clock has stepped back so far that a message looks due later than now plus its
+whole delay, it is delivered now, as upstream's correctDeliverTimestamp does, instead of waiting
+out the step.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from typing import Any
 
 from pocketmq.aio import cancel_and_wait
@@ -38,6 +42,11 @@ def parse_delay_levels(text: str) -> list[int]:
             raise ValueError(f"bad messageDelayLevel item {item!r}")
         levels.append(int(item[:-1]) * _UNITS[unit])
     return levels
+
+
+def corrected_due_time(due_ms: int, now_ms: int, delay_ms: int) -> int:
+    """``due_ms``, or now when it lies further ahead than a whole delay (the clock went back)."""
+    return now_ms if due_ms > now_ms + delay_ms else due_ms
 
 
 class ScheduleMessageService:
@@ -126,8 +135,8 @@ class ScheduleMessageService:
                 return IDLE_RECHECK_SECONDS
             for view in result.buffers:
                 msg = m.decode_message(view)
-                due = msg.store_timestamp + delay_ms
-                now = int(time.time() * 1000)
+                now = self.store.clock.now_ms()
+                due = corrected_due_time(msg.store_timestamp + delay_ms, now, delay_ms)
                 if due > now:
                     return min(IDLE_RECHECK_SECONDS, (due - now) / 1000)
                 delivered = await self._deliver(msg)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import logging
 import random
-import time
 from typing import TYPE_CHECKING
 
 from pocketmq.protocol import message as m
@@ -83,8 +82,8 @@ class SendProcessor:
     # ------------------------------------------------------------------------------ checks
     def _check(self, request: RemotingCommand, header: SendMessageRequestHeader, channel: Connection):
         """Upstream msgCheck: returns the topic config or raises RequestError."""
-        now = int(time.time() * 1000)
-        if self.config.startAcceptSendRequestTimeStamp > now:
+        accept_from = self.config.startAcceptSendRequestTimeStamp
+        if accept_from and accept_from > self.broker.store.clock.now_ms():
             raise RequestError(ResponseCode.SYSTEM_ERROR,
                                f"broker unable to service, until {self.config.startAcceptSendRequestTimeStamp}")
         if not is_writeable(self.config.brokerPermission) and self.topics.is_order_topic(header.topic):

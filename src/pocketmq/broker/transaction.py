@@ -8,13 +8,16 @@ to RMQ_SYS_TRANS_OP_HALF_TOPIC (tag ``d``, body = the half's queue offset). The 
 walks the half queue: halves without an op older than transactionTimeOut are re-stored with a
 check count and a CHECK_TRANSACTION_STATE is sent to a live producer of their group; after
 transactionCheckMax checks they are discarded.
+
+Time: ages are measured on the store's clock against the half's born and store timestamps, so a
+clock stepped back only makes halves look younger for the length of the step. What a pass must
+leave for the next (the copies it re-stores) is told by commit-log offset, not by timestamp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from pocketmq.aio import cancel_and_wait
@@ -121,7 +124,7 @@ class TransactionService:
         op = m.MessageExtBrokerInner(
             topic=TRANS_OP_HALF_TOPIC, body=str(half_queue_offset).encode(), queue_id=0,
             properties={m.PROPERTY_TAGS: OP_TAG, m.PROPERTY_WAIT_STORE_MSG_OK: "false"},
-            born_timestamp=int(time.time() * 1000), born_host=(self.broker.config.brokerIP1, 0),
+            born_timestamp=self.broker.store.clock.now_ms(), born_host=(self.broker.config.brokerIP1, 0),
             tags_code=m.tags_string_to_tags_code(OP_TAG))
         result = await self.broker.store.put_message(op)
         if result.status is PutMessageStatus.PUT_OK:
@@ -171,7 +174,8 @@ class TransactionService:
         offset = max(0, offsets.query(CHECK_GROUP, TRANS_HALF_TOPIC, 0))
         offset = max(offset, store.get_min_offset_in_queue(TRANS_HALF_TOPIC, 0))
         timeout_ms = broker.config.transactionTimeOut
-        now = int(time.time() * 1000)
+        now = store.clock.now_ms()
+        pass_start = store.get_max_phy_offset()
         while True:
             result = store.get_message(CHECK_GROUP, TRANS_HALF_TOPIC, 0, offset, 32)
             if result is None or result.status is not GetMessageStatus.FOUND:
@@ -179,7 +183,7 @@ class TransactionService:
             stop = False
             for view in result.buffers:
                 half = m.decode_message(view)
-                if half.store_timestamp >= now:
+                if half.commit_log_offset >= pass_start:
                     stop = True  # stored during this pass (a copy re-put just now): next pass
                     break
                 if self._is_done(half):

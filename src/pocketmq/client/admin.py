@@ -9,7 +9,6 @@ message lookups, runtime info and config go to brokers (a ``broker_addr`` or eve
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from pocketmq.client import _sync
@@ -25,6 +24,7 @@ from pocketmq.protocol.namesrv_headers import DeleteTopicFromNamesrvRequestHeade
 from pocketmq.protocol.route import MASTER_ID, PERM_READ, PERM_WRITE, ClusterInfo, TopicRouteData
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.header import decode_header
+from pocketmq.remoting.transport import RemotingError
 
 __all__ = ["AsyncAdmin", "Admin"]
 
@@ -193,14 +193,21 @@ class AsyncAdmin:
 
     # ------------------------------------------------------------------ messages
     async def view_message(self, offset_msg_id: str) -> MessageExt:
-        """By offset message id (store host + commit-log offset)."""
+        """By offset message id (store host + commit-log offset). A malformed id raises
+        ``ValueError``; an id naming an address where no broker answers, ``MQClientError``."""
         ip, port, offset = decode_offset_message_id(offset_msg_id)
-        return await self.api.view_message(f"{ip}:{port}", offset)
+        if not 0 < port < 65536:
+            raise ValueError(f"message id {offset_msg_id} names port {port}, which no broker has")
+        addr = f"{ip}:{port}"
+        try:
+            return await self.api.view_message(addr, offset)
+        except RemotingError as exc:
+            raise MQClientError(f"no broker answers at {addr}, named by message id {offset_msg_id}: {exc}") from None
 
     async def query_message(self, topic: str, key: str, max_num: int = 32, begin: int = 0,
                             end: int | None = None, *, unique_key: bool = False) -> list[MessageExt]:
         """By KEYS (or, with ``unique_key``, UNIQ_KEY) over every broker of the topic."""
-        end = end if end is not None else int(time.time() * 1000) + 60_000
+        end = end if end is not None else self.config.clock.now_ms() + 60_000
         route = await self.topic_route(topic)
         found: list[MessageExt] = []
         for bd in route.brokerDatas:

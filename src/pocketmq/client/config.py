@@ -1,5 +1,6 @@
 """Client configuration shared by producers, consumers and the admin API (upstream
-ClientConfig): name server addresses (argument or ``NAMESRV_ADDR``), client id, timings."""
+ClientConfig): name server addresses (argument or ``NAMESRV_ADDR``), client id, timings, and the
+clock the client reads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from pocketmq.client.errors import MQClientError
+from pocketmq.clock import SYSTEM_CLOCK, Clock
 
 
 def parse_namesrv_addr(addr: str | list[str] | None) -> list[str]:
@@ -49,6 +51,7 @@ class ClientConfig:
     rebalance_interval: float = 20.0
     api_timeout: float = 3.0
     language: str = "PYTHON"
+    clock: Clock = SYSTEM_CLOCK  # born timestamps and unique ids (pocketmq.clock)
 
     def namesrv_list(self) -> list[str]:
         return parse_namesrv_addr(self.namesrv_addr)

@@ -295,7 +295,7 @@ class AsyncPushConsumer(RebalancingConsumer):
 
     def _prepare(self, msgs: list[MessageExt]) -> None:
         self.reset_retry_topic(msgs)
-        now = str(int(time.time() * 1000))
+        now = str(self.config.clock.now_ms())
         for msg in msgs:
             msg.properties[PROPERTY_CONSUME_START_TIMESTAMP] = now
 

@@ -30,7 +30,7 @@ from pocketmq.client.message import Message, SendResult, SendStatus
 from pocketmq.protocol import message as pm
 from pocketmq.protocol.client_bodies import MessageQueue
 from pocketmq.protocol.client_headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader, SendMessageRequestHeader
-from pocketmq.protocol.message_id import create_uniq_id, decode_offset_message_id
+from pocketmq.protocol.message_id import decode_offset_message_id, uniq_id_generator
 from pocketmq.protocol.route import TopicRouteData
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.header import encode_header
@@ -95,6 +95,7 @@ class AsyncProducer:
         self.default_topic_queue_nums = default_topic_queue_nums
         self.create_topic_key = create_topic_key
         self.fault = FaultStrategy(latency_fault_enable)
+        self._ids = uniq_id_generator(self.config.clock)
         self.instance: ClientInstance | None = None
         self._topic_info: dict[str, TopicPublishInfo] = {}
         self._owns_instance = True
@@ -274,7 +275,7 @@ class AsyncProducer:
             props.update(extra_props)
         uniq = props.get(pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
         if not uniq:
-            uniq = create_uniq_id()
+            uniq = self._ids.create()
             props[pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
         sys_flag = 0
         if len(body) >= self.compress_over:
@@ -291,7 +292,7 @@ class AsyncProducer:
         header = SendMessageRequestHeader(
             producerGroup=self.group, topic=msg.topic, defaultTopic=self.create_topic_key,
             defaultTopicQueueNums=self.default_topic_queue_nums, queueId=mq.queueId, sysFlag=sys_flag,
-            bornTimestamp=int(time.time() * 1000), flag=msg.flag, properties=pm.properties_to_string(props),
+            bornTimestamp=self.config.clock.now_ms(), flag=msg.flag, properties=pm.properties_to_string(props),
             reconsumeTimes=reconsume_times if reconsume_times is not None else 0, unitMode=False,
             maxReconsumeTimes=max_reconsume, batch=False)
         result = await self._inst().api.send_message(addr, mq.brokerName, header, body, timeout=timeout,
@@ -324,7 +325,7 @@ class AsyncProducer:
             if not body:
                 raise MQClientError("the message body length is zero")
             props = msg.wire_properties()
-            uniq = props.get(pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or create_uniq_id()
+            uniq = props.get(pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or self._ids.create()
             props[pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
             uniq_keys.append(uniq)
             records.append(pm.BatchRecord(body=body, properties=pm.properties_to_string(props), flag=msg.flag))
@@ -349,7 +350,7 @@ class AsyncProducer:
             header = SendMessageRequestHeader(
                 producerGroup=self.group, topic=topic, defaultTopic=self.create_topic_key,
                 defaultTopicQueueNums=self.default_topic_queue_nums, queueId=mq.queueId, sysFlag=0,
-                bornTimestamp=int(time.time() * 1000), flag=0, properties=header_props, reconsumeTimes=0,
+                bornTimestamp=self.config.clock.now_ms(), flag=0, properties=header_props, reconsumeTimes=0,
                 unitMode=False, batch=True)
             try:
                 addr = await self._broker_addr(mq)

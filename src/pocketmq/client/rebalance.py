@@ -65,7 +65,7 @@ class RebalancingConsumer:
         self.message_model = MessageModel(message_model)
         self.consume_from_where = ConsumeFromWhere(consume_from_where)
         # upstream default: half an hour ago
-        self.consume_timestamp = consume_timestamp or int(time.time() * 1000) - 30 * 60 * 1000
+        self.consume_timestamp = consume_timestamp or self.config.clock.now_ms() - 30 * 60 * 1000
         self.allocate_strategy = allocate_strategy or AllocateAveragely()
         self.offset_store_dir = offset_store_dir
         self.subscriptions: dict[str, SubscriptionData] = {}
@@ -74,7 +74,7 @@ class RebalancingConsumer:
         self.instance: ClientInstance | None = None
         self.offset_store: OffsetStore = OffsetStore()
         self._rebalance_lock = asyncio.Lock()
-        self.start_time = int(time.time() * 1000)
+        self.start_time = self.config.clock.now_ms()
 
     @property
     def clustering(self) -> bool:
@@ -175,7 +175,7 @@ class RebalancingConsumer:
                  "PROP_NAMESERVER_ADDR": ";".join(self.config.namesrv_list())}
         mq_table = {mq: {"cachedMsgCount": pq.msg_count, "cachedMsgSizeInMiB": pq.msg_size // (1024 * 1024),
                          "commitOffset": self.offset_store.table.get(mq, -1), "droped": pq.dropped,
-                         "locked": pq.locked, "lastPullTimestamp": int(time.time() * 1000)}
+                         "locked": pq.locked, "lastPullTimestamp": self.config.clock.now_ms()}
                     for mq, pq in self.pq_table.items()}
         return bodies.encode_consumer_running_info(props, list(self.subscriptions.values()), mq_table)
 

@@ -3,7 +3,6 @@ register its collector and start the /metrics endpoint (``metricsExporterType=PR
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -26,7 +25,7 @@ async def start_broker_metrics(broker: Any) -> PromExporter:
     config = broker.config
     rpc = _observe([broker.dispatcher, broker.fast_dispatcher])
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrokerCollector(broker, rpc, lambda: int(time.time() * 1000)))
+    registry.register(BrokerCollector(broker, rpc, broker.clock.now_ms))
     exporter = PromExporter(registry)
     await exporter.start(config.metricsPromExporterHost or config.brokerIP1, config.metricsPromExporterPort)
     return exporter

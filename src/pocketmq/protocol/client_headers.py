@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pocketmq.remoting.header import alias
+from pocketmq.remoting.header import Int32, alias
 
 
 # --------------------------------------------------------------------------------- send (3.1)
@@ -21,15 +21,15 @@ class SendMessageRequestHeader:
     producerGroup: str = alias("a")
     topic: str = alias("b")
     defaultTopic: str = alias("c")
-    defaultTopicQueueNums: int = alias("d")
-    queueId: int = alias("e")
-    sysFlag: int = alias("f")
+    defaultTopicQueueNums: Int32 = alias("d")
+    queueId: Int32 = alias("e")
+    sysFlag: Int32 = alias("f")
     bornTimestamp: int = alias("g")
-    flag: int = alias("h")
+    flag: Int32 = alias("h")
     properties: str | None = alias("i", default=None)
-    reconsumeTimes: int | None = alias("j", default=None)
+    reconsumeTimes: Int32 | None = alias("j", default=None)
     unitMode: bool | None = alias("k", default=None)
-    maxReconsumeTimes: int | None = alias("l", default=None)
+    maxReconsumeTimes: Int32 | None = alias("l", default=None)
     batch: bool | None = alias("m", default=None)
     bname: str | None = alias("n", default=None)
 
@@ -74,10 +74,10 @@ def clear_commit_offset_flag(sys_flag: int) -> int:
 class PullMessageRequestHeader:
     consumerGroup: str
     topic: str
-    queueId: int
+    queueId: Int32
     queueOffset: int
-    maxMsgNums: int
-    sysFlag: int
+    maxMsgNums: Int32
+    sysFlag: Int32
     commitOffset: int
     suspendTimeoutMillis: int
     subVersion: int

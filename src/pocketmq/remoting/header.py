@@ -1,6 +1,7 @@
 """Typed custom headers: dataclasses <-> ``extFields`` (a str -> str map on the wire).
 
-A header class is a dataclass whose field names are upstream's header names. A field with no
+A header class is a dataclass whose field names are upstream's header names; an ``int`` field
+takes what a Java long holds, an ``Int32`` one what a Java int holds. A field with no
 default is required (upstream ``@CFNotNull``); a missing or unparsable value raises
 ``HeaderError``, which processors turn into SYSTEM_ERROR with a remark naming the field. A
 field's metadata may give an ``alias`` (the V2 short name, e.g. ``a`` for producerGroup).
@@ -27,8 +28,25 @@ def alias(short_name: str, **kwargs: Any) -> Any:
     return dataclasses.field(metadata={"alias": short_name}, **kwargs)
 
 
+Int32 = int
+"""A header field that upstream declares ``Integer``: only values a Java int holds parse
+(every other integer field is a Java ``Long``)."""
+
+
 def _parse_int(text: str) -> int:
-    return int(text)
+    return _in_range(int(text), 63)
+
+
+def _parse_int32(text: str) -> int:
+    return _in_range(int(text), 31)
+
+
+def _in_range(value: int, bits: int) -> int:
+    """Java's parseInt/parseLong refuse a number that does not fit; so do we, before a value
+    that cannot be packed reaches the store."""
+    if not -(1 << bits) <= value < (1 << bits):
+        raise ValueError(f"{value} does not fit a {bits + 1}-bit Java integer")
+    return value
 
 
 def _parse_bool(text: str) -> bool:
@@ -37,7 +55,7 @@ def _parse_bool(text: str) -> bool:
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "int": _parse_int, "bool": _parse_bool, "str": str, "float": float,
+    "int": _parse_int, "Int32": _parse_int32, "bool": _parse_bool, "str": str, "float": float,
 }
 
 

@@ -1,5 +1,10 @@
 """The checkpoint file (upstream StoreCheckpoint): a 4 KiB file holding big-endian longs
 physicMsgTimestamp @0, logicsMsgTimestamp @8, indexMsgTimestamp @16, and the abort file marker.
+
+PocketMQ adds one long, logicsPhyOffset @48 (past the two longs RocketMQ 5 keeps @24 and @32):
+the commit-log offset up to which consume queues and the index were flushed. Recovery after a
+crash starts from the file holding it as well as from upstream's timestamp rule, whichever is
+earlier: timestamps alone start too late when the wall clock stepped back after the checkpoint.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ import struct
 
 CHECKPOINT_SIZE = 4096
 _LONGS = struct.Struct(">qqq")
+_LOGICS_PHY_OFFSET = struct.Struct(">q")
+_LOGICS_PHY_OFFSET_POS = 48
 
 
 class StoreCheckpoint:
@@ -20,6 +27,8 @@ class StoreCheckpoint:
             os.ftruncate(self.fd, CHECKPOINT_SIZE)
         raw = os.pread(self.fd, _LONGS.size, 0)
         self.physic_msg_timestamp, self.logics_msg_timestamp, self.index_msg_timestamp = _LONGS.unpack(raw)
+        raw = os.pread(self.fd, _LOGICS_PHY_OFFSET.size, _LOGICS_PHY_OFFSET_POS)
+        self.logics_phy_offset: int = _LOGICS_PHY_OFFSET.unpack(raw)[0]
 
     def min_timestamp(self) -> int:
         """min(physic, logics) - 3 s, as upstream; recovery starts from a file older than it."""
@@ -33,6 +42,7 @@ class StoreCheckpoint:
         """Write and fsync (worker thread)."""
         os.pwrite(self.fd, _LONGS.pack(self.physic_msg_timestamp, self.logics_msg_timestamp,
                                        self.index_msg_timestamp), 0)
+        os.pwrite(self.fd, _LOGICS_PHY_OFFSET.pack(self.logics_phy_offset), _LOGICS_PHY_OFFSET_POS)
         os.fdatasync(self.fd)
 
     def close(self) -> None:

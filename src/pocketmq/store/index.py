@@ -5,6 +5,13 @@ a 40-byte header (beginTimestamp, endTimestamp, beginPhyOffset, endPhyOffset, ha
 indexCount), ``maxHashSlotNum`` int32 slots (newest entry number per slot), then ``maxIndexNum``
 20-byte entries (keyHash, commit-log offset, time diff in seconds, previous entry number).
 Keys are ``topic#UNIQ_KEY`` and ``topic#key`` for each space-separated KEYS value.
+
+Time: a file is named by the local time of its first store timestamp (never earlier than the
+previous file's end, so a clock stepped back does not go back in names); files are ordered by
+their header's offsets, not by name, because local names repeat an hour when DST ends. An
+entry's time is whole seconds after the file's begin timestamp as an int32, clamped to
+[0, 2^31 - 1] as upstream: 68 years per file, and a message stored "before" the file began (the
+clock stepped back) reads as the file's begin.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import os
 import struct
 
+from pocketmq.clock import local_datetime
 from pocketmq.protocol import message as m
 from pocketmq.store.mapped_file import MappedFile
 
@@ -159,6 +167,9 @@ class IndexService:
                 f.destroy()
                 continue
             self.files.append(f)
+        # Names are local times: an hour that DST repeats (or a clock stepped back) can make a
+        # newer file's name sort first. The header's offsets give the true order.
+        self.files.sort(key=lambda f: (f.end_phy_offset, not f.is_full(), f.file_name))
 
     def _last_file(self, timestamp_ms: int) -> IndexFile:
         if self.files and not self.files[-1].is_full():
@@ -167,7 +178,7 @@ class IndexService:
         if self.files:
             end_phy, end_ts = self.files[-1].end_phy_offset, self.files[-1].end_timestamp
         os.makedirs(self.dir, exist_ok=True)
-        when = datetime.datetime.fromtimestamp(max(timestamp_ms, end_ts) / 1000)
+        when = local_datetime(max(timestamp_ms, end_ts))
         while True:
             name = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}"
             path = os.path.join(self.dir, name)
@@ -183,8 +194,8 @@ class IndexService:
         if sys_flag & m.TRANSACTION_TYPE_MASK == m.TRANSACTION_ROLLBACK_TYPE:
             return
         f = self._last_file(store_timestamp)
-        if phy_offset < f.end_phy_offset:
-            return
+        if phy_offset < f.end_phy_offset or (phy_offset == f.end_phy_offset and f.index_count > 1):
+            return  # indexed before a crash; re-dispatch in recovery must not index it twice
         if uniq_key:
             f = self._put(f, topic + "#" + uniq_key, phy_offset, store_timestamp)
         if keys:

@@ -8,7 +8,7 @@ time, retention and the disk guard, runtime statistics, and HA hooks.
 API (all offsets are ints; ``view`` means a memoryview slice of a mapped file, not a copy)::
 
     store = MessageStore(config: MessageStoreConfig, store_host: tuple[str, int],
-                         *, clock: Callable[[], float] | None = None,       # ms, for retention
+                         *, clock: Clock = SYSTEM_CLOCK,                    # pocketmq.clock
                          disk_usage: Callable[[str], float] | None = None)  # 0..1 used ratio
     await store.start(); await store.shutdown()
     await store.put_message(msg: MessageExtBrokerInner) -> PutMessageResult
@@ -43,7 +43,6 @@ while disk use is above ``diskSpaceWarningLevelRatio``; they resume when space r
 from __future__ import annotations
 
 import asyncio
-import datetime
 import fcntl
 import logging
 import os
@@ -51,6 +50,7 @@ import shutil
 import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
+from pocketmq.clock import SYSTEM_CLOCK, Clock, local_hour_matches
 from pocketmq.config import MessageStoreConfig
 from pocketmq.protocol import message as m
 from pocketmq.store import flush as flush_mod
@@ -104,18 +104,18 @@ def _human_size(n: int) -> str:
 
 class MessageStore:
     def __init__(self, config: MessageStoreConfig, store_host: tuple[str, int], *,
-                 clock: Callable[[], float] | None = None,
+                 clock: Clock = SYSTEM_CLOCK,
                  disk_usage: Callable[[str], float] | None = None) -> None:
         self.config = config
         self.store_host = store_host
         self.root = config.storePathRootDir
-        self.clock = clock or (lambda: time.time() * 1000)
+        self.clock = clock
         self.disk_usage = disk_usage or disk_used_ratio
         self.allocator = Allocator()
         self.commit_log = CommitLog(config, store_host, self.allocator)
         self.consume_queue_table: dict[str, dict[int, ConsumeQueue]] = {}
         self.index_service = IndexService(self.root, config.maxHashSlotNum, config.maxIndexNum)
-        self.stats = StoreStatsService()
+        self.stats = StoreStatsService(clock)
         self.checkpoint: StoreCheckpoint | None = None
         self.message_arriving_listener: ArrivingListener | None = None
         self.replication_waiter: Callable[[int], Awaitable[PutMessageStatus]] | None = None
@@ -176,7 +176,7 @@ class MessageStore:
 
     def _final_flush_and_close(self) -> None:
         self.flush_commit_log_until(self.commit_log.get_max_offset())
-        self._flush_logics_sync(self._all_queues(), 0, self._last_dispatch_timestamp)
+        self._flush_logics_sync(self._all_queues(), 0, self._last_dispatch_timestamp, self.reput_from_offset)
         self.allocator.shutdown()
         self.commit_log.queue.close()
         for cq in self._all_queues():
@@ -250,9 +250,19 @@ class MessageStore:
             if ts and ts <= min_ts:
                 start = i
                 break
+        start = min(start, self._file_index_holding(self.checkpoint.logics_phy_offset))
         log.info("abnormal recovery from commit log file %s", files[start].file_name)
         end, invalid = self.commit_log.scan(start, self.config.checkCRCOnRecover, self._dispatch_request)
         self._finish_recovery(end, invalid, max_phy_of_cq)
+
+    def _file_index_holding(self, offset: int) -> int:
+        """The index of the commit-log file holding ``offset`` (the first when none does, so an
+        old checkpoint without the offset keeps upstream's timestamp rule alone)."""
+        files = self.commit_log.queue.files
+        for i in range(len(files) - 1, -1, -1):
+            if files[i].file_from_offset <= offset:
+                return i if offset > 0 else len(files) - 1
+        return 0
 
     def _finish_recovery(self, end: int, invalid: bool, max_phy_of_cq: int) -> None:
         if invalid:
@@ -359,7 +369,7 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
                                     remark=f"properties length {len(props)} > {m.MAX_PROPERTIES_LENGTH}")
         begin = time.perf_counter()
-        store_ts = int(time.time() * 1000)
+        store_ts = self.clock.now_ms()
         try:
             result = self.commit_log.append_message(msg, store_ts, props)
         except OSError as exc:
@@ -449,7 +459,7 @@ class MessageStore:
             encoded.append((record.flag, record.body, raw))
             all_props.append(m.string_to_properties(props))
         begin = time.perf_counter()
-        store_ts = int(time.time() * 1000)
+        store_ts = self.clock.now_ms()
         try:
             result, placed = self.commit_log.append_batch(topic, queue_id, sys_flag, born_timestamp, born_host,
                                                           encoded, store_ts, reconsume_times)
@@ -493,9 +503,10 @@ class MessageStore:
 
     async def flush_logics(self, least_pages: int) -> None:
         await asyncio.to_thread(self._flush_logics_sync, self._all_queues(), least_pages,
-                                self._last_dispatch_timestamp)
+                                self._last_dispatch_timestamp, self.reput_from_offset)
 
-    def _flush_logics_sync(self, queues: list[ConsumeQueue], least_pages: int, dispatch_ts: int) -> None:
+    def _flush_logics_sync(self, queues: list[ConsumeQueue], least_pages: int, dispatch_ts: int,
+                           dispatched_offset: int) -> None:
         for cq in queues:
             for _ in range(len(cq.queue.files) + 1):
                 if cq.queue.flush(least_pages):
@@ -506,6 +517,7 @@ class MessageStore:
                 self.checkpoint.logics_msg_timestamp = dispatch_ts
             if index_ts:
                 self.checkpoint.index_msg_timestamp = index_ts
+            self.checkpoint.logics_phy_offset = dispatched_offset
             self.checkpoint.flush()
 
     # ================================================================ get
@@ -712,18 +724,15 @@ class MessageStore:
             except Exception:
                 log.exception("retention pass failed")
 
-    def _is_time_to_delete(self, now_ms: float) -> bool:
-        hour = datetime.datetime.fromtimestamp(now_ms / 1000).hour
-        for part in self.config.deleteWhen.split(";"):
-            if part.strip().isdigit() and int(part) == hour:
-                return True
-        return False
+    def _is_time_to_delete(self, now_ms: int) -> bool:
+        hours = {int(part) for part in self.config.deleteWhen.split(";") if part.strip().isdigit()}
+        return local_hour_matches(now_ms, hours)
 
     async def run_clean_once(self, manual: bool = False) -> list[str]:
         """One retention pass (upstream CleanCommitLogService + CleanConsumeQueueService).
         Returns the names of deleted commit log files."""
         config = self.config
-        now = self.clock()
+        now = self.clock.now_ms()
         ratio = self.disk_usage(self.config.commit_log_dir())
         self.disk_ratio = ratio
         clean_immediately = False

@@ -1,13 +1,18 @@
 """Store statistics (upstream StoreStatsService): counters of puts and gets, 1-second samples
 for TPS over 10 s / 60 s / 600 s windows, put latency distribution, and daily totals for
 ``msgPutTotalTodayNow`` and friends. All values are rendered as strings for runtime info.
+
+Time: TPS windows are measured on the monotonic clock (a wall-clock step neither inflates nor
+zeroes them); "today" rolls over when the wall clock passes the next local midnight, and only
+forwards, so a clock stepped back across midnight does not roll the day twice.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime
-import time
+
+from pocketmq.clock import SYSTEM_CLOCK, Clock, local_datetime, local_epoch_ms
 
 _BUCKETS = (0, 10, 50, 100, 200, 500, 1000, 2000, 5000)
 _BUCKET_NAMES = ("<=0ms", "0~10ms", "10~50ms", "50~100ms", "100~200ms", "200~500ms",
@@ -15,8 +20,10 @@ _BUCKET_NAMES = ("<=0ms", "0~10ms", "10~50ms", "50~100ms", "100~200ms", "200~500
 
 
 class StoreStatsService:
-    def __init__(self) -> None:
-        self.boot_timestamp = int(time.time() * 1000)
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+        self.boot_timestamp = clock.now_ms()
+        self._boot_monotonic = clock.monotonic()
         self.put_message_times_total = 0
         self.put_message_size_total = 0
         self.put_message_failed_times = 0
@@ -28,7 +35,7 @@ class StoreStatsService:
         self.dispatch_max_buffer = 0
         self.put_distribute = [0] * len(_BUCKET_NAMES)
         self._samples: collections.deque[tuple[float, int, int, int, int]] = collections.deque(maxlen=601)
-        self._day = datetime.date.today()
+        self._next_morning_ms = next_local_midnight_ms(self.boot_timestamp)
         self.put_total_today_morning = 0
         self.put_total_yesterday_morning = 0
         self.get_total_today_morning = 0
@@ -61,14 +68,14 @@ class StoreStatsService:
         if elapsed_ms > self.get_message_entire_time_max:
             self.get_message_entire_time_max = int(elapsed_ms)
 
-    def sample(self, now: float | None = None) -> None:
+    def sample(self) -> None:
         """Take a 1-second sample (called by the store every second)."""
-        now = time.time() if now is None else now
-        self._samples.append((now, self.put_message_times_total, self.get_message_times_total_found,
-                              self.get_message_times_total_miss, self.get_message_transfered_msg_count))
-        today = datetime.date.fromtimestamp(now)
-        if today != self._day:
-            self._day = today
+        self._samples.append((self.clock.monotonic(), self.put_message_times_total,
+                              self.get_message_times_total_found, self.get_message_times_total_miss,
+                              self.get_message_transfered_msg_count))
+        now_ms = self.clock.now_ms()
+        if now_ms >= self._next_morning_ms:
+            self._next_morning_ms = next_local_midnight_ms(now_ms)
             self.put_total_yesterday_morning = self.put_total_today_morning
             self.get_total_yesterday_morning = self.get_total_today_morning
             self.put_total_today_morning = self.put_message_times_total
@@ -92,8 +99,7 @@ class StoreStatsService:
         return " ".join(values)
 
     def runtime_info(self) -> dict[str, str]:
-        elapsed = int(time.time() * 1000) - self.boot_timestamp
-        seconds = elapsed // 1000
+        seconds = int(self.clock.monotonic() - self._boot_monotonic)
         average = self.put_message_size_total / self.put_message_times_total if self.put_message_times_total else 0.0
         distribute = " ".join(f"[{name}]:{n}" for name, n in zip(_BUCKET_NAMES, self.put_distribute))
         return {
@@ -120,3 +126,9 @@ class StoreStatsService:
             "msgGetTotalTodayMorning": str(self.get_total_today_morning),
             "msgGetTotalTodayNow": str(self.get_message_transfered_msg_count),
         }
+
+
+def next_local_midnight_ms(epoch_ms: int) -> int:
+    """The first local midnight after ``epoch_ms`` (a 23- or 25-hour day on a DST change)."""
+    tomorrow = local_datetime(epoch_ms).date() + datetime.timedelta(days=1)
+    return local_epoch_ms(datetime.datetime.combine(tomorrow, datetime.time()))

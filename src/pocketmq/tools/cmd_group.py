@@ -335,12 +335,9 @@ def _parse_reset_time(text: str) -> int:
     if text == "now":
         return -1
     try:
-        return int(text)
+        return parse_timestamp(text)
     except ValueError:
-        value = parse_timestamp(text)
-        if value == 0:
-            raise AdminError(f"bad timestamp {text!r}: give now, milliseconds or yyyy-MM-dd#HH:mm:ss:SSS")
-        return value
+        raise AdminError(f"bad timestamp {text!r}: give now, milliseconds or yyyy-MM-dd#HH:mm:ss:SSS") from None
 
 
 async def _reset_old(ctx: Context, admin: AdminExt, group: str, topic: str, timestamp: int, force: bool,

@@ -171,6 +171,8 @@ async def _consume_directly(ctx: Context, admin: AdminExt, group: str, client_id
 async def query_msg_by_id(ctx: Context, cl) -> None:  # noqa: ANN001
     admin = await ctx.admin()
     ids = [i.strip() for i in cl.get("i").split(",") if i.strip()]
+    if not ids:
+        raise AdminError("queryMsgById: no message id given (-i)")
     if cl.has("g") and cl.has("d"):
         for msg_id in ids:
             await _consume_directly(ctx, admin, cl.get("g"), cl.get("d"), msg_id)

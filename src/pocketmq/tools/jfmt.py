@@ -49,7 +49,8 @@ def format_date(ms: int) -> str:
 
 
 def parse_timestamp(value: str) -> int:
-    """A timestamp option: milliseconds, or ``yyyy-MM-dd#HH:mm:ss:SSS`` (local time); 0 if neither."""
+    """A timestamp option: milliseconds, or ``yyyy-MM-dd#HH:mm:ss:SSS`` (local time). Anything
+    else raises ``ValueError`` saying which forms are accepted (upstream fails there too)."""
     value = value.strip()
     try:
         return int(value)
@@ -60,8 +61,9 @@ def parse_timestamp(value: str) -> int:
         hms, _, millis = rest.rpartition(":")
         t = time.strptime(f"{date} {hms}", "%Y-%m-%d %H:%M:%S")
         return int(time.mktime(t)) * 1000 + int(millis)
-    except ValueError:
-        return 0
+    except (ValueError, OverflowError):
+        raise ValueError(f"bad timestamp {value!r}: give milliseconds since the epoch or "
+                         "yyyy-MM-dd#HH:mm:ss:SSS") from None
 
 
 def perm_to_string(perm: int) -> str:

@@ -5,6 +5,7 @@ import asyncio
 import datetime
 import os
 
+from pocketmq.clock import ManualClock
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.results import GetMessageStatus, PutMessageStatus
 
@@ -17,13 +18,19 @@ def run(coro):
 
 class Fake:
     def __init__(self):
-        # 10:00 tomorrow: after every file the test writes now, and never the deleteWhen hour.
+        # 10:00 tomorrow: after every file the test writes now (files age by their real mtime),
+        # and never the deleteWhen hour.
         tomorrow = datetime.datetime.now() + datetime.timedelta(days=1)
-        self.now = tomorrow.replace(hour=10, minute=0, second=0).timestamp() * 1000
+        self.clock = ManualClock(int(tomorrow.replace(hour=10, minute=0, second=0).timestamp() * 1000))
         self.ratio = 0.10
 
-    def clock(self):
-        return self.now
+    @property
+    def now(self) -> int:
+        return self.clock.now_ms()
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self.clock.set_wall(int(value))
 
     def disk(self, path):
         return self.ratio
