@@ -14,12 +14,18 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from clients import run_java_driver, start_java_driver  # type: ignore[import-not-found]
+from clients import _run, _with_namesrv, client_env, java_cmd, run_java_driver, start_java_driver  # type: ignore[import-not-found]
 from tests.support.processes import free_port, start_broker, start_namesrv, wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(300)]
 
 COUNT = 20
+
+
+def run_semantics(args: list[object], namesrv: str) -> list[dict]:
+    """The Java SemanticsDriver (transactions), as tests/interop/test_java_semantics.py runs it."""
+    return _run(java_cmd("pocketmq.interop.SemanticsDriver", _with_namesrv([str(a) for a in args], namesrv)), 90,
+                True, client_env(), "semantics driver")
 
 
 def scrape(port: int) -> dict[str, list]:
@@ -151,3 +157,28 @@ def test_bad_http_requests_are_answered_and_the_endpoint_lives_on(cluster):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(b"GET /met")  # and hang up half-way
     assert "rocketmq_topic_number" in scrape(port)
+
+
+def test_transactions_and_dlq_are_counted(cluster):
+    ns, broker, _, port = cluster
+    topic = f"MetricsTx{int(time.time() * 1000)}"
+    run_java_driver(["admin", "create-topic", "--topic", topic, "--broker-addr", broker.addr, "--queues", 2],
+                    namesrv=ns.addr)
+    events = run_semantics(["tx-produce", "--topic", topic, "--group", "MetricsTxProducers", "--count", 3,
+                            "--states", "commit,rollback,commit", "--checks", 0, "--timeout", 30], ns.addr)
+    assert events[-1]["event"] == "done", events[-1]
+    families = wait_until(lambda: (f := scrape(port)) and value(f, "rocketmq_commit_messages_total", topic=topic) == 2
+                          and f, 20, interval=0.5, message="commits counted")
+    assert value(families, "rocketmq_rollback_messages_total", topic=topic) == 1
+    assert value(families, "rocketmq_messages_in_total", topic=topic) == 0  # the halves are not the topic's yet
+
+    dlq_topic, group = f"MetricsDlq{int(time.time() * 1000)}", "MetricsDlqGroup"
+    run_java_driver(["admin", "create-topic", "--topic", dlq_topic, "--broker-addr", broker.addr, "--queues", 2],
+                    namesrv=ns.addr)
+    with start_java_driver(["push-consume", "--topic", dlq_topic, "--group", group, "--count", 1, "--timeout", 60,
+                            "--from", "first", "--reconsume-once", "--max-reconsume", 0], namesrv=ns.addr) as consumer:
+        consumer.wait_for("started", 60)
+        run_java_driver(["produce", "--topic", dlq_topic, "--count", 1], namesrv=ns.addr)
+        consumer.wait_for(lambda evs: any(e.get("status") == "RECONSUME_LATER" for e in evs), 60)
+        wait_until(lambda: value(scrape(port), "rocketmq_send_to_dlq_messages_total", consumer_group=group,
+                                 topic=dlq_topic, is_system="false") == 1, 20, interval=0.5, message="DLQ counted")

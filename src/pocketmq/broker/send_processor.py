@@ -171,6 +171,7 @@ class SendProcessor:
         if request.version >= V3_4_9 and header.maxReconsumeTimes is not None:
             max_times = header.maxReconsumeTimes
         if (header.reconsumeTimes or 0) >= max_times:
+            self.broker.stats_manager.on_dlq(group, header.topic)
             topic = dlq_topic(group)
             self.topics.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
             self.broker.register_soon()
@@ -252,6 +253,7 @@ class SendProcessor:
             max_times = header.maxReconsumeTimes
         delay_level = header.delayLevel
         if original.reconsume_times >= max_times or delay_level < 0:
+            self.broker.stats_manager.on_dlq(header.group, properties[m.PROPERTY_RETRY_TOPIC])
             topic = dlq_topic(header.group)
             self.topics.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
             queue_id = 0

@@ -106,6 +106,8 @@ class BrokerStatsManager:
         self.sets: dict[str, dict[str, StatsItem]] = {name: {} for name in STATS_NAMES}
         self._typed_in: dict[str, dict[str, TypedIn]] = {}
         self.pulled: dict[tuple[str, str, int], int] = {}  # (topic, group, queue id) -> next offset to pull
+        self.dlq: dict[tuple[str, str], int] = {}  # (group, origin topic) -> messages sent to the DLQ
+        self.end_transactions: dict[tuple[str, bool], int] = {}  # (real topic, committed) -> count
         self._topic_put: dict[str, tuple[StatsItem, StatsItem, dict[str, TypedIn] | None]] = {}
         self._group_get: dict[tuple[str, str], tuple[StatsItem, StatsItem]] = {}
         self._broker_put: StatsItem | None = None  # created on first use, as upstream
@@ -178,6 +180,16 @@ class BrokerStatsManager:
         if self._broker_get is None:
             self._broker_get = self._item(BROKER_GET_NUMS, self.cluster_name)
         self._broker_get.value += nums
+
+    def on_dlq(self, group: str, origin_topic: str) -> None:
+        """A message sent to the group's DLQ (rocketmq_send_to_dlq_messages_total)."""
+        key = (group, origin_topic)
+        self.dlq[key] = self.dlq.get(key, 0) + 1
+
+    def on_end_transaction(self, topic: str, commit: bool) -> None:
+        """A half message committed or rolled back (rocketmq_commit/rollback_messages_total)."""
+        key = (topic, commit)
+        self.end_transactions[key] = self.end_transactions.get(key, 0) + 1
 
     def on_send_back(self, group: str, topic: str) -> None:
         item = self._item(SNDBCK_PUT_NUMS, f"{topic}@{group}")

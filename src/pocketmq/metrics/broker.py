@@ -89,6 +89,19 @@ class BrokerCollector:
             messages.add_metric(values, nums)
             throughput.add_metric(values, size)
         yield from (messages, throughput)
+        stats = self.broker.stats_manager
+        dlq = CounterMetricFamily("rocketmq_send_to_dlq_messages", "Consumer send to DLQ messages",
+                                  labels=[*base, "consumer_group", "topic", "is_system"])
+        for (group, topic), n in sorted(stats.dlq.items()):
+            dlq.add_metric([*base.values(), group, topic,
+                            _bool(self._is_system_topic(topic) or self._is_system_group(group))], n)
+        commits = CounterMetricFamily("rocketmq_commit_messages", "Total number of commit messages",
+                                      labels=[*base, "topic"])
+        rollbacks = CounterMetricFamily("rocketmq_rollback_messages", "Total number of rollback messages",
+                                        labels=[*base, "topic"])
+        for (topic, committed), n in sorted(stats.end_transactions.items()):
+            (commits if committed else rollbacks).add_metric([*base.values(), topic], n)
+        yield from (dlq, commits, rollbacks)
 
     # ---------------------------------------------------------------------------------- lag
     def _group_topics(self) -> set[tuple[str, str]]:
