@@ -18,7 +18,7 @@ from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.broker.topic_config import TRANS_HALF_TOPIC
 from pocketmq.protocol import message as m
 from pocketmq.protocol.message_id import decode_offset_message_id
-from pocketmq.protocol.fastjson import ObjectKey, dumps as fastjson_dumps, loads as fastjson_loads
+from pocketmq.protocol.fastjson import dumps as fastjson_dumps, loads as fastjson_loads
 from pocketmq.protocol.version import VERSION_NAMES, version_desc
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request, make_response
@@ -76,9 +76,6 @@ class InspectProcessor:
         }
         for code, handler in table.items():
             register(code, handler)
-
-    def _mq(self, topic: str, queue_id: int) -> ObjectKey:
-        return ObjectKey({"brokerName": self.broker.config.brokerName, "queueId": queue_id, "topic": topic})
 
     # ---------------------------------------------------------------------------------- stats
     def view_broker_stats_data(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
