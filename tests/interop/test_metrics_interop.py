@@ -131,7 +131,7 @@ def test_name_server_serves_its_own_families(cluster):
     assert value(families, "rocketmq_broker_number", broker_cluster="MetricsCluster") == 1
     for samples in families.values():
         for sample in samples:
-            assert sample.labels["node_type"] == "namesrv" and sample.labels["node_id"].endswith(f":{ns.port}")
+            assert sample.labels["node_type"] == "nameserver" and sample.labels["node_id"].endswith(f":{ns.port}")
 
 
 def test_bad_http_requests_are_answered_and_the_endpoint_lives_on(cluster):

@@ -1,7 +1,7 @@
 """The name server's families: rocketmq_rpc_latency and the route table's size, with
-``node_type`` "namesrv", ``node_id`` its listen address and an empty ``cluster`` (a name server
-serves every cluster). The name server is read duck-typed: ``routes.all_topics()``,
-``routes.cluster_info()``."""
+``node_type`` "nameserver" (RocketMQ 5's documented value), ``node_id`` its listen address and
+an empty ``cluster`` (a name server serves every cluster). The name server is read duck-typed:
+``routes.all_topics()``, ``routes.cluster_info()``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class NamesrvCollector:
         self.node_id = node_id
 
     def collect(self) -> Iterator[Metric]:
-        base = {"cluster": "", "node_type": "namesrv", "node_id": self.node_id}
+        base = {"cluster": "", "node_type": "nameserver", "node_id": self.node_id}
         routes = self.namesrv.routes
         topics = GaugeMetricFamily("rocketmq_topic_number", "Topics in the route table", labels=list(base))
         topics.add_metric(list(base.values()), len(routes.all_topics()))
