@@ -195,6 +195,9 @@ def test_mqadmin_inspecting_commands_print_as_upstream(pocket, apache):
                            .get("sum") == 4, 60, interval=2.0, message="GROUP_GET_NUMS")
                 wait_until(lambda: "InspCmdProducers" in our_mqadmin(["producer", "-b", side.broker], side.ns), 40,
                            interval=1.0, message="producer registered")
+                # statsAll's #Accumulation counts committed offsets (the client commits every 5 s)
+                wait_until(lambda: admin(side, "consume-stats", "--group", group).get("diffTotal") == 0, 40,
+                           interval=1.0, message="offsets committed")
                 commands = [["statsAll", "-t", topic], ["producer", "-b", side.broker],
                             ["queryCq", "-t", topic, "-q", "1", "-i", "1", "-c", "2", "-g", group, "-b", side.broker],
                             ["queryCq", "-t", topic, "-q", "1", "-i", "0", "-b", side.broker],
