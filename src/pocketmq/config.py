@@ -209,6 +209,10 @@ class NamesrvConfig:
     aclEnable: bool = False
     # PocketMQ: whether path/port/role/ACL keys may change over the network (admin accounts only).
     sensitiveConfigUpdateEnable: bool = True
+    # Prometheus metrics, as the broker's (RocketMQ 5 keys): PROM serves /metrics, DISABLE does not.
+    metricsExporterType: str = "DISABLE"
+    metricsPromExporterHost: str = ""
+    metricsPromExporterPort: int = 5557
 
     # Keys that UPDATE_NAMESRV_CONFIG must refuse (upstream configBlackList).
     configBlackList: str = "configBlackList;configStorePath;kvConfigPath;rocketmqHome"
@@ -360,6 +364,11 @@ class BrokerConfig:
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
     brokerConfigPath: str = ""
     configBlackList: str = "configBlackList;brokerConfigPath;rocketmqHome"
+    # Prometheus metrics (RocketMQ 5 keys): PROM serves /metrics on metricsPromExporterHost
+    # (default brokerIP1):metricsPromExporterPort; DISABLE (default) does not.
+    metricsExporterType: str = "DISABLE"
+    metricsPromExporterHost: str = ""
+    metricsPromExporterPort: int = 5557
 
     IMPORTANT_KEYS = ("brokerClusterName", "brokerName", "brokerId", "brokerIP1", "listenPort",
                       "namesrvAddr", "autoCreateTopicEnable", "brokerPermission")

@@ -13,6 +13,7 @@ from typing import Any
 from pocketmq import ROCKETMQ_VERSION, ROCKETMQ_VERSION_DESC
 from pocketmq.aio import cancel_and_wait
 from pocketmq.clock import SYSTEM_CLOCK, Clock
+from pocketmq.broker.admin_inspect import InspectProcessor
 from pocketmq.broker.admin_processor import AdminProcessor
 from pocketmq.broker.client_manager import ConsumerManager, ProducerManager
 from pocketmq.protocol.client_bodies import SubscriptionData
@@ -26,10 +27,13 @@ from pocketmq.broker.rebalance_lock import RebalanceLockManager
 from pocketmq.broker.schedule import SCHEDULE_TOPIC, ScheduleMessageService
 from pocketmq.broker.send_processor import SendProcessor
 from pocketmq.broker.slave_sync import SlaveSynchronize
+from pocketmq.broker.stats_manager import BrokerStatsManager
 from pocketmq.broker.subscription_group import SubscriptionGroupManager
 from pocketmq.broker.topic_config import TopicConfigManager
 from pocketmq.broker.transaction import TransactionService
 from pocketmq.config import BrokerConfig, MessageStoreConfig, config_items, render_properties
+from pocketmq.metrics.exporter import PromExporter, exporter_enabled
+from pocketmq.metrics.serve import start_broker_metrics
 from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
 from pocketmq.remoting.codes import RequestCode
@@ -68,6 +72,8 @@ class BrokerController:
         self.consumer_manager = ConsumerManager()
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
+        self.clock = clock
+        self.stats_manager = BrokerStatsManager(config.brokerClusterName, clock.now_ms)
         self.transactions = TransactionService(self)
         self.remoting_client = RemotingClient(before_request=request_signer(config.aclAccessKey, config.aclSecretKey),
                                               ssl_context=client_ssl)  # tls.enable: TLS to name servers, master
@@ -93,6 +99,7 @@ class BrokerController:
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
                                           on_close=self._on_channel_close, tls=tls)
         self._tasks: list[asyncio.Task[None]] = []
+        self.metrics: PromExporter | None = None
         self._register_pending = False
         self._registered_version: tuple[int, int] | None = None
 
@@ -115,6 +122,7 @@ class BrokerController:
         QueryProcessor(self).register_all(both)
         AdminProcessor(self).register_all(both)
         AclAdminProcessor(AclConfigEditor(self.acl.acl, self.store.clock) if self.acl is not None else None).register_all(both)
+        InspectProcessor(self, self.clock).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
@@ -154,6 +162,8 @@ class BrokerController:
         await self.ha_service.start()
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
+        if exporter_enabled(self.config.metricsExporterType):
+            self.metrics = await start_broker_metrics(self)
         loop = asyncio.get_running_loop()
         if not self.is_slave:
             self.schedule.start()
@@ -163,6 +173,7 @@ class BrokerController:
             loop.create_task(self._every(self._register_period(), self.register_broker_all, first_delay=10.0)),
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
+            loop.create_task(self._every(1.0, self.stats_manager.tick, first_delay=0.0)),
         ]
         if self.acl is not None:
             self._tasks.append(loop.create_task(self.acl.watch()))
@@ -212,6 +223,8 @@ class BrokerController:
             log.warning("unregister from name servers timed out")
         await self.server.close()
         await self.fast_server.close()
+        if self.metrics is not None:
+            await self.metrics.close()
         if self.ha_service is not None:
             await self.ha_service.shutdown()
         await self.remoting_client.close()

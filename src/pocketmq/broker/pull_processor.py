@@ -111,6 +111,7 @@ class PullProcessor:
         if isinstance(response, RemotingCommand):
             return response
         subscription, hold_ms = response
+        request.suspended = True  # the rpc latency histogram's is_long_polling
         await self.hold_service.hold(header.topic, header.queueId, header.queueOffset, tag_codes_of(subscription),
                                      hold_ms / 1000)
         again = self._pull(request, header, allow_suspend=False)
@@ -172,6 +173,8 @@ class PullProcessor:
         body = None
         if code == ResponseCode.SUCCESS:
             body = list(result.buffers)
+            broker.stats_manager.on_get(header.consumerGroup, header.topic, len(body), result.buffer_total_size,
+                                        header.queueId, next_begin)
         return make_response(request, code, result.status.name, ext_fields=fields, body=body)
 
     def _subscription(self, request: RemotingCommand, header: PullMessageRequestHeader,

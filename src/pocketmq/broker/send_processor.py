@@ -18,6 +18,7 @@ from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_response
 from pocketmq.remoting.header import decode_header
 from pocketmq.remoting.transport import Connection, RequestError
+from pocketmq.broker.stats_manager import message_type
 from pocketmq.broker.topic_config import (
     NOT_ALLOWED_SEND_TOPICS, RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC, TRANS_HALF_TOPIC, dlq_topic, retry_topic,
     topic_problem,
@@ -133,6 +134,7 @@ class SendProcessor:
                 msg.properties_string = stored
                 msg.tags_code = m.tags_string_to_tags_code(m.property_from_string(stored, m.PROPERTY_TAGS))
                 result = await self.broker.store.put_message(msg)
+                self._count_put(header.topic, stored, result)
                 return self._put_response(request, result, queue_id)
         properties = msg.get_properties()
         if header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
@@ -149,7 +151,13 @@ class SendProcessor:
         msg.tags_code = msg.tags_code or m.tags_string_to_tags_code(properties.get(m.PROPERTY_TAGS))
         strip_wait_from_stored_properties(msg)
         result = await self.broker.store.put_message(msg)
+        self._count_put(msg.topic, msg.properties_string or header.properties or "", result)
         return self._put_response(request, result, queue_id)
+
+    def _count_put(self, topic: str, properties: str, result: PutMessageResult) -> None:
+        append = result.append_result
+        if append is not None and append.is_ok() and append.msg_num > 0:
+            self.broker.stats_manager.on_put(topic, message_type(properties), append.msg_num, append.wrote_bytes)
 
     def _handle_retry_and_dlq(self, request: RemotingCommand, header: SendMessageRequestHeader,
                               msg: m.MessageExtBrokerInner) -> RemotingCommand | None:
@@ -163,6 +171,7 @@ class SendProcessor:
         if request.version >= V3_4_9 and header.maxReconsumeTimes is not None:
             max_times = header.maxReconsumeTimes
         if (header.reconsumeTimes or 0) >= max_times:
+            self.broker.stats_manager.on_dlq(group, header.topic)
             topic = dlq_topic(group)
             self.topics.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
             self.broker.register_soon()
@@ -216,6 +225,7 @@ class SendProcessor:
         result = await self.broker.store.put_messages(
             header.topic, queue_id, header.sysFlag, header.bornTimestamp, parse_host(channel.remote_address),
             records, extra_properties=m.properties_to_string(extra), wait_store_msg_ok=wait)
+        self._count_put(header.topic, header.properties or "", result)
         return self._put_response(request, result, queue_id)
 
     # --------------------------------------------------------------------------- send-back
@@ -243,6 +253,7 @@ class SendProcessor:
             max_times = header.maxReconsumeTimes
         delay_level = header.delayLevel
         if original.reconsume_times >= max_times or delay_level < 0:
+            self.broker.stats_manager.on_dlq(header.group, properties[m.PROPERTY_RETRY_TOPIC])
             topic = dlq_topic(header.group)
             self.topics.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
             queue_id = 0
@@ -263,6 +274,7 @@ class SendProcessor:
             tags_code=m.tags_string_to_tags_code(properties.get(m.PROPERTY_TAGS)))
         result = await self.broker.store.put_message(msg)
         if result.status is PutMessageStatus.PUT_OK:
+            self.broker.stats_manager.on_send_back(header.group, properties.get(m.PROPERTY_RETRY_TOPIC) or original.topic)
             return make_response(request)
         return make_response(request, ResponseCode.SYSTEM_ERROR, result.status.name)
 

@@ -91,6 +91,8 @@ class TransactionService:
                                      f"commit transaction message failed: {result.status.name}")
         # The op names the first half: every copy the check task re-stored refers back to it.
         await self._write_op(first_half_offset(half))
+        self.broker.stats_manager.on_end_transaction(half.properties.get(m.PROPERTY_REAL_TOPIC, half.topic),
+                                                     kind == m.TRANSACTION_COMMIT_TYPE)
         return make_response(request)
 
     @staticmethod

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from pocketmq.config import NamesrvConfig
+from pocketmq.config import NamesrvConfig, local_address
+from pocketmq.metrics.exporter import PromExporter, exporter_enabled
+from pocketmq.metrics.serve import start_namesrv_metrics
 from pocketmq.namesrv.kvconfig import KVConfigManager
 from pocketmq.namesrv.processor import NamesrvProcessor
 from pocketmq.namesrv.route_info import RouteInfoManager
@@ -33,10 +35,13 @@ class NamesrvController:
         self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
                                      on_close=self._on_channel_close, tls=tls)
         self._scan_task: asyncio.Task[None] | None = None
+        self.metrics: PromExporter | None = None
 
     async def start(self) -> None:
         self.kv.load()
         await self.server.start(self.host, self.config.listenPort)
+        if exporter_enabled(self.config.metricsExporterType):
+            self.metrics = await start_namesrv_metrics(self, f"{local_address()}:{self.port}")
         self._scan_task = asyncio.get_running_loop().create_task(self._scan_loop())
         if self.acl is not None:
             self._acl_task = asyncio.get_running_loop().create_task(self.acl.watch())
@@ -67,3 +72,5 @@ class NamesrvController:
             except asyncio.CancelledError:
                 pass
         await self.server.close()
+        if self.metrics is not None:
+            await self.metrics.close()

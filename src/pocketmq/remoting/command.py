@@ -28,6 +28,10 @@ class RemotingCommand:
     ext_fields: dict[str, str] | None = None
     body: Body = None
     serialize_type: SerializeType = SerializeType.JSON
+    # Set on a received request only while a Dispatcher has an observer (metrics): when it
+    # arrived (the dispatcher's clock) and whether a handler held it (pull long polling).
+    received_at: float = 0.0
+    suspended: bool = False
 
     @property
     def is_response(self) -> bool:

@@ -18,6 +18,7 @@ import logging
 import socket
 import ssl
 import struct
+import time
 from typing import Any, Awaitable, Callable, Coroutine, Union
 
 from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, ProtocolError, encode_frame
@@ -83,6 +84,10 @@ class Dispatcher:
         self.default: Handler | None = None
         self.answer_unknown = answer_unknown
         self.guards: list[Guard] = []
+        # Told of every answered request (request, response or None for a oneway), e.g. by
+        # the metrics room's rpc latency histogram; requests are stamped with ``clock()``.
+        self.observer: Callable[[RemotingCommand, RemotingCommand | None], None] | None = None
+        self.clock: Callable[[], float] = time.perf_counter
 
     def register(self, code: int, handler: Handler) -> None:
         self.handlers[int(code)] = handler
@@ -269,9 +274,12 @@ class Connection(asyncio.Protocol):
 
     # ----------------------------------------------------------------------------- dispatching
     def _dispatch(self, request: RemotingCommand) -> None:
-        if self.dispatcher.guards and not self._guard(request):
+        dispatcher = self.dispatcher
+        if dispatcher.observer is not None:
+            request.received_at = dispatcher.clock()
+        if dispatcher.guards and not self._guard(request):
             return
-        handler = self.dispatcher.find(request.code)
+        handler = dispatcher.find(request.code)
         if handler is None:
             if self.dispatcher.answer_unknown and not request.is_oneway:
                 self.send(make_error(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
@@ -343,6 +351,9 @@ class Connection(asyncio.Protocol):
         self._answer(request, response)
 
     def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
+        observer = self.dispatcher.observer
+        if observer is not None and (response is not None or request.is_oneway):
+            observer(request, None if request.is_oneway else response)
         if response is None or request.is_oneway or self.transport is None:
             return
         response.opaque = request.opaque

@@ -6,7 +6,7 @@ which prints a stack trace and exits 0, every failure here is one line on stderr
 (``mqadmin: <command>: <reason>``) and exit code 1; a usage error prints the help and exits 1.
 
 The subcommands live in one module per group: ``cmd_cluster``, ``cmd_topic``, ``cmd_group``,
-``cmd_broker``, ``cmd_message``, ``cmd_namesrv``.
+``cmd_broker``, ``cmd_message``, ``cmd_namesrv``, ``cmd_inspect``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import TextIO
 
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.remoting.transport import RemotingConnectError, RemotingError, RemotingTimeoutError
-from pocketmq.tools import cmd_broker, cmd_cluster, cmd_group, cmd_message, cmd_namesrv, cmd_topic  # noqa: F401
 from pocketmq.security.credentials import TOOLS_FILE, SessionCredentials, default_home, load_tools_yml
+from pocketmq.tools import (  # noqa: F401 - each module registers its subcommands
+    cmd_broker, cmd_cluster, cmd_group, cmd_inspect, cmd_message, cmd_namesrv, cmd_topic,
+)
 from pocketmq.tools.admin_ext import AdminError, NoNamesrvError
 from pocketmq.tools.command import REGISTRY, Command, Context, UsageError, find, help_text, parse
 
@@ -30,9 +32,10 @@ ORDER = ["updateTopic", "deleteTopic", "updateSubGroup", "deleteSubGroup", "upda
          "topicRoute", "topicStatus", "topicClusterList", "brokerStatus", "queryMsgById", "queryMsgByKey",
          "queryMsgByUniqueKey", "queryMsgByOffset", "printMsg", "printMsgByQueue", "brokerConsumeStats",
          "producerConnection", "consumerConnection", "consumerProgress", "consumerStatus", "cloneGroupOffset",
-         "clusterList", "topicList", "updateKvConfig", "deleteKvConfig", "wipeWritePerm", "addWritePerm",
-         "resetOffsetByTime", "statsAll", "clusterRT", "getNamesrvConfig", "updateNamesrvConfig",
-         "getBrokerConfig", "sendMessage", "consumeMessage"]
+         "producer", "clusterList", "topicList", "updateKvConfig", "deleteKvConfig", "wipeWritePerm", "addWritePerm",
+         "resetOffsetByTime", "cleanExpiredCQ", "deleteExpiredCommitLog", "cleanUnusedTopic", "statsAll",
+         "clusterRT", "getNamesrvConfig", "updateNamesrvConfig", "getBrokerConfig", "queryCq", "sendMessage",
+         "consumeMessage"]
 
 
 def commands() -> list[Command]:

@@ -6,6 +6,7 @@
  *   produce            --topic T [--mode sync|async|oneway|batch] [--count N] [--queue-id Q]
  *                      [--tags TAG] [--keys PREFIX] [--body TEMPLATE] [--body-size N]
  *                      [--prop k=v ...] [--delay-level L] [--batch-size N] [--group G]
+ *                      [--linger-ms MS]  (stay connected after sending; prints {"event":"lingering"})
  *   push-consume       --topic T [--group G] [--expr '*'] [--sql] [--model clustering|broadcasting]
  *                      [--count N] [--timeout SECONDS] [--from first|last] [--orderly]
  *                      [--reconsume-once] [--max-reconsume N]
@@ -14,6 +15,13 @@
  *   admin cluster-info | topic-route --topic T | topic-list | broker-config --broker-addr A
  *         | create-topic --topic T (--broker-addr A | --cluster C) [--queues N] [--perm 6]
  *         | consume-stats --group G
+ *         | stats-data --broker-addr A --stats-name N --stats-key K | producer-info --broker-addr A
+ *         | query-cq --broker-addr A --topic T [--queue-id Q] [--index I] [--count N] [--group G]
+ *         | time-span --topic T --group G | acl-info --broker-addr A | acl-config --broker-addr A
+ *         | clean-expired-cq | clean-unused-topic | delete-expired-commitlog  (--broker-addr A)
+ *         | consume-status --topic T --group G [--client-addr CLIENT_ID] | resume-half --topic T --msg-id ID
+ *   (a broker's refusal prints {"event":"broker-error","code":..,"message":..}; a request left
+ *    unanswered prints {"event":"timeout-error"})
  *
  * Common: --namesrv ADDR (default 127.0.0.1:9876), --vip true|false (sendMessageWithVIPChannel,
  * the client default is true), --send-timeout MS, --access-key AK --secret-key SK (sign every
@@ -61,7 +69,6 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendCallback;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.common.TopicConfig;
-import org.apache.rocketmq.common.admin.ConsumeStats;
 import org.apache.rocketmq.common.admin.OffsetWrapper;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
@@ -70,6 +77,16 @@ import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.common.protocol.body.ClusterInfo;
 import org.apache.rocketmq.common.protocol.heartbeat.MessageModel;
 import org.apache.rocketmq.common.protocol.route.BrokerData;
+import org.apache.rocketmq.client.exception.MQBrokerException;
+import org.apache.rocketmq.client.exception.MQClientException;
+import org.apache.rocketmq.common.AclConfig;
+import org.apache.rocketmq.common.admin.ConsumeStats;
+import org.apache.rocketmq.common.protocol.body.BrokerStatsData;
+import org.apache.rocketmq.common.protocol.body.ClusterAclVersionInfo;
+import org.apache.rocketmq.common.protocol.body.ProducerTableInfo;
+import org.apache.rocketmq.common.protocol.body.QueryConsumeQueueResponseBody;
+import org.apache.rocketmq.common.protocol.body.QueueTimeSpan;
+import org.apache.rocketmq.remoting.exception.RemotingTimeoutException;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 
 public final class Driver {
@@ -373,6 +390,11 @@ public final class Driver {
                 default:
                     throw new IllegalArgumentException("unknown --mode " + mode);
             }
+            long lingerMs = Long.parseLong(a.get("linger-ms", "0"));
+            if (lingerMs > 0) {  // stay connected (heartbeats go on) so admin calls can see this producer
+                emit(ev("lingering", "sent", count - failed));
+                Thread.sleep(lingerMs);
+            }
         } finally {
             producer.shutdown();
         }
@@ -600,12 +622,97 @@ public final class Driver {
                     break;
                 }
                 default:
-                    throw new IllegalArgumentException("unknown admin action " + action);
+                    if (!inspect(admin, action, a)) {
+                        throw new IllegalArgumentException("unknown admin action " + action);
+                    }
             }
+        } catch (MQBrokerException e) {
+            emit(ev("broker-error", "code", e.getResponseCode(), "message", e.getErrorMessage()));
+        } catch (MQClientException e) {  // some admin calls wrap the broker's refusal in this one
+            if (e.getResponseCode() <= 0) {
+                throw e;
+            }
+            emit(ev("broker-error", "code", e.getResponseCode(), "message", e.getErrorMessage()));
+        } catch (RemotingTimeoutException e) {
+            emit(ev("timeout-error", "message", e.getMessage()));
         } finally {
             admin.shutdown();
         }
         emit(ev("done"));
         return 0;
+    }
+
+    /** Admin calls that inspect a broker (issue 14); each emits one event named after the action. */
+    static boolean inspect(DefaultMQAdminExt admin, String action, Args a) throws Exception {
+        switch (action) {
+            case "stats-data": {
+                BrokerStatsData d = admin.viewBrokerStatsData(a.need("broker-addr"), a.need("stats-name"),
+                    a.need("stats-key"));
+                emit(ev("stats-data", "statsMinute", d.getStatsMinute(), "statsHour", d.getStatsHour(),
+                    "statsDay", d.getStatsDay()));
+                return true;
+            }
+            case "producer-info": {
+                ProducerTableInfo t = admin.getAllProducerInfo(a.need("broker-addr"));
+                emit(ev("producer-info", "data", t.getData()));
+                return true;
+            }
+            case "query-cq": {
+                QueryConsumeQueueResponseBody b = admin.queryConsumeQueue(a.need("broker-addr"), a.need("topic"),
+                    a.getInt("queue-id", 0), Long.parseLong(a.get("index", "0")), a.getInt("count", 10),
+                    a.get("group", null));
+                emit(ev("query-cq", "maxQueueIndex", b.getMaxQueueIndex(), "minQueueIndex", b.getMinQueueIndex(),
+                    "queueData", b.getQueueData(), "subscriptionData", b.getSubscriptionData(),
+                    "filterData", b.getFilterData()));
+                return true;
+            }
+            case "time-span": {
+                List<QueueTimeSpan> spans = admin.queryConsumeTimeSpan(a.need("topic"), a.need("group"));
+                emit(ev("time-span", "spans", spans));
+                return true;
+            }
+            case "acl-info": {
+                ClusterAclVersionInfo i = admin.examineBrokerClusterAclVersionInfo(a.need("broker-addr"));
+                emit(ev("acl-info", "brokerName", i.getBrokerName(), "brokerAddr", i.getBrokerAddr(),
+                    "clusterName", i.getClusterName(), "aclConfigDataVersion", i.getAclConfigDataVersion(),
+                    "allAclConfigDataVersion", i.getAllAclConfigDataVersion()));
+                return true;
+            }
+            case "acl-config": {
+                AclConfig c = admin.examineBrokerClusterAclConfig(a.need("broker-addr"));
+                emit(ev("acl-config", "globalWhiteAddrs", c.getGlobalWhiteAddrs(),
+                    "plainAccessConfigs", c.getPlainAccessConfigs()));
+                return true;
+            }
+            case "consume-status": {
+                Map<String, Map<MessageQueue, Long>> table = admin.getConsumeStatus(a.need("topic"), a.need("group"),
+                    a.get("client-addr", ""));
+                Map<String, Map<String, Long>> out = new TreeMap<>();
+                for (Map.Entry<String, Map<MessageQueue, Long>> e : table.entrySet()) {
+                    Map<String, Long> offsets = new TreeMap<>();
+                    for (Map.Entry<MessageQueue, Long> q : e.getValue().entrySet()) {
+                        offsets.put(q.getKey().getTopic() + "@" + q.getKey().getBrokerName() + "@"
+                            + q.getKey().getQueueId(), q.getValue());
+                    }
+                    out.put(e.getKey(), offsets);
+                }
+                emit(ev("consume-status", "consumerTable", out));
+                return true;
+            }
+            case "resume-half":
+                emit(ev("resume-half", "ok", admin.resumeCheckHalfMessage(a.need("topic"), a.need("msg-id"))));
+                return true;
+            case "clean-expired-cq":
+                emit(ev("clean-expired-cq", "ok", admin.cleanExpiredConsumerQueueByAddr(a.need("broker-addr"))));
+                return true;
+            case "clean-unused-topic":
+                emit(ev("clean-unused-topic", "ok", admin.cleanUnusedTopicByAddr(a.need("broker-addr"))));
+                return true;
+            case "delete-expired-commitlog":
+                emit(ev("delete-expired-commitlog", "ok", admin.deleteExpiredCommitLogByAddr(a.need("broker-addr"))));
+                return true;
+            default:
+                return false;
+        }
     }
 }
