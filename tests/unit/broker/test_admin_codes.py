@@ -44,9 +44,6 @@ NOT_HANDLED = {
     "RESET_CONSUMER_CLIENT_OFFSET": "broker -> consumer", "GET_CONSUMER_STATUS_FROM_CLIENT": "broker -> consumer",
     "PUSH_REPLY_MESSAGE_TO_CLIENT": "broker -> requester",
     # not yet in PocketMQ
-    "UPDATE_AND_CREATE_ACL_CONFIG": "ACL writes: the security work (issue 13)",
-    "DELETE_ACL_CONFIG": "ACL writes: the security work (issue 13)",
-    "UPDATE_GLOBAL_WHITE_ADDRS_CONFIG": "ACL writes: the security work (issue 13)",
     "SEND_REPLY_MESSAGE": "request-reply (DefaultMQProducer.request) is not implemented",
     "SEND_REPLY_MESSAGE_V2": "request-reply (DefaultMQProducer.request) is not implemented",
     # not a broker or name server request in 4.9.7 either
