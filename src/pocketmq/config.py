@@ -229,6 +229,10 @@ class ConsoleConfig:
     consoleHost: str = "0.0.0.0"
     consoleAdminTimeoutMillis: int = 3000
     consoleReadOnly: bool = False  # true: pages only; every change (create, delete, reset, send) refused
+    # The account the console signs its admin requests with when the cluster has ACL on, and TLS to it.
+    consoleAccessKey: str = ""
+    consoleSecretKey: str = ""
+    consoleUseTLS: bool = False
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
 
     IMPORTANT_KEYS = ("namesrvAddr", "consolePort", "consoleHost")

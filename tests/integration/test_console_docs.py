@@ -63,3 +63,46 @@ def test_read_only_console_shows_pages_and_refuses_changes(tmp_path) -> None:
         console.kill()
         broker.kill()
         ns.kill()
+
+
+ACL_YML = """\
+accounts:
+  - accessKey: console-admin
+    secretKey: console-secret
+    admin: true
+"""
+
+
+def test_console_with_an_account_on_an_acl_cluster(tmp_path) -> None:
+    """With ACL on, the console signs with its account; without one the broker refuses it and the
+    page says so."""
+    from tests.support.acl import write_acl
+    from tests.support.processes import BIN, ServerProcess
+
+    home = tmp_path / "broker"
+    write_acl(home, ACL_YML)
+    ns = start_namesrv(tmp_path / "ns")
+    broker = start_broker(home, ns.addr, extra={"aclEnable": "true", "rocketmqHome": home})
+    consoles = []
+    try:
+        for name, keys in (("signed", ["--consoleAccessKey=console-admin", "--consoleSecretKey=console-secret"]),
+                           ("anonymous", [])):
+            port = free_port()
+            console = ServerProcess(["bash", str(BIN / "mqconsole"), "-n", ns.addr, f"--consolePort={port}", *keys],
+                                    tmp_path / name, "The console boot success")
+            consoles.append(console)
+            console.wait_ready()
+            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read().decode()
+            if name == "signed":
+                assert broker.addr in page and "unreachable" not in page
+                form = b"topic=AclConsoleT&cluster=DefaultCluster&queues=4&perm=6"
+                urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/topics", data=form), timeout=30)
+                topic = urllib.request.urlopen(f"http://127.0.0.1:{port}/topic/AclConsoleT", timeout=30).read()
+                assert b"AclConsoleT" in topic and b'id="queues"' in topic
+            else:
+                assert "unreachable" in page and "AclException" in page   # the refusal, shown on the page
+    finally:
+        for console in consoles:
+            console.kill()
+        broker.kill()
+        ns.kill()

@@ -23,6 +23,7 @@ from pocketmq.protocol.message import MessageExt
 from pocketmq.protocol.message_id import offset_message_id_problem
 from pocketmq.protocol.route import MASTER_ID
 from pocketmq.remoting.transport import RemotingError
+from pocketmq.security.credentials import SessionCredentials
 
 RETRY_PREFIX = "%RETRY%"
 DLQ_PREFIX = "%DLQ%"
@@ -88,11 +89,18 @@ def _reason(exc: BaseException) -> str:
 
 
 class ConsoleService:
-    def __init__(self, namesrv_addr: str, timeout: float = 3.0) -> None:
+    def __init__(self, namesrv_addr: str, timeout: float = 3.0, *, credentials: SessionCredentials | None = None,
+                 use_tls: bool = False) -> None:
         self.namesrv_addr = namesrv_addr
         self.timeout = timeout
-        self.admin = AsyncAdmin(namesrv_addr, timeout=timeout)
+        self.credentials = credentials
+        self.use_tls = use_tls
+        self.admin = AsyncAdmin(config=self._client_config())
         self._producer: AsyncProducer | None = None
+
+    def _client_config(self) -> ClientConfig:
+        return ClientConfig(namesrv_addr=self.namesrv_addr, api_timeout=self.timeout, credentials=self.credentials,
+                            use_tls=self.use_tls)
 
     async def start(self) -> None:
         await self.admin.start()
@@ -282,8 +290,7 @@ class ConsoleService:
 
     async def _ensure_producer(self) -> AsyncProducer:
         if self._producer is None:
-            producer = AsyncProducer("CONSOLE_PRODUCER", config=ClientConfig(namesrv_addr=self.namesrv_addr,
-                                                                              api_timeout=self.timeout))
+            producer = AsyncProducer("CONSOLE_PRODUCER", config=self._client_config())
             await self._call(producer.start())
             self._producer = producer
         return self._producer

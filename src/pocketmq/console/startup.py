@@ -12,6 +12,7 @@ from aiohttp import web
 from pocketmq.config import ConsoleConfig
 from pocketmq.console.app import build_app
 from pocketmq.console.service import ConsoleService
+from pocketmq.security.credentials import SessionCredentials
 from pocketmq.process import apply_all, load_config_values, parse_startup_args, print_config, run_server, setup_logging
 
 log = logging.getLogger("pocketmq.console")
@@ -30,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     if not config.namesrvAddr:
         raise SystemExit("mqconsole: no name server address: give -n host:port or set NAMESRV_ADDR")
     setup_logging(config.logDir, "console.log")
-    svc = ConsoleService(config.namesrvAddr, timeout=config.consoleAdminTimeoutMillis / 1000)
+    credentials = None
+    if config.consoleAccessKey:
+        credentials = SessionCredentials(config.consoleAccessKey, config.consoleSecretKey)
+    svc = ConsoleService(config.namesrvAddr, timeout=config.consoleAdminTimeoutMillis / 1000,
+                         credentials=credentials, use_tls=config.consoleUseTLS)
     runner = web.AppRunner(build_app(svc, config.consoleReadOnly), access_log=log)
 
     async def start() -> None:
