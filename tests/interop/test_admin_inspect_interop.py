@@ -243,7 +243,7 @@ dataVersion:
 
 def test_acl_read_outs_with_acl_enabled(tmp_path, interop_ready):
     """52/54 with aclEnable=true: the versions, accounts and white list of plain_acl.yml, as the
-    official admin API decodes them (PocketMQ does not enforce ACL here; the security work does)."""
+    official admin API decodes them, asked with an account of that file (the broker enforces it)."""
     home = tmp_path / "rocketmq-home"
     (home / "conf").mkdir(parents=True)
     (home / "conf" / "plain_acl.yml").write_text(PLAIN_ACL)
@@ -252,13 +252,14 @@ def test_acl_read_outs_with_acl_enabled(tmp_path, interop_ready):
                                                                "brokerClusterName": "AclCluster"})
     try:
         side = Side("pocketmq", ns.addr, broker.addr)
-        info = admin(side, "acl-info", "--broker-addr", broker.addr)
+        signed = ("--access-key", "rocketmq2", "--secret-key", "12345678")
+        info = admin(side, "acl-info", "--broker-addr", broker.addr, *signed)
         assert (info["clusterName"], info["brokerName"], info["brokerAddr"]) == ("AclCluster", "broker-a", broker.addr)
         assert info["aclConfigDataVersion"]["counter"] == 3
         assert info["aclConfigDataVersion"]["timestamp"] == 1700000000000
         [(path, version)] = info["allAclConfigDataVersion"].items()
         assert path.endswith("conf/plain_acl.yml") and version["counter"] == 3
-        config = admin(side, "acl-config", "--broker-addr", broker.addr)
+        config = admin(side, "acl-config", "--broker-addr", broker.addr, *signed)
         assert config["globalWhiteAddrs"] == ["10.10.103.*", "192.168.0.*"]
         accounts = {a["accessKey"]: a for a in config["plainAccessConfigs"]}
         assert accounts["RocketMQ"]["topicPerms"] == ["topicA=DENY", "topicB=PUB|SUB"]
