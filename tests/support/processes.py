@@ -162,3 +162,22 @@ def start_broker(home: Path, namesrv_addr: str, name: str = "broker-a", port: in
     broker = Broker(home, namesrv_addr, name, port, config_file, extra, env)
     broker.wait_ready(timeout)
     return broker
+
+
+class Proxy(ServerProcess):
+    """A real `mqproxy` (cluster mode) on a free loopback port, in front of ``namesrv_addr``."""
+
+    def __init__(self, home: Path, namesrv_addr: str, port: int | None = None,
+                 extra: dict[str, object] | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
+        args = ["bash", str(BIN / "mqproxy"), "-n", namesrv_addr, f"--grpcServerPort={self.port}"]
+        args += [f"--{key}={value}" for key, value in (extra or {}).items()]
+        super().__init__(args, home, "The proxy boot success", env=env)
+
+
+def start_proxy(home: Path, namesrv_addr: str, port: int | None = None, extra: dict[str, object] | None = None,
+                timeout: float = 30.0, env: dict[str, str] | None = None) -> Proxy:
+    proxy = Proxy(home, namesrv_addr, port, extra, env)
+    proxy.wait_ready(timeout)
+    return proxy

@@ -1,0 +1,98 @@
+"""The proxy's way to the brokers in cluster mode: topic routes from the name servers and sends
+to the master of a broker set, over remoting with PocketMQ's own client API. Routes are cached
+for a few seconds (a send needs one per message); a failed send drops the topic's cache."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from pocketmq.client.api import MQClientAPI
+from pocketmq.client.errors import MQBrokerError
+from pocketmq.client.message import SendResult
+from pocketmq.clock import SYSTEM_CLOCK, Clock
+from pocketmq.config import split_namesrv_addr
+from pocketmq.protocol.client_headers import SendMessageRequestHeader
+from pocketmq.protocol.message import java_string_hash, properties_to_string
+from pocketmq.protocol.route import TopicRouteData, is_writeable
+from pocketmq.proxy.convert import OutgoingMessage
+from pocketmq.proxy.status import ProxyError
+from pocketmq.proxy.stubs import pb
+from pocketmq.remoting.codes import ResponseCode
+from pocketmq.remoting.transport import RemotingClient
+
+MASTER_ID = 0
+ROUTE_TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class WriteQueue:
+    broker_name: str
+    queue_id: int
+    broker_addr: str
+
+
+class ClusterBackend:
+    def __init__(self, namesrv_addr: str, *, timeout_ms: int = 3000, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+        self.timeout = timeout_ms / 1000
+        self.remoting = RemotingClient(connect_timeout=self.timeout)
+        self.api = MQClientAPI(self.remoting, split_namesrv_addr(namesrv_addr), timeout=self.timeout)
+        self._routes: dict[str, tuple[float, TopicRouteData]] = {}
+        self._round_robin = itertools.count()
+
+    async def close(self) -> None:
+        await self.remoting.close()
+
+    async def route(self, topic: str) -> TopicRouteData:
+        """The topic's route; TOPIC_NOT_EXIST from the name server when it has none."""
+        cached = self._routes.get(topic)
+        now = self.clock.monotonic()
+        if cached is not None and now - cached[0] < ROUTE_TTL_SECONDS:
+            return cached[1]
+        route = await self.api.get_topic_route(topic, timeout=self.timeout)
+        self._routes[topic] = (now, route)
+        return route
+
+    def forget(self, topic: str) -> None:
+        self._routes.pop(topic, None)
+
+    async def write_queues(self, topic: str) -> list[WriteQueue]:
+        route = await self.route(topic)
+        masters = {b.brokerName: b.brokerAddrs.get(MASTER_ID) for b in route.brokerDatas}
+        queues = []
+        for data in sorted(route.queueDatas, key=lambda q: q.brokerName):
+            addr = masters.get(data.brokerName)
+            if addr and is_writeable(data.perm):
+                queues.extend(WriteQueue(data.brokerName, i, addr) for i in range(data.writeQueueNums))
+        return queues
+
+    async def select_queue(self, topic: str, message_group: str | None) -> WriteQueue:
+        """A message group always goes to the same queue (FIFO); others round-robin (upstream)."""
+        queues = await self.write_queues(topic)
+        if not queues:
+            raise ProxyError(pb.FORBIDDEN, f"topic {topic} has no writable queue")
+        if message_group:
+            return queues[java_string_hash(message_group) % len(queues)]
+        return queues[next(self._round_robin) % len(queues)]
+
+    async def send(self, message: OutgoingMessage, now_ms: int) -> SendResult:
+        queue = await self.select_queue(message.topic, message.message_group)
+        header = SendMessageRequestHeader(
+            producerGroup=message.topic, topic=message.topic, defaultTopic="TBW102", defaultTopicQueueNums=4,
+            queueId=queue.queue_id, sysFlag=message.sys_flag, bornTimestamp=message.born_timestamp_ms or now_ms,
+            flag=0, properties=properties_to_string(message.properties), reconsumeTimes=message.reconsume_times,
+            unitMode=False, batch=False)
+        try:
+            result = await self.api.send_message(queue.broker_addr, queue.broker_name, header, message.body,
+                                                 timeout=self.timeout)
+        except MQBrokerError as exc:
+            if exc.code in (ResponseCode.TOPIC_NOT_EXIST, ResponseCode.NO_PERMISSION):
+                self.forget(message.topic)
+            raise
+        except Exception:
+            self.forget(message.topic)
+            raise
+        assert result is not None
+        result.msg_id = message.message_id
+        return result

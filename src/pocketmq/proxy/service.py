@@ -1,0 +1,246 @@
+"""The MessagingService RPC handlers (grpc.aio): QueryRoute, Heartbeat, SendMessage, Telemetry
+and NotifyClientTermination; the other RPCs answer NOT_IMPLEMENTED in their status until the
+brokers can serve them (POP for ReceiveMessage/Ack/ChangeInvisibleDuration).
+
+Every handler answers with an upstream status code (``status``): nothing a client sends makes a
+handler raise into grpc. The ``authorization`` header and ``x-mq-namespace`` are accepted and
+ignored while ACL is not wired in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import AsyncIterator, Protocol
+
+import grpc
+
+from pocketmq.client.message import SendResult, SendStatus
+from pocketmq.clock import SYSTEM_CLOCK, Clock
+from pocketmq.protocol.route import TopicRouteData, is_readable, is_writeable
+from pocketmq.proxy.config import ProxyConfig
+from pocketmq.proxy.convert import OutgoingMessage, to_outgoing
+from pocketmq.proxy.settings import ClientSettings
+from pocketmq.proxy.status import ProxyError, ok, status, status_for
+from pocketmq.proxy.stubs import pb, pb_grpc
+
+log = logging.getLogger("pocketmq.proxy")
+
+CLIENT_ID_KEY = "x-mq-client-id"
+_TOPIC_RE = re.compile(r"^[%|a-zA-Z0-9_-]+$")
+_SYSTEM_TOPICS = frozenset({"TBW102", "SCHEDULE_TOPIC_XXXX", "BenchmarkTest", "OFFSET_MOVED_EVENT",
+                            "SELF_TEST_TOPIC", "RMQ_SYS_TRACE_TOPIC"})
+# PocketMQ's topics carry no message type (a 4.x broker's do not either): every type is accepted.
+ACCEPTED_TYPES = (pb.NORMAL, pb.FIFO, pb.DELAY, pb.TRANSACTION)
+_SEND_STATUS_CODE = {
+    SendStatus.SEND_OK: pb.OK,
+    SendStatus.FLUSH_DISK_TIMEOUT: pb.MASTER_PERSISTENCE_TIMEOUT,
+    SendStatus.FLUSH_SLAVE_TIMEOUT: pb.SLAVE_PERSISTENCE_TIMEOUT,
+    SendStatus.SLAVE_NOT_AVAILABLE: pb.HA_NOT_AVAILABLE,
+}
+
+
+class Backend(Protocol):
+    async def route(self, topic: str) -> TopicRouteData: ...
+
+    async def send(self, message: OutgoingMessage, now_ms: int) -> SendResult: ...
+
+
+def check_topic(name: str) -> None:
+    if not name or not name.strip():
+        raise ProxyError(pb.ILLEGAL_TOPIC, "The specified topic is blank")
+    if len(name) > 127:
+        raise ProxyError(pb.ILLEGAL_TOPIC, "The specified topic is longer than topic max length.")
+    if not _TOPIC_RE.match(name):
+        raise ProxyError(pb.ILLEGAL_TOPIC,
+                         f"The specified topic[{name}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$")
+    if name in _SYSTEM_TOPICS or name.startswith("RMQ_SYS_") or name.startswith("rmq_sys_"):
+        raise ProxyError(pb.ILLEGAL_TOPIC, "cannot access system topic")
+
+
+def client_id_of(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_ID_KEY:
+            return value if isinstance(value, str) else value.decode()
+    return ""
+
+
+def remote_host_of(context: grpc.aio.ServicerContext) -> str:
+    """``ipv4:127.0.0.1:5000`` -> ``127.0.0.1:5000`` (upstream puts host:port in __BORNHOST)."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.replace("%5B", "[").replace("%5D", "]")
+    return rest if kind == "ipv4" else ""
+
+
+def permission_queues(perm: int, read: int, write: int) -> list[int]:
+    """Upstream's split of a broker's queues: read-only, write-only, then read-write ones."""
+    if is_readable(perm) and is_writeable(perm):
+        both = min(read, write)
+        return [pb.READ] * (read - both) + [pb.WRITE] * (write - both) + [pb.READ_WRITE] * both
+    if is_writeable(perm):
+        return [pb.WRITE] * write
+    if is_readable(perm):
+        return [pb.READ] * read
+    return [pb.NONE] * max(1, read, write)
+
+
+class MessagingService(pb_grpc.MessagingServiceServicer):
+    def __init__(self, config: ProxyConfig, backend: Backend, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.config = config
+        self.backend = backend
+        self.clock = clock
+        self.settings = ClientSettings(config)
+
+    # ------------------------------------------------------------------ routes
+    def advertised_endpoints(self, requested: pb.Endpoints) -> pb.Endpoints:
+        """Where clients reach every broker through this endpoint: the configured host, else the
+        address the client dialled, else this host on grpcServerPort."""
+        if self.config.proxyAdvertiseHost:
+            return pb.Endpoints(scheme=pb.IPv4, addresses=[
+                pb.Address(host=self.config.proxyAdvertiseHost, port=self.config.grpcServerPort)])
+        if requested.addresses:
+            return requested
+        return pb.Endpoints(scheme=pb.IPv4, addresses=[pb.Address(host="127.0.0.1", port=self.config.grpcServerPort)])
+
+    async def QueryRoute(self, request: pb.QueryRouteRequest, context: grpc.aio.ServicerContext) -> pb.QueryRouteResponse:
+        try:
+            check_topic(request.topic.name)
+            route = await self.backend.route(request.topic.name)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            return pb.QueryRouteResponse(status=status_for(exc))
+        endpoints = self.advertised_endpoints(request.endpoints)
+        brokers = {b.brokerName: b for b in route.brokerDatas}
+        queues = []
+        for data in sorted(route.queueDatas, key=lambda q: q.brokerName):
+            broker_data = brokers.get(data.brokerName)
+            if broker_data is None:
+                continue
+            for broker_id in sorted(broker_data.brokerAddrs):
+                broker = pb.Broker(name=data.brokerName, id=broker_id, endpoints=endpoints)
+                for queue_id, permission in enumerate(
+                        permission_queues(data.perm, data.readQueueNums, data.writeQueueNums)):
+                    queues.append(pb.MessageQueue(topic=request.topic, id=queue_id, permission=permission,
+                                                  broker=broker, accept_message_types=ACCEPTED_TYPES))
+        return pb.QueryRouteResponse(status=ok(), message_queues=queues)
+
+    # ------------------------------------------------------------------ clients
+    async def Heartbeat(self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
+        client_id = client_id_of(context)
+        if not client_id:
+            return pb.HeartbeatResponse(status=status(pb.CLIENT_ID_REQUIRED, "client id cannot be empty"))
+        if self.settings.get(client_id) is None:
+            return pb.HeartbeatResponse(status=status(pb.UNRECOGNIZED_CLIENT_TYPE,
+                                                      "cannot find client settings for this client"))
+        return pb.HeartbeatResponse(status=ok())
+
+    async def NotifyClientTermination(self, request: pb.NotifyClientTerminationRequest,
+                                      context: grpc.aio.ServicerContext) -> pb.NotifyClientTerminationResponse:
+        client_id = client_id_of(context)
+        if not client_id:
+            return pb.NotifyClientTerminationResponse(status=status(pb.CLIENT_ID_REQUIRED, "client id cannot be empty"))
+        if self.settings.remove(client_id) is None:
+            return pb.NotifyClientTerminationResponse(status=status(
+                pb.UNRECOGNIZED_CLIENT_TYPE, "cannot find client settings for this client"))
+        return pb.NotifyClientTerminationResponse(status=ok())
+
+    async def Telemetry(self, request_iterator: AsyncIterator[pb.TelemetryCommand],
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[pb.TelemetryCommand]:
+        client_id = client_id_of(context)
+        async for command in request_iterator:
+            answer = self.telemetry_answer(client_id, command)
+            if answer is not None:
+                yield answer
+
+    def telemetry_answer(self, client_id: str, command: pb.TelemetryCommand) -> pb.TelemetryCommand | None:
+        kind = command.WhichOneof("command")
+        if kind != "settings":
+            return None  # thread stack traces and verify results: nothing asked for them yet
+        if not client_id:
+            return pb.TelemetryCommand(status=status(pb.CLIENT_ID_REQUIRED, "client id cannot be empty"))
+        settings = command.settings
+        if settings.WhichOneof("pub_sub") is None:
+            return pb.TelemetryCommand(status=status(
+                pb.BAD_REQUEST, "there is no publishing or subscription data in settings"))
+        try:
+            for topic in settings.publishing.topics:
+                check_topic(topic.name)
+        except ProxyError as exc:
+            return pb.TelemetryCommand(status=status_for(exc))
+        return pb.TelemetryCommand(status=ok(), settings=self.settings.update(client_id, settings))
+
+    # ------------------------------------------------------------------ send
+    async def SendMessage(self, request: pb.SendMessageRequest,
+                          context: grpc.aio.ServicerContext) -> pb.SendMessageResponse:
+        if not request.messages:
+            return pb.SendMessageResponse(status=status(pb.MESSAGE_CORRUPTED, "no message to send"))
+        topic = request.messages[0].topic.name
+        if any(m.topic.name != topic for m in request.messages):
+            return pb.SendMessageResponse(status=status(pb.MESSAGE_CORRUPTED, "topic in message is not same"))
+        try:
+            check_topic(topic)
+        except ProxyError as exc:
+            return pb.SendMessageResponse(status=status_for(exc))
+        remote = remote_host_of(context)
+        entries = [await self.send_one(message, remote) for message in request.messages]
+        codes = {entry.status.code for entry in entries}
+        if len(codes) > 1:
+            overall = status(pb.MULTIPLE_RESULTS)
+        else:
+            overall = entries[0].status
+        return pb.SendMessageResponse(status=overall, entries=entries)
+
+    async def send_one(self, message: pb.Message, remote_host: str) -> pb.SendResultEntry:
+        now_ms = self.clock.now_ms()
+        try:
+            outgoing = to_outgoing(message, self.config, now_ms, remote_host)
+            result = await self.backend.send(outgoing, now_ms)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            return pb.SendResultEntry(status=status_for(exc))
+        code = _SEND_STATUS_CODE.get(result.status, pb.INTERNAL_SERVER_ERROR)
+        if code != pb.OK:
+            return pb.SendResultEntry(status=status(code, f"send message failed, sendStatus={result.status.name}"))
+        return pb.SendResultEntry(status=ok(), message_id=result.msg_id, transaction_id=result.transaction_id or "",
+                                  offset=result.queue_offset)
+
+    # ------------------------------------------------------------------ not yet
+    async def QueryAssignment(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.QueryAssignmentResponse(status=not_implemented("QueryAssignment"))
+
+    async def ReceiveMessage(self, request, context):  # type: ignore[no-untyped-def]
+        yield pb.ReceiveMessageResponse(status=not_implemented("ReceiveMessage"))
+
+    async def AckMessage(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.AckMessageResponse(status=not_implemented("AckMessage"))
+
+    async def ChangeInvisibleDuration(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.ChangeInvisibleDurationResponse(status=not_implemented("ChangeInvisibleDuration"))
+
+    async def ForwardMessageToDeadLetterQueue(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.ForwardMessageToDeadLetterQueueResponse(status=not_implemented("ForwardMessageToDeadLetterQueue"))
+
+    async def EndTransaction(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.EndTransactionResponse(status=not_implemented("EndTransaction"))
+
+    async def PullMessage(self, request, context):  # type: ignore[no-untyped-def]
+        yield pb.PullMessageResponse(status=not_implemented("PullMessage"))
+
+    async def UpdateOffset(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.UpdateOffsetResponse(status=not_implemented("UpdateOffset"))
+
+    async def GetOffset(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.GetOffsetResponse(status=not_implemented("GetOffset"))
+
+    async def QueryOffset(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.QueryOffsetResponse(status=not_implemented("QueryOffset"))
+
+    async def RecallMessage(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.RecallMessageResponse(status=not_implemented("RecallMessage"))
+
+    async def SyncLiteSubscription(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.SyncLiteSubscriptionResponse(status=not_implemented("SyncLiteSubscription"))
+
+
+def not_implemented(rpc: str) -> pb.Status:
+    return status(pb.NOT_IMPLEMENTED, f"{rpc} is not implemented by PocketMQ's endpoint yet")

@@ -1,0 +1,73 @@
+"""Driver for the official RocketMQ 5 Python client (PyPI rocketmq-python-client), run by tests
+as a subprocess with tests/interop/py5/.venv/bin/python (its own environment: see setup.sh).
+
+    driver.py produce --endpoints HOST:PORT --topic T --count N [--tag TAG] [--keys K]
+                      [--prop k=v] [--delay-ms MS] [--group MESSAGE_GROUP] [--body TEXT]
+
+Prints one JSON line per sent message ({"message_id", "body"}), then {"done": N}; a failure
+prints {"error": "..."} and exits with 2. Nothing here is PocketMQ code: only the official client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from rocketmq import ClientConfiguration, Credentials, Message, Producer
+
+
+def produce(args: argparse.Namespace) -> int:
+    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout)
+    producer = Producer(config, (args.topic,))
+    producer.startup()
+    try:
+        for i in range(args.count):
+            msg = Message()
+            msg.topic = args.topic
+            body = f"{args.body}-{i}" if args.count > 1 else args.body
+            msg.body = body.encode()
+            if args.tag:
+                msg.tag = args.tag
+            if args.keys:
+                msg.keys = args.keys
+            for pair in args.prop:
+                key, _, value = pair.partition("=")
+                msg.add_property(key, value)
+            if args.delay_ms:
+                msg.delivery_timestamp = int(time.time() * 1000) + args.delay_ms
+            if args.group:
+                msg.message_group = args.group
+            receipt = producer.send(msg)
+            print(json.dumps({"message_id": receipt.message_id, "body": body, "offset": receipt.offset}), flush=True)
+    finally:
+        producer.shutdown()
+    print(json.dumps({"done": args.count}), flush=True)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("produce")
+    p.add_argument("--endpoints", required=True)
+    p.add_argument("--topic", required=True)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--body", default="hello")
+    p.add_argument("--tag")
+    p.add_argument("--keys")
+    p.add_argument("--prop", action="append", default=[])
+    p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--group")
+    p.add_argument("--timeout", type=int, default=5)
+    args = parser.parse_args()
+    try:
+        return produce(args)
+    except Exception as exc:  # the test reads the client's own error text
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
