@@ -187,6 +187,27 @@ def java_mqadmin(args: Sequence[str], *, namesrv: str | None = None,
     return cp
 
 
+# ---- Python 5.x (gRPC) -----------------------------------------------------------------------
+
+PY5_PYTHON = INTEROP_DIR / "py5" / ".venv" / "bin" / "python"
+PY5_DRIVER = INTEROP_DIR / "py5" / "driver.py"
+
+
+def py5_python() -> Path:
+    if not PY5_PYTHON.exists():
+        raise InteropSetupMissing(f"{PY5_PYTHON} missing: run `bash tests/interop/setup.sh`")
+    return PY5_PYTHON
+
+
+def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
+                   check: bool = True) -> list[dict]:
+    """Run ``py5/driver.py produce ...`` with the official RocketMQ 5 Python client (gRPC) against
+    ``endpoints`` (a proxy's host:port); returns its events."""
+    args = [str(a) for a in args]
+    cmd = [str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "python 5 driver")
+
+
 # ---- Go --------------------------------------------------------------------------------------
 
 def go_driver_path() -> Path:

@@ -5,6 +5,7 @@
 #   - Go:    rocketmq-client-go/v2 driver built to tests/interop/go/bin/gointerop
 #   - C++:   checks that the `rocketmq` PyPI package (bundled librocketmq) loads
 #   - Debian: faketime (libfaketime) for the calendar tests
+#   - Python: the official RocketMQ 5 client (gRPC) in its own venv, tests/interop/py5/.venv
 # Idempotent: a stamp over the inputs makes a second run take about a second.
 # Called by `make interop-deps` (and so `make test`). FORCE=1 rebuilds everything.
 set -euo pipefail
@@ -41,6 +42,9 @@ fi
 
 # libfaketime: the calendar tests start real processes at a chosen date and time.
 compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || apt_install faketime
+
+# The RocketMQ 5 Python client: its own venv (idempotent, checked on every run).
+bash "$HERE/py5/setup.sh"
 
 # ---- stamp -------------------------------------------------------------------------------
 inputs_hash() {

@@ -140,7 +140,10 @@ def delay_properties(system: pb.SystemProperties, config: ProxyConfig, now_ms: i
     the nearest delay level at or after it (upstream's useDelayLevel)."""
     if not system.HasField("delivery_timestamp"):
         return {}
-    deliver_ms = system.delivery_timestamp.ToMilliseconds()
+    try:
+        deliver_ms = system.delivery_timestamp.ToMilliseconds()
+    except ValueError as exc:  # e.g. milliseconds put into Timestamp.seconds
+        raise ProxyError(pb.ILLEGAL_DELIVERY_TIME, f"delivery_timestamp is not a valid Timestamp: {exc}") from None
     if config.maxDelayTimeMills > 0 and deliver_ms - now_ms > config.maxDelayTimeMills:
         raise ProxyError(pb.ILLEGAL_DELIVERY_TIME,
                          f"the max delay time of message is too large, max is {config.maxDelayTimeMills}")

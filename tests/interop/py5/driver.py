@@ -2,10 +2,11 @@
 as a subprocess with tests/interop/py5/.venv/bin/python (its own environment: see setup.sh).
 
     driver.py produce --endpoints HOST:PORT --topic T --count N [--tag TAG] [--keys K]
-                      [--prop k=v] [--delay-ms MS] [--group MESSAGE_GROUP] [--body TEXT]
+                      [--prop k=v] [--delay-ms MS | --delay-s S] [--group MESSAGE_GROUP] [--body TEXT]
 
-Prints one JSON line per sent message ({"message_id", "body"}), then {"done": N}; a failure
-prints {"error": "..."} and exits with 2. Nothing here is PocketMQ code: only the official client.
+Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "send", "msgId",
+"body", "offset"} per sent message, then {"event": "done", "count": N}; a failure prints
+{"event": "error", "error": "..."} and exits with 2. Nothing here is PocketMQ code: only the official client.
 """
 
 from __future__ import annotations
@@ -35,15 +36,18 @@ def produce(args: argparse.Namespace) -> int:
             for pair in args.prop:
                 key, _, value = pair.partition("=")
                 msg.add_property(key, value)
-            if args.delay_ms:
+            if args.delay_ms:  # what the client's docstring asks for: epoch milliseconds
                 msg.delivery_timestamp = int(time.time() * 1000) + args.delay_ms
+            if args.delay_s:  # what 5.1.2 actually needs: it copies the value into Timestamp.seconds
+                msg.delivery_timestamp = int(time.time()) + args.delay_s
             if args.group:
                 msg.message_group = args.group
             receipt = producer.send(msg)
-            print(json.dumps({"message_id": receipt.message_id, "body": body, "offset": receipt.offset}), flush=True)
+            print(json.dumps({"event": "send", "msgId": receipt.message_id, "body": body,
+                              "offset": receipt.offset}), flush=True)
     finally:
         producer.shutdown()
-    print(json.dumps({"done": args.count}), flush=True)
+    print(json.dumps({"event": "done", "count": args.count}), flush=True)
     return 0
 
 
@@ -59,13 +63,14 @@ def main() -> int:
     p.add_argument("--keys")
     p.add_argument("--prop", action="append", default=[])
     p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--delay-s", type=int, default=0)
     p.add_argument("--group")
     p.add_argument("--timeout", type=int, default=5)
     args = parser.parse_args()
     try:
         return produce(args)
     except Exception as exc:  # the test reads the client's own error text
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        print(json.dumps({"event": "error", "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2
 
 
