@@ -208,6 +208,32 @@ def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFA
     return _run(cmd, timeout, check, client_env(), "python 5 driver")
 
 
+# ---- Java 5.x (gRPC) -------------------------------------------------------------------------
+
+JAVA5_DIR = INTEROP_DIR / "java5"
+JAVA5_DRIVER_MAIN = "pocketmq.interop5.Driver5"
+
+
+def java5_classpath() -> str:
+    classes = JAVA5_DIR / "target" / "classes"
+    jars = sorted((JAVA5_DIR / "lib").glob("*.jar")) if (JAVA5_DIR / "lib").exists() else []
+    if not (classes / "pocketmq" / "interop5" / "Driver5.class").exists() or not jars:
+        raise InteropSetupMissing(f"{JAVA5_DIR} is not built: run `bash tests/interop/setup.sh`")
+    return os.pathsep.join([str(classes), *map(str, jars)])
+
+
+def run_java5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
+                     check: bool = True) -> list[dict]:
+    """Run ``Driver5 produce ...`` with the official RocketMQ 5 Java client (gRPC, plaintext)
+    against ``endpoints`` (a proxy's host:port); returns its events."""
+    args = [str(a) for a in args]
+    home = client_home()
+    cmd = [java_bin(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", f"-Duser.home={home}",
+           f"-Djava.io.tmpdir={home}", "-cp", java5_classpath(), JAVA5_DRIVER_MAIN, *args[:1],
+           "--endpoints", endpoints, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "java 5 driver")
+
+
 # ---- Go --------------------------------------------------------------------------------------
 
 def go_driver_path() -> Path:

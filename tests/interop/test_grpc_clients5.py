@@ -1,7 +1,8 @@
-"""The official RocketMQ 5 Python client (rocketmq-python-client 5.1.2, gRPC) sends through
-`mqproxy` (cluster mode) to a real PocketMQ broker, and the official Java 4.9 client reads the
-messages back from the broker over remoting: ids (UNIQ_KEY), bodies, tags, keys and user
-properties survive, FIFO message groups keep their order, a delivery time is honoured."""
+"""The official RocketMQ 5 clients — Python (rocketmq-python-client 5.1.2) and Java
+(rocketmq-client-java 5.0.7), both gRPC — send through `mqproxy` (cluster mode) to a real PocketMQ
+broker, and the official Java 4.9 client reads the messages back from the broker over remoting:
+ids (UNIQ_KEY), bodies, tags, keys and user properties survive, FIFO message groups keep their
+order, a delivery time is honoured."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from clients import messages, run_java_driver, run_py5_driver, sends
+from clients import messages, run_java5_driver, run_java_driver, run_py5_driver, sends
 from tests.support.cluster import create_topic
 from tests.support.processes import start_broker, start_namesrv, start_proxy
 
@@ -91,3 +92,38 @@ def test_python5_producer_on_an_unknown_topic_fails_to_start(env: Env, unique) -
     events = run_py5_driver(["produce", "--topic", unique("Missing")], endpoints=env.endpoint, check=False)
     assert events[-1]["event"] == "error"
     assert "route" in events[-1]["error"]
+
+
+def test_java5_producer_through_the_proxy_java4_consumer_reads_back(env: Env, unique) -> None:
+    topic = unique("T")
+    create_topic(env.broker, topic, queues=4)
+    produced = run_java5_driver(["produce", "--topic", topic, "--count", 6, "--body", "j5", "--tag", "TagB",
+                                 "--keys", "k-5", "--prop", "size=L"], endpoints=env.endpoint)
+    ok = sends(produced)
+    assert len(ok) == 6, produced
+    consumed = run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"), "--count", 6,
+                                "--timeout", 90], namesrv=env.namesrv)
+    got = {m["msgId"]: m for m in messages(consumed)}
+    assert set(got) == {e["msgId"] for e in ok}
+    for e in ok:
+        m = got[e["msgId"]]
+        assert (m["body"], m["tags"], m["keys"], m["properties"]["size"]) == (e["body"], "TagB", "k-5", "L")
+
+
+def test_java5_fifo_and_delay(env: Env, unique) -> None:
+    topic = unique("T")
+    create_topic(env.broker, topic, queues=4)
+    fifo = sends(run_java5_driver(["produce", "--topic", topic, "--count", 5, "--body", "f", "--group", "g-1"],
+                                  endpoints=env.endpoint))
+    sent_at = time.time()
+    delayed = sends(run_java5_driver(["produce", "--topic", topic, "--body", "d", "--delay-ms", 2000],
+                                     endpoints=env.endpoint))
+    assert len(fifo) == 5 and len(delayed) == 1
+    consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"), "--count", 6,
+                                         "--orderly", "--timeout", 90], namesrv=env.namesrv))
+    in_group = [m for m in consumed if m["body"].startswith("f-")]
+    assert [m["body"] for m in in_group] == [f"f-{i}" for i in range(5)]
+    assert len({m["queueId"] for m in in_group}) == 1
+    [late] = [m for m in consumed if m["body"] == "d"]
+    assert late["msgId"] == delayed[0]["msgId"]
+    assert late["storeTimestamp"] / 1000 >= sent_at + 1.5  # level 2 (5 s) is the first not before 2 s
