@@ -14,7 +14,7 @@ import pytest
 
 from clients import messages, run_java5_driver, run_java_driver, run_py5_driver, sends
 from tests.support.cluster import create_topic
-from tests.support.processes import start_broker, start_namesrv, start_proxy
+from tests.support.processes import free_port, start_broker, start_namesrv, start_proxy, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -127,3 +127,29 @@ def test_java5_fifo_and_delay(env: Env, unique) -> None:
     [late] = [m for m in consumed if m["body"] == "d"]
     assert late["msgId"] == delayed[0]["msgId"]
     assert late["storeTimestamp"] / 1000 >= sent_at + 1.5  # level 2 (5 s) is the first not before 2 s
+
+
+def test_python5_producer_against_local_mode_endpoints_reaches_every_broker(tmp_path, unique, interop_ready) -> None:
+    """`mqbroker --enable-proxy` on two brokers of one host: the client dials one endpoint, learns
+    the other from the route, and its messages land on both brokers."""
+    ports = {"broker-a": free_port(), "broker-b": free_port()}
+    topic = unique("T")
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "a", ns.addr, name="broker-a", extra={"grpcServerPort": ports["broker-a"]},
+                         flags=["--enable-proxy"]) as a, \
+            start_broker(tmp_path / "b", ns.addr, name="broker-b", extra={"grpcServerPort": ports["broker-b"]},
+                         flags=["--enable-proxy"]) as b:
+        create_topic(a.addr, topic, queues=2)
+        create_topic(b.addr, topic, queues=2)
+        wait_until(lambda: len(sends(run_py5_driver(["produce", "--topic", topic, "--body", "probe"],
+                                                    endpoints=f"127.0.0.1:{ports['broker-a']}", check=False))) == 1,
+                   30, 0.5, "the topic through broker-a's endpoint")
+        ok = sends(run_py5_driver(["produce", "--topic", topic, "--count", 12, "--body", "local"],
+                                  endpoints=f"127.0.0.1:{ports['broker-a']}"))
+        assert len(ok) == 12
+        consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"),
+                                             "--count", 13, "--timeout", 90], namesrv=ns.addr))
+        bodies = {m["body"] for m in consumed}
+        assert bodies == {"probe"} | {f"local-{i}" for i in range(12)}
+        assert {m["storeHost"] for m in consumed if m["body"].startswith("local-")} == \
+            {f"/{a.addr}", f"/{b.addr}"}

@@ -45,6 +45,8 @@ class Backend(Protocol):
 
     async def send(self, message: OutgoingMessage, now_ms: int) -> SendResult: ...
 
+    # Local mode also has ``async def broker_endpoints(broker_addr) -> pb.Endpoints | None``.
+
 
 def check_topic(name: str) -> None:
     if not name or not name.strip():
@@ -104,6 +106,18 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
             return requested
         return pb.Endpoints(scheme=pb.IPv4, addresses=[pb.Address(host="127.0.0.1", port=self.config.grpcServerPort)])
 
+    async def endpoints_of(self, broker_addr: str, advertised: pb.Endpoints) -> pb.Endpoints | None:
+        """The endpoint clients reach a broker through: this one in cluster mode; in local mode
+        the endpoint embedded with that broker (None: it has none)."""
+        lookup = getattr(self.backend, "broker_endpoints", None)
+        if lookup is None:
+            return advertised
+        try:
+            return await lookup(broker_addr)
+        except Exception:  # noqa: BLE001 - a broker we cannot place is left out of the route
+            log.exception("cannot find the gRPC endpoint of broker %s", broker_addr)
+            return None
+
     async def QueryRoute(self, request: pb.QueryRouteRequest, context: grpc.aio.ServicerContext) -> pb.QueryRouteResponse:
         try:
             check_topic(request.topic.name)
@@ -117,8 +131,11 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
             broker_data = brokers.get(data.brokerName)
             if broker_data is None:
                 continue
-            for broker_id in sorted(broker_data.brokerAddrs):
-                broker = pb.Broker(name=data.brokerName, id=broker_id, endpoints=endpoints)
+            for broker_id, broker_addr in sorted(broker_data.brokerAddrs.items()):
+                broker_endpoints = await self.endpoints_of(broker_addr, endpoints)
+                if broker_endpoints is None:
+                    continue
+                broker = pb.Broker(name=data.brokerName, id=broker_id, endpoints=broker_endpoints)
                 for queue_id, permission in enumerate(
                         permission_queues(data.perm, data.readQueueNums, data.writeQueueNums)):
                     queues.append(pb.MessageQueue(topic=request.topic, id=queue_id, permission=permission,
