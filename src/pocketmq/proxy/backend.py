@@ -4,6 +4,7 @@ for a few seconds (a send needs one per message); a failed send drops the topic'
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ class ClusterBackend:
         self.remoting = RemotingClient(connect_timeout=self.timeout)
         self.api = MQClientAPI(self.remoting, split_namesrv_addr(namesrv_addr), timeout=self.timeout)
         self._routes: dict[str, tuple[float, TopicRouteData]] = {}
+        self._queues: dict[str, tuple[TopicRouteData, list[WriteQueue]]] = {}
+        self._fetching: dict[str, asyncio.Future[TopicRouteData]] = {}
         self._round_robin = itertools.count()
 
     async def close(self) -> None:
@@ -50,15 +53,30 @@ class ClusterBackend:
         now = self.clock.monotonic()
         if cached is not None and now - cached[0] < ROUTE_TTL_SECONDS:
             return cached[1]
-        route = await self.api.get_topic_route(topic, timeout=self.timeout)
+        pending = self._fetching.get(topic)
+        if pending is None:  # one name-server lookup per topic at a time, shared by every sender
+            pending = asyncio.ensure_future(self.api.get_topic_route(topic, timeout=self.timeout))
+            self._fetching[topic] = pending
+            pending.add_done_callback(lambda _: self._fetching.pop(topic, None))
+        route = await asyncio.shield(pending)
         self._routes[topic] = (now, route)
         return route
 
     def forget(self, topic: str) -> None:
         self._routes.pop(topic, None)
+        self._queues.pop(topic, None)
 
     async def write_queues(self, topic: str) -> list[WriteQueue]:
         route = await self.route(topic)
+        cached = self._queues.get(topic)
+        if cached is not None and cached[0] is route:
+            return cached[1]
+        queues = self.queues_of(route)
+        self._queues[topic] = (route, queues)
+        return queues
+
+    def queues_of(self, route: TopicRouteData) -> list[WriteQueue]:
+        """Writable queues of the route's masters, by broker name."""
         masters = {b.brokerName: b.brokerAddrs.get(MASTER_ID) for b in route.brokerDatas}
         queues = []
         for data in sorted(route.queueDatas, key=lambda q: q.brokerName):

@@ -21,6 +21,7 @@ from pocketmq.broker.startup import build_configs, check_configs
 from pocketmq.client.errors import MQBrokerError
 from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.process import apply_all, load_config_values, parse_startup_args, run_server, setup_logging
+from pocketmq.protocol.route import TopicRouteData
 from pocketmq.protocol.namesrv_headers import GetKVConfigRequestHeader, PutKVConfigRequestHeader
 from pocketmq.proxy.backend import ClusterBackend, WriteQueue
 from pocketmq.proxy.config import ProxyConfig
@@ -50,8 +51,8 @@ class LocalBackend(ClusterBackend):
         self.own_endpoint = own_endpoint
         self._endpoints: dict[str, tuple[float, str | None]] = {}
 
-    async def write_queues(self, topic: str) -> list[WriteQueue]:
-        return [q for q in await super().write_queues(topic) if q.broker_name == self.broker_name]
+    def queues_of(self, route: TopicRouteData) -> list[WriteQueue]:
+        return [q for q in super().queues_of(route) if q.broker_name == self.broker_name]
 
     async def publish_endpoint(self) -> None:
         header = PutKVConfigRequestHeader(KV_NAMESPACE, self.own_broker_addr, self.own_endpoint)
