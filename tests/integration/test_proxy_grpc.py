@@ -5,6 +5,7 @@ and read back from the broker over remoting. The official clients are in tests/i
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -202,3 +203,26 @@ def test_not_yet_served_rpcs_answer_not_implemented(env: Env) -> None:
     assert env.stub.QueryAssignment(pb.QueryAssignmentRequest(), metadata=CLIENT).status.code == pb.NOT_IMPLEMENTED
     first = next(env.stub.ReceiveMessage(pb.ReceiveMessageRequest(), metadata=CLIENT))
     assert first.status.code == pb.NOT_IMPLEMENTED
+
+
+def test_telemetry_streams_that_end_or_break_mid_way_leave_the_proxy_serving(env: Env) -> None:
+    metadata = (("x-mq-client-id", "telemetry-breaker"),)
+    # a client that half-closes at once: the stream ends cleanly, with nothing to answer
+    assert list(env.stub.Telemetry(iter([]), metadata=metadata)) == []
+    # a command that is not settings: no answer; settings without publishing or subscription: BAD_REQUEST
+    answers = list(env.stub.Telemetry(iter([pb.TelemetryCommand(verify_message_result=pb.VerifyMessageResult()),
+                                            pb.TelemetryCommand(settings=pb.Settings())]), metadata=metadata))
+    assert [a.status.code for a in answers] == [pb.BAD_REQUEST]
+    # a stream cancelled by the client while the server waits for more
+    closed = threading.Event()
+
+    def open_ended():
+        yield pb.TelemetryCommand(settings=pb.Settings(client_type=pb.PRODUCER, publishing=pb.Publishing()))
+        closed.wait(30)
+
+    call = env.stub.Telemetry(open_ended(), metadata=metadata)
+    assert next(call).status.code == pb.OK
+    call.cancel()
+    closed.set()
+    assert env.stub.QueryRoute(route_request(TOPIC), metadata=CLIENT).status.code == pb.OK
+    assert env.proxy.proc.poll() is None
