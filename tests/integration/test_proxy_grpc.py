@@ -173,7 +173,8 @@ def test_delivery_timestamp_becomes_the_nearest_delay_level(env: Env) -> None:
     (lambda m: setattr(m, "body", b""), pb.MESSAGE_BODY_EMPTY),
     (lambda m: m.system_properties.delivery_timestamp.FromMilliseconds(int(time.time() * 1000) + 3 * 86400_000),
      pb.ILLEGAL_DELIVERY_TIME),
-    (lambda m: setattr(m.system_properties, "message_type", pb.TRANSACTION), pb.UNSUPPORTED),
+    (lambda m: (setattr(m.system_properties, "message_type", pb.TRANSACTION),
+                m.system_properties.orphaned_transaction_recovery_duration.FromSeconds(7200)), pb.BAD_REQUEST),
 ])
 def test_bad_messages_get_upstream_codes_and_nothing_is_stored(env: Env, mutate, code) -> None:
     msg = grpc_message(b"bad", "BAD0000000000001")
@@ -197,6 +198,38 @@ def test_malformed_protobuf_fails_the_call_and_the_proxy_stays_up(env: Env) -> N
         raw(b"\x0a\xff\xff\xff\xff\x0f\x01", metadata=CLIENT)
     assert env.stub.QueryRoute(route_request(TOPIC), metadata=CLIENT).status.code == pb.OK
     assert env.proxy.proc.poll() is None
+
+
+def half(message_id: str) -> pb.Message:
+    msg = grpc_message(message_id.encode(), message_id)
+    msg.system_properties.message_type = pb.TRANSACTION
+    return msg
+
+
+def test_a_half_message_shows_after_commit_and_never_after_rollback(env: Env) -> None:
+    sent = {}
+    for message_id in ("TX-COMMIT", "TX-ROLLBACK"):
+        response = env.stub.SendMessage(pb.SendMessageRequest(messages=[half(message_id)]), metadata=CLIENT)
+        assert response.status.code == pb.OK, response.status.message
+        sent[message_id] = response.entries[0].transaction_id
+        assert sent[message_id]
+    assert not {"TX-COMMIT", "TX-ROLLBACK"} & set(read_back(env))  # halves are not visible
+    for message_id, resolution in (("TX-COMMIT", pb.COMMIT), ("TX-ROLLBACK", pb.ROLLBACK)):
+        done = env.stub.EndTransaction(pb.EndTransactionRequest(
+            topic=pb.Resource(name=TOPIC), message_id=message_id, transaction_id=sent[message_id],
+            resolution=resolution, source=pb.SOURCE_CLIENT), metadata=CLIENT)
+        assert done.status.code == pb.OK, done.status.message
+    committed = wait_until(lambda: read_back(env).get("TX-COMMIT"), 10, 0.1, "the committed message")
+    assert committed.body == b"TX-COMMIT"
+    assert "TX-ROLLBACK" not in read_back(env)
+    again = env.stub.EndTransaction(pb.EndTransactionRequest(
+        topic=pb.Resource(name=TOPIC), message_id="TX-COMMIT", transaction_id=sent["TX-COMMIT"],
+        resolution=pb.COMMIT), metadata=CLIENT)
+    assert again.status.code == pb.INVALID_TRANSACTION_ID
+    unknown = env.stub.EndTransaction(pb.EndTransactionRequest(
+        topic=pb.Resource(name=TOPIC), message_id="X", transaction_id="no-such-transaction", resolution=pb.COMMIT),
+        metadata=CLIENT)
+    assert unknown.status.code == pb.INVALID_TRANSACTION_ID
 
 
 def test_not_yet_served_rpcs_answer_not_implemented(env: Env) -> None:

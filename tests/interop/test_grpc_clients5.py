@@ -153,3 +153,35 @@ def test_python5_producer_against_local_mode_endpoints_reaches_every_broker(tmp_
         assert bodies == {"probe"} | {f"local-{i}" for i in range(12)}
         assert {m["storeHost"] for m in consumed if m["body"].startswith("local-")} == \
             {f"/{a.addr}", f"/{b.addr}"}
+
+
+def test_python5_transactions_commit_and_rollback(env: Env, unique) -> None:
+    topic = unique("T")
+    create_topic(env.broker, topic, queues=4)
+    committed = sends(run_py5_driver(["produce", "--topic", topic, "--count", 3, "--body", "yes",
+                                      "--transaction", "commit"], endpoints=env.endpoint))
+    rolled_back = sends(run_py5_driver(["produce", "--topic", topic, "--count", 2, "--body", "no",
+                                        "--transaction", "rollback"], endpoints=env.endpoint))
+    assert len(committed) == 3 and len(rolled_back) == 2
+    consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"), "--count", 3,
+                                         "--timeout", 90], namesrv=env.namesrv))
+    assert {m["msgId"] for m in consumed} == {e["msgId"] for e in committed}
+    assert {m["body"] for m in consumed} == {"yes-0", "yes-1", "yes-2"}
+
+
+def test_python5_orphan_transaction_is_checked_back_over_telemetry(tmp_path, unique, interop_ready) -> None:
+    """A half message nobody commits: the broker's check-back reaches the live producer through
+    the proxy's Telemetry stream, the checker says COMMIT, and consumers get the message."""
+    topic = unique("T")
+    fast_check = {"transactionCheckInterval": 1000, "transactionTimeOut": 1000}
+    with start_namesrv(tmp_path / "ns") as ns, start_broker(tmp_path / "b", ns.addr, extra=fast_check) as broker, \
+            start_proxy(tmp_path / "proxy", ns.addr) as proxy:
+        create_topic(broker.addr, topic, queues=4)
+        events = run_py5_driver(["produce", "--topic", topic, "--body", "orphan", "--transaction", "orphan",
+                                 "--check", "commit", "--wait-check", 60], endpoints=proxy.endpoint)
+        [sent] = sends(events)
+        assert [e["msgId"] for e in events if e["event"] == "check"][:1] == [sent["msgId"]]
+        consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"),
+                                             "--count", 1, "--timeout", 60], namesrv=ns.addr))
+        assert [m["msgId"] for m in consumed] == [sent["msgId"]]
+        assert consumed[0]["body"] == "orphan"

@@ -151,3 +151,29 @@ def test_an_invalid_delivery_timestamp_is_an_illegal_delivery_time() -> None:
     with pytest.raises(ProxyError) as err:
         to_outgoing(msg, ProxyConfig(), NOW, "")
     assert err.value.code == pb.ILLEGAL_DELIVERY_TIME
+
+
+def test_a_transactional_message_is_a_prepared_half() -> None:
+    msg = message(message_type=pb.TRANSACTION)
+    msg.system_properties.orphaned_transaction_recovery_duration.FromSeconds(30)
+    out = to_outgoing(msg, ProxyConfig(), NOW, "")
+    assert out.sys_flag & 0xC == 0x4  # TRANSACTION_PREPARED_TYPE
+    assert out.properties["TRAN_MSG"] == "true"
+    assert out.properties["CHECK_IMMUNITY_TIME_IN_SECONDS"] == "30"
+
+
+def test_transaction_table_forgets_what_expired_and_what_was_taken() -> None:
+    from pocketmq.clock import ManualClock  # noqa: PLC0415
+    from pocketmq.proxy.transactions import TransactionTable  # noqa: PLC0415
+
+    clock = ManualClock(NOW)
+    table = TransactionTable(expire_ms=30_000, clock=clock)
+    table.add("T", "tx1", "127.0.0.1:10911", 5, 1000, "ID1")
+    table.add("T", "tx2", "127.0.0.1:10911", 6, 2000, "ID2", keep_ms=120_000)
+    assert table.take("T", "tx1").commit_log_offset == 1000
+    assert table.take("T", "tx1") is None
+    clock.advance(60_000)
+    assert table.take("T", "tx2").tran_state_table_offset == 6  # kept for its recovery duration
+    table.add("T", "tx3", "a", 1, 1, "ID3")
+    clock.advance(30_001)
+    assert table.take("T", "tx3") is None

@@ -1,29 +1,48 @@
 """The proxy's way to the brokers in cluster mode: topic routes from the name servers and sends
 to the master of a broker set, over remoting with PocketMQ's own client API. Routes are cached
-for a few seconds (a send needs one per message); a failed send drops the topic's cache."""
+for a few seconds (a send needs one per message); a failed send drops the topic's cache.
+
+For transactions it also acts as the producer towards the brokers, as upstream's proxy does: it
+heartbeats the producer groups of live gRPC producers (the group of a gRPC message is its topic)
+so that a broker's CHECK_TRANSACTION_STATE comes to this process, which hands it to ``on_check``,
+and it sends END_TRANSACTION."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 
 from pocketmq.client.api import MQClientAPI
 from pocketmq.client.errors import MQBrokerError
 from pocketmq.client.message import SendResult
 from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.config import split_namesrv_addr
-from pocketmq.protocol.client_headers import SendMessageRequestHeader
-from pocketmq.protocol.message import java_string_hash, properties_to_string
+from pocketmq.config import local_address
+from pocketmq.protocol import client_bodies as bodies
+from pocketmq.protocol.client_headers import (
+    CheckTransactionStateRequestHeader, EndTransactionRequestHeader, SendMessageRequestHeader,
+)
+from pocketmq.protocol.message import MessageExt, decode_message, java_string_hash, properties_to_string
 from pocketmq.protocol.route import TopicRouteData, is_writeable
 from pocketmq.proxy.convert import OutgoingMessage
 from pocketmq.proxy.status import ProxyError
 from pocketmq.proxy.stubs import pb
-from pocketmq.remoting.codes import ResponseCode
-from pocketmq.remoting.transport import RemotingClient
+from pocketmq.remoting.codes import RequestCode, ResponseCode
+from pocketmq.remoting.command import RemotingCommand
+from pocketmq.remoting.header import decode_header
+from pocketmq.remoting.transport import Connection, RemotingClient, RemotingError
+
+log = logging.getLogger("pocketmq.proxy")
 
 MASTER_ID = 0
 ROUTE_TTL_SECONDS = 5.0
+HEARTBEAT_SECONDS = 30.0
+
+CheckHandler = Callable[[str, CheckTransactionStateRequestHeader, MessageExt], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -43,9 +62,59 @@ class ClusterBackend:
         self._queues: dict[str, tuple[TopicRouteData, list[WriteQueue]]] = {}
         self._fetching: dict[str, asyncio.Future[TopicRouteData]] = {}
         self._round_robin = itertools.count()
+        self.client_id = f"{local_address()}@{os.getpid()}#proxy"
+        self.producer_groups: set[str] = set()
+        self.on_check: CheckHandler | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self.remoting.dispatcher.register(RequestCode.CHECK_TRANSACTION_STATE, self._on_check_transaction_state)
+
+    async def start(self) -> None:
+        self._heartbeat_task = asyncio.ensure_future(self._heartbeat_loop())
 
     async def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
         await self.remoting.close()
+
+    # ------------------------------------------------------------------ transactions
+    async def add_producer_groups(self, groups: set[str]) -> None:
+        """Heartbeat new producer groups at once, so a check-back can find this process."""
+        if not groups <= self.producer_groups:
+            self.producer_groups |= groups
+            await self.heartbeat()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        if not self.producer_groups:
+            return
+        data = bodies.HeartbeatData(self.client_id, [bodies.ProducerData(g) for g in sorted(self.producer_groups)])
+        addrs: set[str] = set()
+        for group in sorted(self.producer_groups):
+            try:
+                route = await self.route(group)  # a gRPC producer's group is its topic
+            except Exception as exc:  # noqa: BLE001 - no route: nothing to heartbeat for it
+                log.debug("no route for producer group %s: %s", group, exc)
+                continue
+            addrs.update(a for b in route.brokerDatas for a in b.brokerAddrs.values())
+        for addr in sorted(addrs):
+            try:
+                await self.api.send_heartbeat(addr, data)
+            except (RemotingError, MQBrokerError) as exc:
+                log.warning("heartbeat to broker %s failed: %s", addr, exc)
+
+    async def _on_check_transaction_state(self, request: RemotingCommand, conn: Connection) -> None:
+        header = decode_header(CheckTransactionStateRequestHeader, request.ext_fields)
+        msg = decode_message(request.body_bytes(), decompress=True)
+        if self.on_check is not None:
+            await self.on_check(conn.name or conn.remote_address, header, msg)
+        return None
+
+    async def end_transaction(self, addr: str, header: EndTransactionRequestHeader) -> None:
+        await self.api.end_transaction_oneway(addr, header)
 
     async def route(self, topic: str) -> TopicRouteData:
         """The topic's route; TOPIC_NOT_EXIST from the name server when it has none."""
@@ -94,7 +163,8 @@ class ClusterBackend:
             return queues[java_string_hash(message_group) % len(queues)]
         return queues[next(self._round_robin) % len(queues)]
 
-    async def send(self, message: OutgoingMessage, now_ms: int) -> SendResult:
+    async def send(self, message: OutgoingMessage, now_ms: int) -> tuple[SendResult, str]:
+        """The broker's answer and the address of the master that stored the message."""
         queue = await self.select_queue(message.topic, message.message_group)
         header = SendMessageRequestHeader(
             producerGroup=message.topic, topic=message.topic, defaultTopic="TBW102", defaultTopicQueueNums=4,
@@ -113,4 +183,4 @@ class ClusterBackend:
             raise
         assert result is not None
         result.msg_id = message.message_id
-        return result
+        return result, queue.broker_addr

@@ -19,6 +19,7 @@ PROPERTY_TRACE_CONTEXT = "TRACE_CONTEXT"
 PROPERTY_TIMER_DELIVER_MS = "TIMER_DELIVER_MS"
 PROPERTY_BORN_HOST = "__BORNHOST"
 PROPERTY_BORN_TIMESTAMP = "BORN_TIMESTAMP"
+MAX_TRANSACTION_RECOVERY_SECONDS = 3600  # upstream maxTransactionRecoverySecond
 
 # Property names the system owns (upstream MessageConst.STRING_HASH_SET): not for users.
 SYSTEM_PROPERTY_KEYS = frozenset({
@@ -177,8 +178,16 @@ def to_outgoing(message: pb.Message, config: ProxyConfig, now_ms: int, remote_ho
     if not system.message_id.strip():
         raise ProxyError(pb.ILLEGAL_MESSAGE_ID, "message id cannot be empty")
     props[pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = system.message_id
+    sys_flag = 0
     if system.message_type == pb.TRANSACTION:
-        raise ProxyError(pb.UNSUPPORTED, "transactional messages over gRPC are not supported yet")
+        sys_flag = pm.TRANSACTION_PREPARED_TYPE
+        props[pm.PROPERTY_TRANSACTION_PREPARED] = "true"
+        if system.HasField("orphaned_transaction_recovery_duration"):
+            seconds = system.orphaned_transaction_recovery_duration.seconds
+            if not 0 <= seconds <= MAX_TRANSACTION_RECOVERY_SECONDS:
+                raise ProxyError(pb.BAD_REQUEST, "the max transaction recovery time of message is too large, "
+                                                 f"max is {MAX_TRANSACTION_RECOVERY_SECONDS}")
+            props[pm.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS] = str(seconds)
     props.update(delay_properties(system, config, now_ms))
     props[pm.PROPERTY_RECONSUME_TIME] = str(system.delivery_attempt)
     props[pm.PROPERTY_PRODUCER_GROUP] = message.topic.name
@@ -197,6 +206,35 @@ def to_outgoing(message: pb.Message, config: ProxyConfig, now_ms: int, remote_ho
         props[PROPERTY_BORN_TIMESTAMP] = str(born_ms)
     if system.body_encoding == pb.GZIP:
         body = gunzip(body)
-    return OutgoingMessage(topic=message.topic.name, body=body, properties=props, sys_flag=0,
+    return OutgoingMessage(topic=message.topic.name, body=body, properties=props, sys_flag=sys_flag,
                            born_timestamp_ms=born_ms, reconsume_times=system.delivery_attempt,
                            message_id=system.message_id, message_group=group or None)
+
+
+def to_grpc_message(msg: pm.MessageExt, message_type: int = pb.NORMAL) -> pb.Message:
+    """A stored message as a gRPC client sees it (upstream GrpcConverter.buildMessage): user
+    properties apart from the system ones, the UNIQ_KEY as id, an upper-case MD5 of the body."""
+    props = msg.properties
+    system = pb.SystemProperties(
+        message_id=props.get(pm.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or msg.msg_id,
+        body_digest=pb.Digest(type=pb.MD5, checksum=md5_hex(msg.body)), body_encoding=pb.IDENTITY,
+        message_type=message_type, born_host=f"{msg.born_host[0]}:{msg.born_host[1]}",
+        store_host=f"{msg.store_host[0]}:{msg.store_host[1]}", queue_id=msg.queue_id,
+        queue_offset=msg.queue_offset, delivery_attempt=msg.reconsume_times + 1)
+    system.born_timestamp.FromMilliseconds(msg.born_timestamp)
+    system.store_timestamp.FromMilliseconds(msg.store_timestamp)
+    tag = props.get(pm.PROPERTY_TAGS)
+    if tag:
+        system.tag = tag
+    keys = props.get(pm.PROPERTY_KEYS)
+    if keys:
+        system.keys.extend(k for k in keys.split(pm.KEY_SEPARATOR) if k)
+    group = props.get(PROPERTY_SHARDING_KEY)
+    if group:
+        system.message_group = group
+    trace = props.get(PROPERTY_TRACE_CONTEXT)
+    if trace:
+        system.trace_context = trace
+    user = {k: v for k, v in props.items() if k not in SYSTEM_PROPERTY_KEYS}
+    return pb.Message(topic=pb.Resource(name=props.get(pm.PROPERTY_REAL_TOPIC) or msg.topic),
+                      user_properties=user, system_properties=system, body=bytes(msg.body))

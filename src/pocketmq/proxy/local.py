@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def start() -> None:
         await controller.start()
+        await backend.start()
         await endpoint.start()
         tasks.append(asyncio.get_running_loop().create_task(keep_publishing()))
         tip = (f"The broker[{broker_config.brokerName}, {own_addr}] boot success. serializeType=JSON"

@@ -1,6 +1,8 @@
-"""The MessagingService RPC handlers (grpc.aio): QueryRoute, Heartbeat, SendMessage, Telemetry
-and NotifyClientTermination; the other RPCs answer NOT_IMPLEMENTED in their status until the
-brokers can serve them (POP for ReceiveMessage/Ack/ChangeInvisibleDuration).
+"""The MessagingService RPC handlers (grpc.aio): QueryRoute, Heartbeat, SendMessage (normal,
+FIFO, delay, transaction), EndTransaction, Telemetry (settings, and the broker's transaction
+check-backs pushed to a live producer) and NotifyClientTermination; the other RPCs answer
+NOT_IMPLEMENTED in their status until the brokers can serve them (POP for ReceiveMessage/Ack/
+ChangeInvisibleDuration).
 
 Every handler answers with an upstream status code (``status``): nothing a client sends makes a
 handler raise into grpc. The ``authorization`` header and ``x-mq-namespace`` are accepted and
@@ -9,7 +11,9 @@ ignored while ACL is not wired in.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import re
 from typing import AsyncIterator, Protocol
 
@@ -19,7 +23,13 @@ from pocketmq.client.message import SendResult, SendStatus
 from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.protocol.route import TopicRouteData, is_readable, is_writeable
 from pocketmq.proxy.config import ProxyConfig
-from pocketmq.proxy.convert import OutgoingMessage, to_outgoing
+from pocketmq.protocol.client_headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
+from pocketmq.protocol.message import (
+    PROPERTY_PRODUCER_GROUP, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE, TRANSACTION_ROLLBACK_TYPE, MessageExt,
+)
+from pocketmq.protocol.message_id import decode_offset_message_id
+from pocketmq.proxy.convert import OutgoingMessage, to_grpc_message, to_outgoing
+from pocketmq.proxy.transactions import TransactionTable
 from pocketmq.proxy.settings import ClientSettings
 from pocketmq.proxy.status import ProxyError, ok, status, status_for
 from pocketmq.proxy.stubs import pb, pb_grpc
@@ -43,7 +53,11 @@ _SEND_STATUS_CODE = {
 class Backend(Protocol):
     async def route(self, topic: str) -> TopicRouteData: ...
 
-    async def send(self, message: OutgoingMessage, now_ms: int) -> SendResult: ...
+    async def send(self, message: OutgoingMessage, now_ms: int) -> tuple[SendResult, str]: ...
+
+    async def end_transaction(self, addr: str, header: EndTransactionRequestHeader) -> None: ...
+
+    async def add_producer_groups(self, groups: set[str]) -> None: ...
 
     # Local mode also has ``async def broker_endpoints(broker_addr) -> pb.Endpoints | None``.
 
@@ -94,6 +108,10 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.backend = backend
         self.clock = clock
         self.settings = ClientSettings(config)
+        self.transactions = TransactionTable(clock=clock)
+        self.channels: dict[str, asyncio.Queue[pb.TelemetryCommand | None]] = {}
+        if hasattr(backend, "on_check"):
+            backend.on_check = self.on_transaction_check  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ routes
     def advertised_endpoints(self, requested: pb.Endpoints) -> pb.Endpoints:
@@ -164,13 +182,34 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
 
     async def Telemetry(self, request_iterator: AsyncIterator[pb.TelemetryCommand],
                         context: grpc.aio.ServicerContext) -> AsyncIterator[pb.TelemetryCommand]:
+        """Answers what the client sends and, while the stream is open, pushes the server's own
+        commands (transaction check-backs) to it."""
         client_id = client_id_of(context)
-        async for command in request_iterator:
-            answer = self.telemetry_answer(client_id, command)
-            if answer is not None:
-                yield answer
+        outbound: asyncio.Queue[pb.TelemetryCommand | None] = asyncio.Queue()
+        if client_id:
+            self.channels[client_id] = outbound
 
-    def telemetry_answer(self, client_id: str, command: pb.TelemetryCommand) -> pb.TelemetryCommand | None:
+        async def read() -> None:
+            try:
+                async for command in request_iterator:
+                    answer = await self.telemetry_answer(client_id, command)
+                    if answer is not None:
+                        outbound.put_nowait(answer)
+            except Exception as exc:  # noqa: BLE001 - a broken stream ends the call, nothing else
+                log.debug("telemetry stream of %s ended: %s", client_id, exc)
+            finally:
+                outbound.put_nowait(None)
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while (item := await outbound.get()) is not None:
+                yield item
+        finally:
+            reader.cancel()
+            if self.channels.get(client_id) is outbound:
+                del self.channels[client_id]
+
+    async def telemetry_answer(self, client_id: str, command: pb.TelemetryCommand) -> pb.TelemetryCommand | None:
         kind = command.WhichOneof("command")
         if kind != "settings":
             return None  # thread stack traces and verify results: nothing asked for them yet
@@ -185,7 +224,53 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
                 check_topic(topic.name)
         except ProxyError as exc:
             return pb.TelemetryCommand(status=status_for(exc))
-        return pb.TelemetryCommand(status=ok(), settings=self.settings.update(client_id, settings))
+        answer = pb.TelemetryCommand(status=ok(), settings=self.settings.update(client_id, settings))
+        topics = {topic.name for topic in settings.publishing.topics}
+        if topics:
+            try:
+                await self.backend.add_producer_groups(topics)
+            except Exception:  # noqa: BLE001 - check-backs wait for the next heartbeat
+                log.exception("cannot register producer groups %s with the brokers", sorted(topics))
+        return answer
+
+    # ------------------------------------------------------------------ transactions
+    async def on_transaction_check(self, broker_addr: str, header: CheckTransactionStateRequestHeader,
+                                   msg: MessageExt) -> None:
+        """A broker asks about a half message: hand it to a live producer of its topic."""
+        group = msg.properties.get(PROPERTY_PRODUCER_GROUP) or msg.topic
+        transaction_id = header.transactionId or header.msgId or ""
+        producers = [cid for cid in self.settings.clients_publishing(group) if cid in self.channels]
+        if not producers or not transaction_id:
+            log.warning("transaction check for %s (group %s): no live producer", transaction_id, group)
+            return
+        self.transactions.add(group, transaction_id, broker_addr, header.tranStateTableOffset,
+                              header.commitLogOffset, header.msgId or "")
+        command = pb.RecoverOrphanedTransactionCommand(message=to_grpc_message(msg, pb.TRANSACTION),
+                                                       transaction_id=transaction_id)
+        self.channels[random.choice(producers)].put_nowait(
+            pb.TelemetryCommand(recover_orphaned_transaction_command=command))
+
+    async def EndTransaction(self, request: pb.EndTransactionRequest,
+                             context: grpc.aio.ServicerContext) -> pb.EndTransactionResponse:
+        try:
+            check_topic(request.topic.name)
+            if not request.transaction_id.strip():
+                raise ProxyError(pb.INVALID_TRANSACTION_ID, "transaction id cannot be empty")
+            data = self.transactions.take(request.topic.name, request.transaction_id)
+            if data is None:
+                raise ProxyError(pb.INVALID_TRANSACTION_ID,
+                                 f"cannot find transaction data, transactionId={request.transaction_id}")
+            resolution = {pb.COMMIT: TRANSACTION_COMMIT_TYPE, pb.ROLLBACK: TRANSACTION_ROLLBACK_TYPE}.get(
+                request.resolution, TRANSACTION_NOT_TYPE)
+            header = EndTransactionRequestHeader(
+                producerGroup=request.topic.name, tranStateTableOffset=data.tran_state_table_offset,
+                commitLogOffset=data.commit_log_offset, commitOrRollback=resolution,
+                msgId=request.message_id or data.message_id,
+                fromTransactionCheck=request.source == pb.SOURCE_SERVER_CHECK, transactionId=request.transaction_id)
+            await self.backend.end_transaction(data.broker_addr, header)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            return pb.EndTransactionResponse(status=status_for(exc))
+        return pb.EndTransactionResponse(status=ok())
 
     # ------------------------------------------------------------------ send
     async def SendMessage(self, request: pb.SendMessageRequest,
@@ -212,14 +297,26 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         now_ms = self.clock.now_ms()
         try:
             outgoing = to_outgoing(message, self.config, now_ms, remote_host)
-            result = await self.backend.send(outgoing, now_ms)
+            result, broker_addr = await self.backend.send(outgoing, now_ms)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             return pb.SendResultEntry(status=status_for(exc))
         code = _SEND_STATUS_CODE.get(result.status, pb.INTERNAL_SERVER_ERROR)
         if code != pb.OK:
             return pb.SendResultEntry(status=status(code, f"send message failed, sendStatus={result.status.name}"))
-        return pb.SendResultEntry(status=ok(), message_id=result.msg_id, transaction_id=result.transaction_id or "",
+        transaction_id = ""
+        if message.system_properties.message_type == pb.TRANSACTION:
+            transaction_id = result.transaction_id or result.msg_id
+            self.remember_half(message, result, broker_addr, transaction_id)
+        return pb.SendResultEntry(status=ok(), message_id=result.msg_id, transaction_id=transaction_id,
                                   offset=result.queue_offset)
+
+    def remember_half(self, message: pb.Message, result: SendResult, broker_addr: str, transaction_id: str) -> None:
+        _, _, commit_log_offset = decode_offset_message_id(result.offset_msg_id)
+        keep_ms = 0
+        if message.system_properties.HasField("orphaned_transaction_recovery_duration"):
+            keep_ms = message.system_properties.orphaned_transaction_recovery_duration.ToMilliseconds()
+        self.transactions.add(message.topic.name, transaction_id, broker_addr, result.queue_offset,
+                              commit_log_offset, result.msg_id, keep_ms)
 
     # ------------------------------------------------------------------ not yet
     async def QueryAssignment(self, request, context):  # type: ignore[no-untyped-def]
@@ -236,9 +333,6 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
 
     async def ForwardMessageToDeadLetterQueue(self, request, context):  # type: ignore[no-untyped-def]
         return pb.ForwardMessageToDeadLetterQueueResponse(status=not_implemented("ForwardMessageToDeadLetterQueue"))
-
-    async def EndTransaction(self, request, context):  # type: ignore[no-untyped-def]
-        return pb.EndTransactionResponse(status=not_implemented("EndTransaction"))
 
     async def PullMessage(self, request, context):  # type: ignore[no-untyped-def]
         yield pb.PullMessageResponse(status=not_implemented("PullMessage"))

@@ -47,6 +47,12 @@ class ClientSettings:
             settings = self._by_client.pop(client_id, None)
         return None if settings is None else self.merged(settings)
 
+    def clients_publishing(self, topic: str) -> list[str]:
+        """Client ids of the producers that declared ``topic`` in their settings."""
+        with self._lock:
+            return [cid for cid, s in self._by_client.items()
+                    if s.HasField("publishing") and any(t.name == topic for t in s.publishing.topics)]
+
     def merged(self, settings: pb.Settings) -> pb.Settings:
         result = pb.Settings()
         result.CopyFrom(settings)

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = GrpcEndpoint(MessagingService(config, backend), config.grpcServerPort)
 
     async def start() -> None:
+        await backend.start()
         await endpoint.start()
         tip = (f"The proxy boot success in cluster mode, grpcServerPort={config.grpcServerPort}, "
                f"name server is {config.namesrvAddr}")

@@ -3,6 +3,12 @@ as a subprocess with tests/interop/py5/.venv/bin/python (its own environment: se
 
     driver.py produce --endpoints HOST:PORT --topic T --count N [--tag TAG] [--keys K]
                       [--prop k=v] [--delay-ms MS | --delay-s S] [--group MESSAGE_GROUP] [--body TEXT]
+                      [--transaction commit|rollback|orphan --check commit|rollback --wait-check S]
+
+--transaction sends each message as a half message of its own transaction and then commits or
+rolls it back; "orphan" does neither and keeps the producer up (at most --wait-check seconds)
+until the server's check-back has reached the checker, which answers --check; each check prints
+{"event": "check", "msgId"}.
 
 Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "send", "msgId",
 "body", "offset"} per sent message, then {"event": "done", "count": N}; a failure prints
@@ -16,12 +22,26 @@ import json
 import sys
 import time
 
-from rocketmq import ClientConfiguration, Credentials, Message, Producer
+import threading
+
+from rocketmq import ClientConfiguration, Credentials, Message, Producer, TransactionChecker, TransactionResolution
+
+
+class Checker(TransactionChecker):
+    def __init__(self, answer: str) -> None:
+        self.answer = TransactionResolution.COMMIT if answer == "commit" else TransactionResolution.ROLLBACK
+        self.checked = threading.Event()
+
+    def check(self, message: Message) -> TransactionResolution:
+        print(json.dumps({"event": "check", "msgId": message.message_id}), flush=True)
+        self.checked.set()
+        return self.answer
 
 
 def produce(args: argparse.Namespace) -> int:
     config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout)
-    producer = Producer(config, (args.topic,))
+    checker = Checker(args.check) if args.transaction else None
+    producer = Producer(config, (args.topic,), checker=checker)
     producer.startup()
     try:
         for i in range(args.count):
@@ -42,9 +62,23 @@ def produce(args: argparse.Namespace) -> int:
                 msg.delivery_timestamp = int(time.time()) + args.delay_s
             if args.group:
                 msg.message_group = args.group
-            receipt = producer.send(msg)
+            if args.transaction:
+                transaction = producer.begin_transaction()
+                receipt = producer.send(msg, transaction)
+                if args.transaction == "commit":
+                    transaction.commit()
+                elif args.transaction == "rollback":
+                    transaction.rollback()
+            else:
+                receipt = producer.send(msg)
             print(json.dumps({"event": "send", "msgId": receipt.message_id, "body": body,
                               "offset": receipt.offset}), flush=True)
+        if args.transaction == "orphan" and checker is not None and not checker.checked.wait(args.wait_check):
+            raise TimeoutError(f"no transaction check-back within {args.wait_check} s")
+        if args.transaction == "orphan":
+            # The client answers a check with an asynchronous EndTransaction and gives no signal
+            # when it is done: stay up a moment so that it goes out before the shutdown.
+            time.sleep(2)
     finally:
         producer.shutdown()
     print(json.dumps({"event": "done", "count": args.count}), flush=True)
@@ -66,6 +100,9 @@ def main() -> int:
     p.add_argument("--delay-s", type=int, default=0)
     p.add_argument("--group")
     p.add_argument("--timeout", type=int, default=5)
+    p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
+    p.add_argument("--check", choices=["commit", "rollback"], default="commit")
+    p.add_argument("--wait-check", type=float, default=60)
     args = parser.parse_args()
     try:
         return produce(args)
