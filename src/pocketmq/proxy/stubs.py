@@ -57,9 +57,10 @@ def generate() -> None:
         (target / STAMP.name).write_text(proto_digest() + "\n")
         staged = Path(work) / "_stubs"
         target.rename(staged)
-        old = Path(work) / "_old"
-        if OUT.exists():
-            OUT.rename(old)
+        try:  # move a stale copy aside (another process may have moved it already)
+            OUT.rename(Path(work) / "_old")
+        except FileNotFoundError:
+            pass
         try:
             staged.rename(OUT)
         except OSError:  # another process put its identical copy in place first
