@@ -234,8 +234,74 @@ def test_a_half_message_shows_after_commit_and_never_after_rollback(env: Env) ->
 
 def test_not_yet_served_rpcs_answer_not_implemented(env: Env) -> None:
     assert env.stub.QueryAssignment(pb.QueryAssignmentRequest(), metadata=CLIENT).status.code == pb.NOT_IMPLEMENTED
-    first = next(env.stub.ReceiveMessage(pb.ReceiveMessageRequest(), metadata=CLIENT))
-    assert first.status.code == pb.NOT_IMPLEMENTED
+
+
+RECEIVE_TOPIC = "ProxyReceiveTopic"
+
+
+def receive(env: Env, group: str, invisible_s: int = 30, batch: int = 16, topic: str = RECEIVE_TOPIC,
+            poll_s: int = 5) -> tuple[list[int], list[pb.Message]]:
+    request = pb.ReceiveMessageRequest(
+        group=pb.Resource(name=group), batch_size=batch, filter_expression=pb.FilterExpression(type=pb.TAG,
+                                                                                               expression="*"),
+        message_queue=pb.MessageQueue(topic=pb.Resource(name=topic), id=0, broker=pb.Broker(name="broker-a")))
+    request.invisible_duration.FromSeconds(invisible_s)
+    request.long_polling_timeout.FromSeconds(poll_s)
+    codes, messages = [], []
+    for response in env.stub.ReceiveMessage(request, metadata=CLIENT, timeout=poll_s + 10):
+        kind = response.WhichOneof("content")
+        if kind == "status":
+            codes.append(response.status.code)
+        elif kind == "message":
+            messages.append(response.message)
+    return codes, messages
+
+
+def test_receive_ack_and_change_invisible_duration_over_pop(env: Env) -> None:
+    create_topic(env.broker.addr, RECEIVE_TOPIC, queues=2)
+    wait_until(lambda: env.stub.QueryRoute(route_request(RECEIVE_TOPIC), metadata=CLIENT).status.code == pb.OK,
+               20, 0.2, "the receive topic's route")
+    for i in range(3):
+        msg = grpc_message(f"r{i}".encode(), f"RECV{i:012d}", tag="TagR")
+        msg.topic.name = RECEIVE_TOPIC
+        assert env.stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=CLIENT).status.code == pb.OK
+    codes, got = receive(env, "GID_RECV")
+    assert codes == [pb.OK]
+    assert sorted(m.body for m in got) == [b"r0", b"r1", b"r2"]
+    for m in got:
+        assert m.topic.name == RECEIVE_TOPIC and m.system_properties.tag == "TagR"
+        assert m.system_properties.body_digest.checksum == hashlib.md5(m.body).hexdigest().upper()
+        assert m.system_properties.delivery_attempt == 1 and m.system_properties.receipt_handle
+    ack = pb.AckMessageRequest(group=pb.Resource(name="GID_RECV"), topic=pb.Resource(name=RECEIVE_TOPIC), entries=[
+        pb.AckMessageEntry(message_id=m.system_properties.message_id, receipt_handle=m.system_properties.receipt_handle)
+        for m in got[:2]] + [pb.AckMessageEntry(message_id="X", receipt_handle="not a handle")])
+    acked = env.stub.AckMessage(ack, metadata=CLIENT)
+    assert acked.status.code == pb.MULTIPLE_RESULTS
+    assert [e.status.code for e in acked.entries] == [pb.OK, pb.OK, pb.INVALID_RECEIPT_HANDLE]
+    # the third: made visible again in 1 s, it comes back as a second delivery attempt
+    change = pb.ChangeInvisibleDurationRequest(
+        group=pb.Resource(name="GID_RECV"), topic=pb.Resource(name=RECEIVE_TOPIC),
+        receipt_handle=got[2].system_properties.receipt_handle, message_id=got[2].system_properties.message_id)
+    change.invisible_duration.FromSeconds(1)
+    changed = env.stub.ChangeInvisibleDuration(change, metadata=CLIENT)
+    assert changed.status.code == pb.OK and changed.receipt_handle != got[2].system_properties.receipt_handle
+    codes, back = receive(env, "GID_RECV", poll_s=10)
+    assert codes == [pb.OK]
+    assert [(m.body, m.system_properties.message_id, m.system_properties.delivery_attempt) for m in back] == \
+        [(got[2].body, got[2].system_properties.message_id, 2)]
+    assert back[0].topic.name == RECEIVE_TOPIC
+
+
+def test_receive_refuses_bad_requests_with_upstream_codes(env: Env) -> None:
+    assert receive(env, "GID_RECV", invisible_s=1)[0] == [pb.ILLEGAL_INVISIBLE_TIME]
+    assert receive(env, "bad group!")[0] == [pb.ILLEGAL_CONSUMER_GROUP]
+    assert receive(env, "GID_RECV", topic="NoSuchTopicHere")[0] == [pb.TOPIC_NOT_FOUND]
+    create_topic(env.broker.addr, "ProxyEmptyTopic", queues=1)
+    wait_until(lambda: env.stub.QueryRoute(route_request("ProxyEmptyTopic"), metadata=CLIENT).status.code == pb.OK,
+               20, 0.2, "the empty topic's route")
+    started = time.monotonic()
+    assert receive(env, "GID_EMPTY", topic="ProxyEmptyTopic", poll_s=5) == ([pb.MESSAGE_NOT_FOUND], [])
+    assert time.monotonic() - started >= 4.5  # it long-polled for the client's timeout
 
 
 def test_telemetry_streams_that_end_or_break_mid_way_leave_the_proxy_serving(env: Env) -> None:

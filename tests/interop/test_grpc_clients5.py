@@ -185,3 +185,27 @@ def test_python5_orphan_transaction_is_checked_back_over_telemetry(tmp_path, uni
                                              "--count", 1, "--timeout", 60], namesrv=ns.addr))
         assert [m["msgId"] for m in consumed] == [sent["msgId"]]
         assert consumed[0]["body"] == "orphan"
+
+
+def test_python5_simple_consumer_receives_acks_and_gets_unacked_again(env: Env, unique) -> None:
+    """SimpleConsumer over the broker's POP: every message is received; the ones not acked on
+    their first delivery come back after the invisible time as delivery attempt 2, with the same
+    message id; acked ones never come back."""
+    topic, group = unique("T"), unique("GID")
+    create_topic(env.broker, topic, queues=2)
+    ok = sends(run_py5_driver(["produce", "--topic", topic, "--count", 3, "--body", "pop", "--tag", "TagP"],
+                              endpoints=env.endpoint))
+    ok += sends(run_java_driver(["produce", "--topic", topic, "--count", 1, "--tags", "TagP"], namesrv=env.namesrv))
+    assert len(ok) == 4  # three from the 5.x client over gRPC, one from the 4.9 client over remoting
+    events = run_py5_driver(["simple-consume", "--topic", topic, "--group", group, "--count", 4, "--invisible", 10,
+                             "--skip-ack-first", "--timeout", 90], endpoints=env.endpoint, timeout=150)
+    assert events[-1] == {"event": "done", "count": 4}, events[-3:]
+    deliveries = [e for e in events if e["event"] == "msg"]
+    by_id: dict[str, list[dict]] = {}
+    for e in deliveries:
+        by_id.setdefault(e["msgId"], []).append(e)
+    assert set(by_id) == {e["msgId"] for e in ok}
+    for msg_id, seen in by_id.items():
+        assert [d["attempt"] for d in seen] == [1, 2], seen
+        assert {(d["body"], d["tag"], d["topic"]) for d in seen} == {(seen[0]["body"], "TagP", topic)}
+    assert sorted(d[0]["body"] for d in by_id.values()) == ["body-0", "pop-0", "pop-1", "pop-2"]

@@ -27,7 +27,7 @@ from pocketmq.protocol.client_headers import (
     CheckTransactionStateRequestHeader, EndTransactionRequestHeader, SendMessageRequestHeader,
 )
 from pocketmq.protocol.message import MessageExt, decode_message, java_string_hash, properties_to_string
-from pocketmq.protocol.route import TopicRouteData, is_writeable
+from pocketmq.protocol.route import TopicRouteData, is_readable, is_writeable
 from pocketmq.proxy.convert import OutgoingMessage
 from pocketmq.proxy.status import ProxyError
 from pocketmq.proxy.stubs import pb
@@ -115,6 +115,26 @@ class ClusterBackend:
 
     async def end_transaction(self, addr: str, header: EndTransactionRequestHeader) -> None:
         await self.api.end_transaction_oneway(addr, header)
+
+    # ------------------------------------------------------------------ POP
+    async def master_of(self, topic: str, broker_name: str) -> str:
+        """The master address of ``broker_name`` in the topic's route (any readable master when
+        the name is empty or unknown to the route)."""
+        route = await self.route(topic)
+        masters = {b.brokerName: b.brokerAddrs.get(MASTER_ID) for b in route.brokerDatas}
+        addr = masters.get(broker_name)
+        if addr:
+            return addr
+        for data in sorted(route.queueDatas, key=lambda q: q.brokerName):
+            if masters.get(data.brokerName) and is_readable(data.perm):
+                return masters[data.brokerName]  # type: ignore[return-value]
+        raise ProxyError(pb.NOT_FOUND, f"no master of broker {broker_name!r} serves topic {topic}")
+
+    async def broker_call(self, topic: str, broker_name: str, code: int, header: object,
+                          timeout: float | None = None) -> RemotingCommand:
+        """One request to a broker set's master; the raw response (any code)."""
+        addr = await self.master_of(topic, broker_name)
+        return await self.api.invoke(addr, self.api.request(code, header), timeout or self.timeout)
 
     async def route(self, topic: str) -> TopicRouteData:
         """The topic's route; TOPIC_NOT_EXIST from the name server when it has none."""

@@ -40,6 +40,9 @@ class ProxyConfig:
     grpcClientConsumerMinLongPollingTimeoutMillis: int = 5000
     grpcClientConsumerMaxLongPollingTimeoutMillis: int = 20000
     grpcClientConsumerLongPollingBatchSize: int = 32
+    defaultInvisibleTimeMills: int = 60_000
+    minInvisibleTimeMillsForRecv: int = 10_000
+    maxInvisibleTimeMills: int = 12 * 3600 * 1000
     # Consumer-group retry policy sent to clients until groups carry their own (upstream's
     # SubscriptionGroupConfig defaults: 16 retries, exponential 1s..2h x2).
     retryMaxTimes: int = 16

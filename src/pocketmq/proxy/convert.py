@@ -236,5 +236,10 @@ def to_grpc_message(msg: pm.MessageExt, message_type: int = pb.NORMAL) -> pb.Mes
     if trace:
         system.trace_context = trace
     user = {k: v for k, v in props.items() if k not in SYSTEM_PROPERTY_KEYS}
-    return pb.Message(topic=pb.Resource(name=props.get(pm.PROPERTY_REAL_TOPIC) or msg.topic),
+    topic = msg.topic
+    if topic.startswith("%RETRY%"):
+        topic = props.get(pm.PROPERTY_RETRY_TOPIC) or topic
+    else:
+        topic = props.get(pm.PROPERTY_REAL_TOPIC) or topic
+    return pb.Message(topic=pb.Resource(name=topic),
                       user_properties=user, system_properties=system, body=bytes(msg.body))

@@ -1,8 +1,9 @@
 """The MessagingService RPC handlers (grpc.aio): QueryRoute, Heartbeat, SendMessage (normal,
 FIFO, delay, transaction), EndTransaction, Telemetry (settings, and the broker's transaction
-check-backs pushed to a live producer) and NotifyClientTermination; the other RPCs answer
-NOT_IMPLEMENTED in their status until the brokers can serve them (POP for ReceiveMessage/Ack/
-ChangeInvisibleDuration).
+check-backs pushed to a live producer), NotifyClientTermination, and the SimpleConsumer's
+ReceiveMessage / AckMessage / ChangeInvisibleDuration over the brokers' POP (``consume``); the
+other RPCs (QueryAssignment for push consumers, FIFO receive, pull, recall, lite topics) answer
+NOT_IMPLEMENTED in their status.
 
 Every handler answers with an upstream status code (``status``): nothing a client sends makes a
 handler raise into grpc. The ``authorization`` header and ``x-mq-namespace`` are accepted and
@@ -28,6 +29,7 @@ from pocketmq.protocol.message import (
     PROPERTY_PRODUCER_GROUP, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE, TRANSACTION_ROLLBACK_TYPE, MessageExt,
 )
 from pocketmq.protocol.message_id import decode_offset_message_id
+from pocketmq.proxy.consume import Consumption
 from pocketmq.proxy.convert import OutgoingMessage, to_grpc_message, to_outgoing
 from pocketmq.proxy.transactions import TransactionTable
 from pocketmq.proxy.settings import ClientSettings
@@ -109,6 +111,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.clock = clock
         self.settings = ClientSettings(config)
         self.transactions = TransactionTable(clock=clock)
+        self.consumption = Consumption(config, backend, clock)  # type: ignore[arg-type]
         self.channels: dict[str, asyncio.Queue[pb.TelemetryCommand | None]] = {}
         if hasattr(backend, "on_check"):
             backend.on_check = self.on_transaction_check  # type: ignore[attr-defined]
@@ -318,18 +321,25 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.transactions.add(message.topic.name, transaction_id, broker_addr, result.queue_offset,
                               commit_log_offset, result.msg_id, keep_ms)
 
+    # ------------------------------------------------------------------ SimpleConsumer (POP)
+    async def ReceiveMessage(self, request: pb.ReceiveMessageRequest,
+                             context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ReceiveMessageResponse]:
+        remaining = context.time_remaining()
+        async for response in self.consumption.receive(request, None if remaining is None else int(remaining * 1000)):
+            yield response
+
+    async def AckMessage(self, request: pb.AckMessageRequest,
+                         context: grpc.aio.ServicerContext) -> pb.AckMessageResponse:
+        return await self.consumption.ack(request)
+
+    async def ChangeInvisibleDuration(self, request: pb.ChangeInvisibleDurationRequest,
+                                      context: grpc.aio.ServicerContext) -> pb.ChangeInvisibleDurationResponse:
+        return await self.consumption.change_invisible_duration(request)
+
     # ------------------------------------------------------------------ not yet
     async def QueryAssignment(self, request, context):  # type: ignore[no-untyped-def]
         return pb.QueryAssignmentResponse(status=not_implemented("QueryAssignment"))
 
-    async def ReceiveMessage(self, request, context):  # type: ignore[no-untyped-def]
-        yield pb.ReceiveMessageResponse(status=not_implemented("ReceiveMessage"))
-
-    async def AckMessage(self, request, context):  # type: ignore[no-untyped-def]
-        return pb.AckMessageResponse(status=not_implemented("AckMessage"))
-
-    async def ChangeInvisibleDuration(self, request, context):  # type: ignore[no-untyped-def]
-        return pb.ChangeInvisibleDurationResponse(status=not_implemented("ChangeInvisibleDuration"))
 
     async def ForwardMessageToDeadLetterQueue(self, request, context):  # type: ignore[no-untyped-def]
         return pb.ForwardMessageToDeadLetterQueueResponse(status=not_implemented("ForwardMessageToDeadLetterQueue"))

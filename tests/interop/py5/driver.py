@@ -12,7 +12,14 @@ until the server's check-back has reached the checker, which answers --check; ea
 
 Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "send", "msgId",
 "body", "offset"} per sent message, then {"event": "done", "count": N}; a failure prints
-{"event": "error", "error": "..."} and exits with 2. Nothing here is PocketMQ code: only the official client.
+{"event": "error", "error": "..."} and exits with 2.
+
+    driver.py simple-consume --endpoints HOST:PORT --topic T --group G --count N
+                      [--invisible S] [--skip-ack-first] [--timeout S] [--await S]
+
+receives with a SimpleConsumer until N messages were acknowledged (or --timeout): each delivery
+prints {"event": "msg", "msgId", "body", "tag", "attempt"}; with --skip-ack-first the first
+delivery of each message is not acked (it must come back after its invisible time). Nothing here is PocketMQ code: only the official client.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ import time
 
 import threading
 
-from rocketmq import ClientConfiguration, Credentials, Message, Producer, TransactionChecker, TransactionResolution
+from rocketmq import (
+    ClientConfiguration, Credentials, FilterExpression, Message, Producer, SimpleConsumer, TransactionChecker,
+    TransactionResolution,
+)
 
 
 class Checker(TransactionChecker):
@@ -85,6 +95,31 @@ def produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def simple_consume(args: argparse.Namespace) -> int:
+    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout_rpc)
+    consumer = SimpleConsumer(config, args.group, {args.topic: FilterExpression(args.expr)}, await_duration=args.await_s)
+    consumer.startup()
+    acked: set[str] = set()
+    seen: set[str] = set()
+    deadline = time.monotonic() + args.timeout
+    try:
+        while len(acked) < args.count and time.monotonic() < deadline:
+            for msg in consumer.receive(16, args.invisible):
+                body = msg.body.decode(errors="replace")
+                print(json.dumps({"event": "msg", "msgId": msg.message_id, "body": body, "tag": msg.tag,
+                                  "attempt": msg.delivery_attempt, "topic": msg.topic}), flush=True)
+                first = msg.message_id not in seen
+                seen.add(msg.message_id)
+                if args.skip_ack_first and first:
+                    continue
+                consumer.ack(msg)
+                acked.add(msg.message_id)
+    finally:
+        consumer.shutdown()
+    print(json.dumps({"event": "done" if len(acked) >= args.count else "timeout", "count": len(acked)}), flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,9 +138,20 @@ def main() -> int:
     p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
     p.add_argument("--check", choices=["commit", "rollback"], default="commit")
     p.add_argument("--wait-check", type=float, default=60)
+    c = sub.add_parser("simple-consume")
+    c.add_argument("--endpoints", required=True)
+    c.add_argument("--topic", required=True)
+    c.add_argument("--group", required=True)
+    c.add_argument("--count", type=int, default=1)
+    c.add_argument("--expr", default="*")
+    c.add_argument("--invisible", type=int, default=15)
+    c.add_argument("--skip-ack-first", action="store_true")
+    c.add_argument("--timeout", type=float, default=60)
+    c.add_argument("--await-s", type=int, default=5)
+    c.add_argument("--timeout-rpc", type=int, default=5)
     args = parser.parse_args()
     try:
-        return produce(args)
+        return produce(args) if args.command == "produce" else simple_consume(args)
     except Exception as exc:  # the test reads the client's own error text
         print(json.dumps({"event": "error", "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2
