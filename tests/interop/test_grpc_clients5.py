@@ -110,6 +110,18 @@ def test_java5_producer_through_the_proxy_java4_consumer_reads_back(env: Env, un
         assert (m["body"], m["tags"], m["keys"], m["properties"]["size"]) == (e["body"], "TagB", "k-5", "L")
 
 
+def first_deliveries(consumed: list[dict]) -> list[dict]:
+    """Deliveries in order, each message id once: delivery is at least once (a client's send
+    retry after a timeout on a loaded machine stores a second copy with the same id)."""
+    seen: set[str] = set()
+    out = []
+    for m in consumed:
+        if m["msgId"] not in seen:
+            seen.add(m["msgId"])
+            out.append(m)
+    return out
+
+
 def test_java5_fifo_and_delay(env: Env, unique) -> None:
     topic = unique("T")
     create_topic(env.broker, topic, queues=4)
@@ -119,8 +131,9 @@ def test_java5_fifo_and_delay(env: Env, unique) -> None:
     delayed = sends(run_java5_driver(["produce", "--topic", topic, "--body", "d", "--delay-ms", 2000],
                                      endpoints=env.endpoint))
     assert len(fifo) == 5 and len(delayed) == 1
-    consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"), "--count", 6,
-                                         "--orderly", "--timeout", 90], namesrv=env.namesrv))
+    consumed = first_deliveries(messages(run_java_driver(
+        ["push-consume", "--topic", topic, "--group", unique("G"), "--count", 6, "--orderly", "--timeout", 90],
+        namesrv=env.namesrv)))
     in_group = [m for m in consumed if m["body"].startswith("f-")]
     assert [m["body"] for m in in_group] == [f"f-{i}" for i in range(5)]
     assert len({m["queueId"] for m in in_group}) == 1
@@ -206,6 +219,7 @@ def test_python5_simple_consumer_receives_acks_and_gets_unacked_again(env: Env, 
         by_id.setdefault(e["msgId"], []).append(e)
     assert set(by_id) == {e["msgId"] for e in ok}
     for msg_id, seen in by_id.items():
-        assert [d["attempt"] for d in seen] == [1, 2], seen
+        attempts = [d["attempt"] for d in seen]
+        assert attempts[0] == 1 and 2 in attempts and attempts == sorted(attempts), seen
         assert {(d["body"], d["tag"], d["topic"]) for d in seen} == {(seen[0]["body"], "TagP", topic)}
     assert sorted(d[0]["body"] for d in by_id.values()) == ["body-0", "pop-0", "pop-1", "pop-2"]

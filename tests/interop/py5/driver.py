@@ -134,7 +134,7 @@ def main() -> int:
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--delay-s", type=int, default=0)
     p.add_argument("--group")
-    p.add_argument("--timeout", type=int, default=5)
+    p.add_argument("--timeout", type=int, default=15)  # request timeout: long enough for a loaded test machine
     p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
     p.add_argument("--check", choices=["commit", "rollback"], default="commit")
     p.add_argument("--wait-check", type=float, default=60)
@@ -148,7 +148,7 @@ def main() -> int:
     c.add_argument("--skip-ack-first", action="store_true")
     c.add_argument("--timeout", type=float, default=60)
     c.add_argument("--await-s", type=int, default=5)
-    c.add_argument("--timeout-rpc", type=int, default=5)
+    c.add_argument("--timeout-rpc", type=int, default=15)
     args = parser.parse_args()
     try:
         return produce(args) if args.command == "produce" else simple_consume(args)

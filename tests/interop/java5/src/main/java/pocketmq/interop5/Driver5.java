@@ -56,7 +56,7 @@ public final class Driver5 {
         }
         ClientServiceProvider provider = ClientServiceProvider.loadService();
         ClientConfiguration config = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(false)
-            .setRequestTimeout(Duration.ofSeconds(5)).build();
+            .setRequestTimeout(Duration.ofSeconds(15)).build();  // long enough for a loaded test machine
         try (Producer producer = provider.newProducerBuilder().setClientConfiguration(config).setTopics(topic).build()) {
             for (int i = 0; i < count; i++) {
                 String text = count > 1 ? body + "-" + i : body;
