@@ -233,7 +233,24 @@ def test_a_half_message_shows_after_commit_and_never_after_rollback(env: Env) ->
 
 
 def test_not_yet_served_rpcs_answer_not_implemented(env: Env) -> None:
-    assert env.stub.QueryAssignment(pb.QueryAssignmentRequest(), metadata=CLIENT).status.code == pb.NOT_IMPLEMENTED
+    pull = next(env.stub.PullMessage(pb.PullMessageRequest(), metadata=CLIENT))
+    assert pull.status.code == pb.NOT_IMPLEMENTED
+    assert env.stub.ForwardMessageToDeadLetterQueue(pb.ForwardMessageToDeadLetterQueueRequest(),
+                                                    metadata=CLIENT).status.code == pb.NOT_IMPLEMENTED
+
+
+def test_query_assignment_gives_one_pop_queue_per_master(env: Env) -> None:
+    request = pb.QueryAssignmentRequest(topic=pb.Resource(name=TOPIC), group=pb.Resource(name="GID_PUSH"),
+                                        endpoints=route_request(TOPIC).endpoints)
+    response = env.stub.QueryAssignment(request, metadata=CLIENT)
+    assert response.status.code == pb.OK
+    [assignment] = response.assignments
+    queue = assignment.message_queue
+    assert (queue.id, queue.broker.name, queue.permission) == (-1, "broker-a", pb.READ_WRITE)
+    assert [(a.host, a.port) for a in queue.broker.endpoints.addresses] == [("127.0.0.1", 1234)]
+    bad = env.stub.QueryAssignment(pb.QueryAssignmentRequest(topic=pb.Resource(name="NoSuchTopicHere"),
+                                                             group=pb.Resource(name="GID_PUSH")), metadata=CLIENT)
+    assert bad.status.code == pb.TOPIC_NOT_FOUND
 
 
 RECEIVE_TOPIC = "ProxyReceiveTopic"

@@ -223,3 +223,22 @@ def test_python5_simple_consumer_receives_acks_and_gets_unacked_again(env: Env, 
         assert attempts[0] == 1 and 2 in attempts and attempts == sorted(attempts), seen
         assert {(d["body"], d["tag"], d["topic"]) for d in seen} == {(seen[0]["body"], "TagP", topic)}
     assert sorted(d[0]["body"] for d in by_id.values()) == ["body-0", "pop-0", "pop-1", "pop-2"]
+
+
+def test_python5_push_consumer_retries_what_its_listener_failed(env: Env, unique) -> None:
+    """PushConsumer: QueryAssignment, ReceiveMessage with auto-renew, ack on SUCCESS, and on
+    FAILURE a ChangeInvisibleDuration by the group's backoff, after which the message comes again."""
+    topic, group = unique("T"), unique("GID")
+    create_topic(env.broker, topic, queues=2)
+    ok = sends(run_py5_driver(["produce", "--topic", topic, "--count", 3, "--body", "push"], endpoints=env.endpoint))
+    assert len(ok) == 3
+    events = run_py5_driver(["push-consume", "--topic", topic, "--group", group, "--count", 3, "--skip-ack-first",
+                             "--timeout", 90], endpoints=env.endpoint, timeout=150)
+    assert events[-1] == {"event": "done", "count": 3}, events[-5:]
+    by_id: dict[str, list[int]] = {}
+    for e in events:
+        if e["event"] == "msg":
+            by_id.setdefault(e["msgId"], []).append(e["attempt"])
+    assert set(by_id) == {e["msgId"] for e in ok}
+    for attempts in by_id.values():
+        assert attempts[0] == 1 and 2 in attempts and attempts == sorted(attempts)

@@ -321,7 +321,37 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.transactions.add(message.topic.name, transaction_id, broker_addr, result.queue_offset,
                               commit_log_offset, result.msg_id, keep_ms)
 
-    # ------------------------------------------------------------------ SimpleConsumer (POP)
+    # ------------------------------------------------------------------ consumers (POP)
+    async def QueryAssignment(self, request: pb.QueryAssignmentRequest,
+                              context: grpc.aio.ServicerContext) -> pb.QueryAssignmentResponse:
+        """Upstream's non-FIFO assignment: one queue (id -1: every queue, POP picks) per readable
+        master broker of the topic; every PushConsumer of the group gets all of them."""
+        try:
+            check_topic(request.topic.name)
+            from pocketmq.proxy.consume import check_group  # noqa: PLC0415
+            check_group(request.group.name)
+            route = await self.backend.route(request.topic.name)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            return pb.QueryAssignmentResponse(status=status_for(exc))
+        endpoints = self.advertised_endpoints(request.endpoints)
+        masters = {b.brokerName: b.brokerAddrs.get(0) for b in route.brokerDatas}
+        assignments = []
+        for data in sorted(route.queueDatas, key=lambda q: q.brokerName):
+            addr = masters.get(data.brokerName)
+            if not addr or not is_readable(data.perm):
+                continue
+            broker_endpoints = await self.endpoints_of(addr, endpoints)
+            if broker_endpoints is None:
+                continue
+            permission = pb.READ_WRITE if is_writeable(data.perm) else pb.READ
+            queue = pb.MessageQueue(topic=request.topic, id=-1, permission=permission,
+                                    broker=pb.Broker(name=data.brokerName, id=0, endpoints=broker_endpoints))
+            assignments.append(pb.Assignment(message_queue=queue))
+        if not assignments:
+            return pb.QueryAssignmentResponse(status=status(pb.FORBIDDEN, f"topic {request.topic.name} has no "
+                                                                          "readable queue here"))
+        return pb.QueryAssignmentResponse(status=ok(), assignments=assignments)
+
     async def ReceiveMessage(self, request: pb.ReceiveMessageRequest,
                              context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ReceiveMessageResponse]:
         remaining = context.time_remaining()
@@ -337,9 +367,6 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         return await self.consumption.change_invisible_duration(request)
 
     # ------------------------------------------------------------------ not yet
-    async def QueryAssignment(self, request, context):  # type: ignore[no-untyped-def]
-        return pb.QueryAssignmentResponse(status=not_implemented("QueryAssignment"))
-
 
     async def ForwardMessageToDeadLetterQueue(self, request, context):  # type: ignore[no-untyped-def]
         return pb.ForwardMessageToDeadLetterQueueResponse(status=not_implemented("ForwardMessageToDeadLetterQueue"))

@@ -19,7 +19,9 @@ Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "sen
 
 receives with a SimpleConsumer until N messages were acknowledged (or --timeout): each delivery
 prints {"event": "msg", "msgId", "body", "tag", "attempt"}; with --skip-ack-first the first
-delivery of each message is not acked (it must come back after its invisible time). Nothing here is PocketMQ code: only the official client.
+delivery of each message is not acked (it must come back after its invisible time).
+push-consume takes the same options with a PushConsumer (--skip-ack-first: the listener returns
+FAILURE for each message's first delivery). Nothing here is PocketMQ code: only the official client.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ import time
 import threading
 
 from rocketmq import (
-    ClientConfiguration, Credentials, FilterExpression, Message, Producer, SimpleConsumer, TransactionChecker,
-    TransactionResolution,
+    ClientConfiguration, ConsumeResult, Credentials, FilterExpression, Message, MessageListener, Producer, PushConsumer,
+    SimpleConsumer, TransactionChecker, TransactionResolution,
 )
 
 
@@ -120,6 +122,43 @@ def simple_consume(args: argparse.Namespace) -> int:
     return 0
 
 
+class Listener(MessageListener):
+    def __init__(self, fail_first: bool) -> None:
+        self.fail_first = fail_first
+        self.seen: set[str] = set()
+        self.succeeded: set[str] = set()
+        self.lock = threading.Lock()
+
+    def consume(self, message: Message) -> ConsumeResult:
+        with self.lock:
+            first = message.message_id not in self.seen
+            self.seen.add(message.message_id)
+            print(json.dumps({"event": "msg", "msgId": message.message_id, "body": message.body.decode(errors="replace"),
+                              "tag": message.tag, "attempt": message.delivery_attempt, "topic": message.topic}),
+                  flush=True)
+            if self.fail_first and first:
+                return ConsumeResult.FAILURE
+            self.succeeded.add(message.message_id)
+            return ConsumeResult.SUCCESS
+
+
+def push_consume(args: argparse.Namespace) -> int:
+    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout_rpc)
+    listener = Listener(args.skip_ack_first)
+    consumer = PushConsumer(config, args.group, listener, {args.topic: FilterExpression(args.expr)})
+    consumer.startup()
+    deadline = time.monotonic() + args.timeout
+    try:
+        while len(listener.succeeded) < args.count and time.monotonic() < deadline:
+            time.sleep(0.1)  # the listener runs on the client's threads; this only watches the count
+        time.sleep(1)  # acks of the last messages go out asynchronously
+    finally:
+        consumer.shutdown()
+    done = len(listener.succeeded) >= args.count
+    print(json.dumps({"event": "done" if done else "timeout", "count": len(listener.succeeded)}), flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,7 +177,19 @@ def main() -> int:
     p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
     p.add_argument("--check", choices=["commit", "rollback"], default="commit")
     p.add_argument("--wait-check", type=float, default=60)
-    c = sub.add_parser("simple-consume")
+    for name in ("simple-consume", "push-consume"):
+        add_consume_args(sub.add_parser(name))
+    args = parser.parse_args()
+    try:
+        if args.command == "produce":
+            return produce(args)
+        return simple_consume(args) if args.command == "simple-consume" else push_consume(args)
+    except Exception as exc:  # the test reads the client's own error text
+        print(json.dumps({"event": "error", "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return 2
+
+
+def add_consume_args(c: argparse.ArgumentParser) -> None:
     c.add_argument("--endpoints", required=True)
     c.add_argument("--topic", required=True)
     c.add_argument("--group", required=True)
@@ -149,12 +200,6 @@ def main() -> int:
     c.add_argument("--timeout", type=float, default=60)
     c.add_argument("--await-s", type=int, default=5)
     c.add_argument("--timeout-rpc", type=int, default=15)
-    args = parser.parse_args()
-    try:
-        return produce(args) if args.command == "produce" else simple_consume(args)
-    except Exception as exc:  # the test reads the client's own error text
-        print(json.dumps({"event": "error", "error": f"{type(exc).__name__}: {exc}"}), flush=True)
-        return 2
 
 
 if __name__ == "__main__":
