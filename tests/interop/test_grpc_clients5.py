@@ -242,3 +242,18 @@ def test_python5_push_consumer_retries_what_its_listener_failed(env: Env, unique
     assert set(by_id) == {e["msgId"] for e in ok}
     for attempts in by_id.values():
         assert attempts[0] == 1 and 2 in attempts and attempts == sorted(attempts)
+
+
+def test_java5_simple_consumer_receives_and_acks(env: Env, unique) -> None:
+    topic, group = unique("T"), unique("GID")
+    create_topic(env.broker, topic, queues=2)
+    ok = sends(run_java5_driver(["produce", "--topic", topic, "--count", 4, "--body", "j5pop", "--tag", "TagJ"],
+                                endpoints=env.endpoint))
+    assert len(ok) == 4
+    events = run_java5_driver(["simple-consume", "--topic", topic, "--group", group, "--count", 4, "--timeout", 90],
+                              endpoints=env.endpoint, timeout=150)
+    assert events[-1] == {"event": "done", "count": 4}, events[-5:]
+    got = [e for e in events if e["event"] == "msg"]
+    assert {e["msgId"] for e in got} == {e["msgId"] for e in ok}
+    assert {(e["tag"], e["attempt"]) for e in got} == {("TagJ", 1)}
+    assert sorted(e["body"] for e in got) == [f"j5pop-{i}" for i in range(4)]

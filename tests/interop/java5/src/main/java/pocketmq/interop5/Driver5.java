@@ -3,9 +3,16 @@ package pocketmq.interop5;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.rocketmq.client.apis.ClientConfiguration;
 import org.apache.rocketmq.client.apis.ClientServiceProvider;
+import org.apache.rocketmq.client.apis.consumer.FilterExpression;
+import org.apache.rocketmq.client.apis.consumer.FilterExpressionType;
+import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
+import org.apache.rocketmq.client.apis.message.MessageView;
 import org.apache.rocketmq.client.apis.message.Message;
 import org.apache.rocketmq.client.apis.message.MessageBuilder;
 import org.apache.rocketmq.client.apis.producer.Producer;
@@ -18,15 +25,20 @@ import org.apache.rocketmq.client.apis.producer.SendReceipt;
  *
  *   produce --endpoints HOST:PORT --topic T [--count N] [--body TEXT] [--tag TAG] [--keys K]
  *           [--prop k=v]... [--group MESSAGE_GROUP] [--delay-ms MS]
+ *   simple-consume --endpoints HOST:PORT --topic T --group G [--count N] [--invisible S] [--timeout S]
+ *           (receives and acks until N messages were acked: {"event":"msg",...} per delivery)
  */
 public final class Driver5 {
     public static void main(String[] argv) {
         try {
-            if (argv.length == 0 || !argv[0].equals("produce")) {
-                System.err.println("usage: Driver5 produce --endpoints HOST:PORT --topic T ...");
+            if (argv.length > 0 && argv[0].equals("produce")) {
+                produce(argv);
+            } else if (argv.length > 0 && argv[0].equals("simple-consume")) {
+                simpleConsume(argv);
+            } else {
+                System.err.println("usage: Driver5 produce|simple-consume --endpoints HOST:PORT --topic T ...");
                 System.exit(64);
             }
-            produce(argv);
             System.exit(0);
         } catch (Throwable t) {
             emit("{\"event\":\"error\",\"error\":" + quote(t.getClass().getName() + ": " + t.getMessage()) + "}");
@@ -77,6 +89,46 @@ public final class Driver5 {
             }
         }
         emit("{\"event\":\"done\",\"count\":" + count + "}");
+    }
+
+    static void simpleConsume(String[] argv) throws Exception {
+        String endpoints = null, topic = null, group = null;
+        int count = 1, invisible = 15, timeout = 60;
+        for (int i = 1; i < argv.length; i += 2) {
+            String key = argv[i], value = argv[i + 1];
+            switch (key) {
+                case "--endpoints": endpoints = value; break;
+                case "--topic": topic = value; break;
+                case "--group": group = value; break;
+                case "--count": count = Integer.parseInt(value); break;
+                case "--invisible": invisible = Integer.parseInt(value); break;
+                case "--timeout": timeout = Integer.parseInt(value); break;
+                default: throw new IllegalArgumentException("unknown option " + key);
+            }
+        }
+        ClientServiceProvider provider = ClientServiceProvider.loadService();
+        ClientConfiguration config = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(false)
+            .setRequestTimeout(Duration.ofSeconds(15)).build();
+        Set<String> acked = new HashSet<>();
+        long deadline = System.currentTimeMillis() + timeout * 1000L;
+        try (SimpleConsumer consumer = provider.newSimpleConsumerBuilder().setClientConfiguration(config)
+            .setConsumerGroup(group).setAwaitDuration(Duration.ofSeconds(5))
+            .setSubscriptionExpressions(Collections.singletonMap(topic, new FilterExpression("*", FilterExpressionType.TAG)))
+            .build()) {
+            while (acked.size() < count && System.currentTimeMillis() < deadline) {
+                List<MessageView> views = consumer.receive(16, Duration.ofSeconds(invisible));
+                for (MessageView view : views) {
+                    byte[] body = new byte[view.getBody().remaining()];
+                    view.getBody().get(body);
+                    emit("{\"event\":\"msg\",\"msgId\":" + quote(view.getMessageId().toString())
+                        + ",\"body\":" + quote(new String(body, StandardCharsets.UTF_8))
+                        + ",\"tag\":" + quote(view.getTag().orElse("")) + ",\"attempt\":" + view.getDeliveryAttempt() + "}");
+                    consumer.ack(view);
+                    acked.add(view.getMessageId().toString());
+                }
+            }
+        }
+        emit("{\"event\":\"" + (acked.size() >= count ? "done" : "timeout") + "\",\"count\":" + acked.size() + "}");
     }
 
     static synchronized void emit(String line) {
