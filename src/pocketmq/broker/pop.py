@@ -354,6 +354,8 @@ class PopService:
     async def revive_once(self) -> None:
         offsets = self.broker.consumer_offset_manager
         topic = self.revive_topic
+        if self.broker.topic_config_manager.get(topic) is None:
+            return  # nobody popped here yet: leave no trace (no revive offset, no topic)
         if self.read_offset < 0:
             committed = offsets.query(REVIVE_GROUP, topic, REVIVE_QUEUE_ID)
             self.read_offset = max(committed, self.broker.store.get_min_offset_in_queue(topic, REVIVE_QUEUE_ID), 0)
