@@ -6,9 +6,10 @@ CLUSTER_DIR ?= $(HOME)/pocketmq-cluster
 
 .PHONY: venv interop-deps test calendar-smoke cluster cluster-start cluster-stop
 
-$(VENV)/.installed: pyproject.toml setup.py src/pocketmq/_speedups.c
+$(VENV)/.installed: pyproject.toml setup.py src/pocketmq/_speedups.c src/pocketmq/proxy/messaging.proto
 	@test -x $(PY) || { echo "PocketMQ: creating $(VENV)"; python3 -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+	$(PY) -m pocketmq.proxy.stubs
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -191,6 +191,53 @@ def java_mqadmin(args: Sequence[str], *, namesrv: str | None = None,
     return cp
 
 
+# ---- Python 5.x (gRPC) -----------------------------------------------------------------------
+
+PY5_PYTHON = INTEROP_DIR / "py5" / ".venv" / "bin" / "python"
+PY5_DRIVER = INTEROP_DIR / "py5" / "driver.py"
+
+
+def py5_python() -> Path:
+    if not PY5_PYTHON.exists():
+        raise InteropSetupMissing(f"{PY5_PYTHON} missing: run `bash tests/interop/setup.sh`")
+    return PY5_PYTHON
+
+
+def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
+                   check: bool = True) -> list[dict]:
+    """Run ``py5/driver.py produce ...`` with the official RocketMQ 5 Python client (gRPC) against
+    ``endpoints`` (a proxy's host:port); returns its events."""
+    args = [str(a) for a in args]
+    cmd = [str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "python 5 driver")
+
+
+# ---- Java 5.x (gRPC) -------------------------------------------------------------------------
+
+JAVA5_DIR = INTEROP_DIR / "java5"
+JAVA5_DRIVER_MAIN = "pocketmq.interop5.Driver5"
+
+
+def java5_classpath() -> str:
+    classes = JAVA5_DIR / "target" / "classes"
+    jars = sorted((JAVA5_DIR / "lib").glob("*.jar")) if (JAVA5_DIR / "lib").exists() else []
+    if not (classes / "pocketmq" / "interop5" / "Driver5.class").exists() or not jars:
+        raise InteropSetupMissing(f"{JAVA5_DIR} is not built: run `bash tests/interop/setup.sh`")
+    return os.pathsep.join([str(classes), *map(str, jars)])
+
+
+def run_java5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
+                     check: bool = True) -> list[dict]:
+    """Run ``Driver5 produce ...`` with the official RocketMQ 5 Java client (gRPC, plaintext)
+    against ``endpoints`` (a proxy's host:port); returns its events."""
+    args = [str(a) for a in args]
+    home = client_home()
+    cmd = [java_bin(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", f"-Duser.home={home}",
+           f"-Djava.io.tmpdir={home}", "-cp", java5_classpath(), JAVA5_DRIVER_MAIN, *args[:1],
+           "--endpoints", endpoints, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "java 5 driver")
+
+
 # ---- Go --------------------------------------------------------------------------------------
 
 def go_driver_path() -> Path:

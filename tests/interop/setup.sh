@@ -5,6 +5,9 @@
 #   - Go:    rocketmq-client-go/v2 driver built to tests/interop/go/bin/gointerop
 #   - C++:   checks that the `rocketmq` PyPI package (bundled librocketmq) loads
 #   - Debian: faketime (libfaketime) for the calendar tests, chromium + chromium-driver for the console
+#   - Python: the official RocketMQ 5 client (gRPC) in its own venv, tests/interop/py5/.venv
+#   - Maven: the official Java 5 client (rocketmq-client-java 5.0.7, gRPC) + our driver for it
+#     into tests/interop/java5/lib/ and java5/target/classes/ (apart from the 4.9 jars)
 # Idempotent: a stamp over the inputs makes a second run take about a second.
 # Called by `make interop-deps` (and so `make test`). FORCE=1 rebuilds everything.
 set -euo pipefail
@@ -12,6 +15,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 JAVA_DIR="$HERE/java"
+JAVA5_DIR="$HERE/java5"
 GO_DIR="$HERE/go"
 PY="${PY:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
@@ -44,12 +48,15 @@ compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || apt_install fake
 # Debian's Chromium and its driver: the console is tested in a real headless browser.
 { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || apt_install chromium chromium-driver
 
+# The RocketMQ 5 Python client: its own venv (idempotent, checked on every run).
+bash "$HERE/py5/setup.sh"
+
 # ---- stamp -------------------------------------------------------------------------------
 inputs_hash() {
     (
         cd "$HERE"
-        cat setup.sh java/pom.xml go/go.mod go/go.sum go/main.go
-        find java/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
+        cat setup.sh java/pom.xml java5/pom.xml go/go.mod go/go.sum go/main.go
+        find java/src java5/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
         java -version 2>&1 | head -1
         go version
     ) | sha256sum | cut -d' ' -f1
@@ -61,6 +68,7 @@ outputs_ok() {
     compgen -G "$JAVA_DIR/lib/rocketmq-broker-*.jar" >/dev/null &&
         compgen -G "$JAVA_DIR/lib/rocketmq-tools-*.jar" >/dev/null &&
         [ -f "$JAVA_DIR/target/classes/pocketmq/interop/Driver.class" ] &&
+        [ -f "$JAVA5_DIR/target/classes/pocketmq/interop5/Driver5.class" ] &&
         [ -x "$GO_DIR/bin/gointerop" ]
 }
 
@@ -91,6 +99,10 @@ rm -rf "$JAVA_DIR/lib" "$JAVA_DIR/target"
 # compile runs copy-dependencies (bound in pom.xml) into java/lib/.
 # (sed drops the bare colour codes Debian's Maven prints even with -q -B; pipefail keeps mvn's status)
 mvn -q -B -Dstyle.color=never -f "$JAVA_DIR/pom.xml" compile 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
+
+log "resolving the Java 5 client (rocketmq-client-java) and compiling its driver (Maven)"
+rm -rf "$JAVA5_DIR/lib" "$JAVA5_DIR/target"
+mvn -q -B -Dstyle.color=never -f "$JAVA5_DIR/pom.xml" compile 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
 
 # ---- Go: driver --------------------------------------------------------------------------
 log "building the Go driver (rocketmq-client-go/v2)"

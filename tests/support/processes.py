@@ -140,7 +140,7 @@ class Broker(ServerProcess):
 
     def __init__(self, home: Path, namesrv_addr: str, name: str = "broker-a", port: int | None = None,
                  config_file: Path | None = None, extra: dict[str, object] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, flags: list[str] | None = None) -> None:
         self.port = port or free_broker_port()
         self.name = name
         self.addr = f"127.0.0.1:{self.port}"
@@ -153,12 +153,34 @@ class Broker(ServerProcess):
         if config_file is not None:
             args += ["-c", str(config_file)]
         args += [f"--{key}={value}" for key, value in overrides.items()]
-        super().__init__(args, home, "boot success", env=env)
+        args += flags or []
+        ready = "The proxy boot success" if "--enable-proxy" in args else "boot success"
+        super().__init__(args, home, ready, env=env)
 
 
 def start_broker(home: Path, namesrv_addr: str, name: str = "broker-a", port: int | None = None,
                  config_file: Path | None = None, extra: dict[str, object] | None = None,
-                 timeout: float = 60.0, env: dict[str, str] | None = None) -> Broker:
-    broker = Broker(home, namesrv_addr, name, port, config_file, extra, env)
+                 timeout: float = 60.0, env: dict[str, str] | None = None,
+                 flags: list[str] | None = None) -> Broker:
+    broker = Broker(home, namesrv_addr, name, port, config_file, extra, env, flags)
     broker.wait_ready(timeout)
     return broker
+
+
+class Proxy(ServerProcess):
+    """A real `mqproxy` (cluster mode) on a free loopback port, in front of ``namesrv_addr``."""
+
+    def __init__(self, home: Path, namesrv_addr: str, port: int | None = None,
+                 extra: dict[str, object] | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
+        args = ["bash", str(BIN / "mqproxy"), "-n", namesrv_addr, f"--grpcServerPort={self.port}"]
+        args += [f"--{key}={value}" for key, value in (extra or {}).items()]
+        super().__init__(args, home, "The proxy boot success", env=env)
+
+
+def start_proxy(home: Path, namesrv_addr: str, port: int | None = None, extra: dict[str, object] | None = None,
+                timeout: float = 30.0, env: dict[str, str] | None = None) -> Proxy:
+    proxy = Proxy(home, namesrv_addr, port, extra, env)
+    proxy.wait_ready(timeout)
+    return proxy

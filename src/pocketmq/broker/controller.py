@@ -21,6 +21,7 @@ from pocketmq.broker.client_processor import ClientProcessor
 from pocketmq.broker.consumer_offset import ConsumerOffsetManager
 from pocketmq.broker.filter import SQL92, FilterSyntaxError, SqlMessageFilter, compile_sql92, describe_error
 from pocketmq.broker.namesrv_api import NamesrvApi
+from pocketmq.broker.pop import PopService
 from pocketmq.broker.pull_processor import PullProcessor
 from pocketmq.broker.query_processor import QueryProcessor
 from pocketmq.broker.rebalance_lock import RebalanceLockManager
@@ -84,6 +85,7 @@ class BrokerController:
 
         self.send_processor = SendProcessor(self)
         self.pull_processor = PullProcessor(self)
+        self.pop_service = PopService(self, clock=clock)
         self.dispatcher = Dispatcher()
         self.fast_dispatcher = Dispatcher()
         self.acl: ServerAcl | None = None
@@ -124,6 +126,7 @@ class BrokerController:
         AclAdminProcessor(AclConfigEditor(self.acl.acl, self.store.clock) if self.acl is not None else None).register_all(both)
         InspectProcessor(self, self.clock).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
+        self.pop_service.register(self.dispatcher.register)  # POP on the main port, as pull
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
         """The store-side filter of a subscription (SQL92 when enabled); None for tag filtering."""
@@ -174,6 +177,7 @@ class BrokerController:
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
             loop.create_task(self._every(1.0, self.stats_manager.tick, first_delay=0.0)),
+            loop.create_task(self.pop_service.revive_loop()),
         ]
         if self.acl is not None:
             self._tasks.append(loop.create_task(self.acl.watch()))
@@ -292,6 +296,7 @@ class BrokerController:
     def _on_message_arriving(self, topic: str, queue_id: int, next_offset: int, tags_code: int, store_ts: int,
                              properties: Any) -> None:
         self.pull_processor.hold_service.notify_message_arriving(topic, queue_id, next_offset, tags_code)
+        self.pop_service.on_message_arriving(topic)
         if topic == SCHEDULE_TOPIC:
             self.schedule.on_message_arriving(queue_id)
 

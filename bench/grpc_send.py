@@ -1,0 +1,134 @@
+"""gRPC send through `mqproxy` vs remoting send, against the same PocketMQ broker.
+
+Starts a name server, one broker (ASYNC_FLUSH) and `mqproxy` (cluster mode) on loopback, then
+runs two closed loops from this one process, one after the other, each with ``--threads``
+concurrent senders on one asyncio loop (uvloop) for ``--seconds`` after ``--warmup``:
+
+  remoting  pocketmq.client.AsyncProducer -> broker (SEND_MESSAGE_V2)
+  grpc      grpc.aio MessagingService.SendMessage -> mqproxy -> broker (what a 5.x client sends)
+
+    .venv/bin/python bench/grpc_send.py --threads 32 --size 128 --seconds 10 --warmup 3
+
+Prints one JSON line per path (send_tps, p50/p99 ms) and the ratio grpc/remoting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import grpc  # noqa: E402
+
+from bench.lib.pyloadgen import pct  # noqa: E402
+from pocketmq.client import AsyncProducer, Message  # noqa: E402
+from pocketmq.proxy.stubs import pb, pb_grpc  # noqa: E402
+from tests.support.cluster import create_topic  # noqa: E402
+from tests.support.processes import start_broker, start_namesrv, start_proxy  # noqa: E402
+
+TOPIC = "BenchGrpcTopic"
+
+
+async def closed_loop(send, threads: int, seconds: float, warmup: float) -> dict:  # noqa: ANN001
+    t0 = time.perf_counter()
+    m_start, m_end = t0 + warmup, t0 + warmup + seconds
+    lat: list[float] = []
+    failed = [0]
+
+    async def loop() -> None:
+        while True:
+            start = time.perf_counter()
+            if start >= m_end:
+                return
+            ok = await send()
+            end = time.perf_counter()
+            if start >= m_start:
+                if ok:
+                    lat.append(end - start)
+                else:
+                    failed[0] += 1
+
+    await asyncio.gather(*(loop() for _ in range(threads)))
+    lat.sort()
+    return {"sent": len(lat), "failed": failed[0], "send_tps": round(len(lat) / seconds),
+            "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2)}
+
+
+async def remoting(namesrv: str, args: argparse.Namespace, body: bytes) -> dict:
+    producer = AsyncProducer("bench_grpc_vs_remoting", namesrv, compress_over=1 << 30)
+    await producer.start()
+    await producer.send(Message(TOPIC, body))  # route outside the timing
+
+    async def send() -> bool:
+        try:
+            await producer.send(Message(TOPIC, body))
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    try:
+        return await closed_loop(send, args.threads, args.seconds, args.warmup)
+    finally:
+        await producer.shutdown()
+
+
+async def grpc_path(endpoint: str, args: argparse.Namespace, body: bytes) -> dict:
+    ids = itertools.count()
+    digest = pb.Digest(type=pb.MD5, checksum=hashlib.md5(body).hexdigest().upper())
+    metadata = (("x-mq-client-id", "bench-grpc"),)
+    async with grpc.aio.insecure_channel(endpoint) as channel:
+        stub = pb_grpc.MessagingServiceStub(channel)
+
+        async def send() -> bool:
+            msg = pb.Message(topic=pb.Resource(name=TOPIC), body=body, system_properties=pb.SystemProperties(
+                message_id=f"BENCH{next(ids):027d}", message_type=pb.NORMAL, body_digest=digest,
+                body_encoding=pb.IDENTITY))
+            try:
+                response = await stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=metadata)
+                return response.status.code == pb.OK
+            except grpc.RpcError:
+                return False
+
+        await send()
+        return await closed_loop(send, args.threads, args.seconds, args.warmup)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=32)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--warmup", type=float, default=3)
+    args = ap.parse_args()
+    body = b"x" * args.size
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp:
+        home = Path(tmp)
+        with start_namesrv(home / "ns") as ns, start_broker(home / "broker", ns.addr) as broker, \
+                start_proxy(home / "proxy", ns.addr) as proxy:
+            create_topic(broker.addr, TOPIC, queues=4)
+            results = {}
+            for name, run in (("remoting", lambda: remoting(ns.addr, args, body)),
+                              ("grpc", lambda: grpc_path(proxy.endpoint, args, body))):
+                results[name] = asyncio.run(run())
+                print(json.dumps({"path": name, "threads": args.threads, "size": args.size, **results[name]}),
+                      flush=True)
+            ratio = results["grpc"]["send_tps"] / max(1, results["remoting"]["send_tps"])
+            print(json.dumps({"grpc_over_remoting": round(ratio, 2)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

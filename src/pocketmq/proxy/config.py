@@ -1,0 +1,67 @@
+"""ProxyConfig: the gRPC endpoint's keys, with upstream ProxyConfig's names and defaults.
+
+Where PocketMQ differs from upstream it says so: ``useDelayLevel`` is on, because PocketMQ's
+brokers deliver delayed messages through the 18 fixed delay levels (no timer wheel yet), so a
+gRPC ``delivery_timestamp`` maps to the smallest level that is not earlier than it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from pocketmq.config import home_dir
+
+DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+@dataclasses.dataclass
+class ProxyConfig:
+    rocketmqHome: str = dataclasses.field(default_factory=lambda: os.environ.get("ROCKETMQ_HOME", ""))
+    namesrvAddr: str = dataclasses.field(default_factory=lambda: os.environ.get("NAMESRV_ADDR", ""))
+    proxyMode: str = "cluster"
+    grpcServerPort: int = 8081
+    # The host the routes advertise as every broker's endpoint (cluster mode); empty: the host
+    # the client dialled (QueryRoute's endpoints), which is what a client can reach.
+    proxyAdvertiseHost: str = ""
+    maxMessageSize: int = 4 * 1024 * 1024
+    maxUserPropertySize: int = 16 * 1024
+    userPropertyMaxNum: int = 128
+    enableMessageBodyEmptyCheck: bool = True
+    maxDelayTimeMills: int = 24 * 3600 * 1000
+    enableTopicMessageTypeCheck: bool = True
+    useDelayLevel: bool = True
+    messageDelayLevel: str = DEFAULT_DELAY_LEVELS
+    grpcClientProducerMaxAttempts: int = 3
+    grpcClientProducerBackoffInitialMillis: int = 10
+    grpcClientProducerBackoffMaxMillis: int = 1000
+    grpcClientProducerBackoffMultiplier: int = 2
+    grpcClientConsumerMinLongPollingTimeoutMillis: int = 5000
+    grpcClientConsumerMaxLongPollingTimeoutMillis: int = 20000
+    grpcClientConsumerLongPollingBatchSize: int = 32
+    defaultInvisibleTimeMills: int = 60_000
+    minInvisibleTimeMillsForRecv: int = 10_000
+    maxInvisibleTimeMills: int = 12 * 3600 * 1000
+    # Consumer-group retry policy sent to clients until groups carry their own (upstream's
+    # SubscriptionGroupConfig defaults: 16 retries, exponential 1s..2h x2).
+    retryMaxTimes: int = 16
+    remotingTimeoutMillis: int = 3000
+    logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
+
+    IMPORTANT_KEYS = ("namesrvAddr", "proxyMode", "grpcServerPort")
+
+    def delay_levels_ms(self) -> list[int]:
+        """``messageDelayLevel`` as milliseconds, level 1 first."""
+        levels = []
+        for item in self.messageDelayLevel.split():
+            levels.append(int(item[:-1]) * _UNIT_MS[item[-1]])
+        return levels
+
+    def delay_level_for(self, delay_ms: int) -> int:
+        """Upstream's computeDelayLevel: the first level longer than ``delay_ms``, else the last."""
+        levels = self.delay_levels_ms()
+        for index, level_ms in enumerate(levels, start=1):
+            if level_ms > delay_ms:
+                return index
+        return len(levels)

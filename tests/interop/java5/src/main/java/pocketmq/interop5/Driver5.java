@@ -1,0 +1,148 @@
+package pocketmq.interop5;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.rocketmq.client.apis.ClientConfiguration;
+import org.apache.rocketmq.client.apis.ClientServiceProvider;
+import org.apache.rocketmq.client.apis.consumer.FilterExpression;
+import org.apache.rocketmq.client.apis.consumer.FilterExpressionType;
+import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
+import org.apache.rocketmq.client.apis.message.MessageView;
+import org.apache.rocketmq.client.apis.message.Message;
+import org.apache.rocketmq.client.apis.message.MessageBuilder;
+import org.apache.rocketmq.client.apis.producer.Producer;
+import org.apache.rocketmq.client.apis.producer.SendReceipt;
+
+/**
+ * Driver for the official RocketMQ 5 Java client (rocketmq-client-java, gRPC), run by tests as a
+ * subprocess. Prints JSON lines like ../java's Driver: {"event":"send",...} per message, then
+ * {"event":"done"}; a failure prints {"event":"error"} and exits 2.
+ *
+ *   produce --endpoints HOST:PORT --topic T [--count N] [--body TEXT] [--tag TAG] [--keys K]
+ *           [--prop k=v]... [--group MESSAGE_GROUP] [--delay-ms MS]
+ *   simple-consume --endpoints HOST:PORT --topic T --group G [--count N] [--invisible S] [--timeout S]
+ *           (receives and acks until N messages were acked: {"event":"msg",...} per delivery)
+ */
+public final class Driver5 {
+    public static void main(String[] argv) {
+        try {
+            if (argv.length > 0 && argv[0].equals("produce")) {
+                produce(argv);
+            } else if (argv.length > 0 && argv[0].equals("simple-consume")) {
+                simpleConsume(argv);
+            } else {
+                System.err.println("usage: Driver5 produce|simple-consume --endpoints HOST:PORT --topic T ...");
+                System.exit(64);
+            }
+            System.exit(0);
+        } catch (Throwable t) {
+            emit("{\"event\":\"error\",\"error\":" + quote(t.getClass().getName() + ": " + t.getMessage()) + "}");
+            System.exit(2);
+        }
+    }
+
+    static void produce(String[] argv) throws Exception {
+        String endpoints = null, topic = null, body = "hello", tag = null, keys = null, group = null;
+        int count = 1;
+        long delayMs = 0;
+        List<String> props = new ArrayList<>();
+        for (int i = 1; i < argv.length; i += 2) {
+            String key = argv[i], value = argv[i + 1];
+            switch (key) {
+                case "--endpoints": endpoints = value; break;
+                case "--topic": topic = value; break;
+                case "--body": body = value; break;
+                case "--tag": tag = value; break;
+                case "--keys": keys = value; break;
+                case "--group": group = value; break;
+                case "--count": count = Integer.parseInt(value); break;
+                case "--delay-ms": delayMs = Long.parseLong(value); break;
+                case "--prop": props.add(value); break;
+                default: throw new IllegalArgumentException("unknown option " + key);
+            }
+        }
+        ClientServiceProvider provider = ClientServiceProvider.loadService();
+        ClientConfiguration config = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(false)
+            .setRequestTimeout(Duration.ofSeconds(15)).build();  // long enough for a loaded test machine
+        try (Producer producer = provider.newProducerBuilder().setClientConfiguration(config).setTopics(topic).build()) {
+            for (int i = 0; i < count; i++) {
+                String text = count > 1 ? body + "-" + i : body;
+                MessageBuilder builder = provider.newMessageBuilder().setTopic(topic)
+                    .setBody(text.getBytes(StandardCharsets.UTF_8));
+                if (tag != null) builder.setTag(tag);
+                if (keys != null) builder.setKeys(keys);
+                if (group != null) builder.setMessageGroup(group);
+                if (delayMs > 0) builder.setDeliveryTimestamp(System.currentTimeMillis() + delayMs);
+                for (String p : props) {
+                    int eq = p.indexOf('=');
+                    builder.addProperty(p.substring(0, eq), p.substring(eq + 1));
+                }
+                Message message = builder.build();
+                SendReceipt receipt = producer.send(message);
+                emit("{\"event\":\"send\",\"msgId\":" + quote(receipt.getMessageId().toString())
+                    + ",\"body\":" + quote(text) + "}");
+            }
+        }
+        emit("{\"event\":\"done\",\"count\":" + count + "}");
+    }
+
+    static void simpleConsume(String[] argv) throws Exception {
+        String endpoints = null, topic = null, group = null;
+        int count = 1, invisible = 15, timeout = 60;
+        for (int i = 1; i < argv.length; i += 2) {
+            String key = argv[i], value = argv[i + 1];
+            switch (key) {
+                case "--endpoints": endpoints = value; break;
+                case "--topic": topic = value; break;
+                case "--group": group = value; break;
+                case "--count": count = Integer.parseInt(value); break;
+                case "--invisible": invisible = Integer.parseInt(value); break;
+                case "--timeout": timeout = Integer.parseInt(value); break;
+                default: throw new IllegalArgumentException("unknown option " + key);
+            }
+        }
+        ClientServiceProvider provider = ClientServiceProvider.loadService();
+        ClientConfiguration config = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(false)
+            .setRequestTimeout(Duration.ofSeconds(15)).build();
+        Set<String> acked = new HashSet<>();
+        long deadline = System.currentTimeMillis() + timeout * 1000L;
+        try (SimpleConsumer consumer = provider.newSimpleConsumerBuilder().setClientConfiguration(config)
+            .setConsumerGroup(group).setAwaitDuration(Duration.ofSeconds(5))
+            .setSubscriptionExpressions(Collections.singletonMap(topic, new FilterExpression("*", FilterExpressionType.TAG)))
+            .build()) {
+            while (acked.size() < count && System.currentTimeMillis() < deadline) {
+                List<MessageView> views = consumer.receive(16, Duration.ofSeconds(invisible));
+                for (MessageView view : views) {
+                    byte[] body = new byte[view.getBody().remaining()];
+                    view.getBody().get(body);
+                    emit("{\"event\":\"msg\",\"msgId\":" + quote(view.getMessageId().toString())
+                        + ",\"body\":" + quote(new String(body, StandardCharsets.UTF_8))
+                        + ",\"tag\":" + quote(view.getTag().orElse("")) + ",\"attempt\":" + view.getDeliveryAttempt() + "}");
+                    consumer.ack(view);
+                    acked.add(view.getMessageId().toString());
+                }
+            }
+        }
+        emit("{\"event\":\"" + (acked.size() >= count ? "done" : "timeout") + "\",\"count\":" + acked.size() + "}");
+    }
+
+    static synchronized void emit(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : String.valueOf(s).toCharArray()) {
+            if (c == '"' || c == '\\') b.append('\\').append(c);
+            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.append('"').toString();
+    }
+}
