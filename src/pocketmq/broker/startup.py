@@ -52,6 +52,30 @@ def check_configs(broker: BrokerConfig, store: MessageStoreConfig) -> str | None
     return None
 
 
+def make_controller(broker_config: BrokerConfig, store_config: MessageStoreConfig, config_file: str | None,
+                    tls: TlsConfig) -> BrokerController | None:
+    """The broker, or None after one line on stderr when its ACL or TLS files are bad."""
+    try:
+        return BrokerController(broker_config, store_config, config_file=config_file, tls=server_tls(tls),
+                                client_ssl=client_context(tls))
+    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
+        print(f"The broker cannot start: {exc}", file=sys.stderr)
+        return None
+
+
+def boot_line(broker_config: BrokerConfig) -> str:
+    """Upstream's boot line, which scripts and tests wait for."""
+    tip = f"The broker[{broker_config.brokerName}, {broker_config.broker_addr()}] boot success. serializeType=JSON"
+    if broker_config.namesrvAddr:
+        tip += f" and name server is {broker_config.namesrvAddr}"
+    return tip
+
+
+def announce(line: str) -> None:
+    log.info(line)
+    print(line, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     broker_config, store_config, config_file, print_all, print_important, tls = build_configs(
         sys.argv[1:] if argv is None else argv)
@@ -63,21 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     setup_logging(broker_config.logDir, "broker.log")
-    try:
-        controller = BrokerController(broker_config, store_config, config_file=config_file, tls=server_tls(tls),
-                                      client_ssl=client_context(tls))
-    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
-        print(f"The broker cannot start: {exc}", file=sys.stderr)
+    controller = make_controller(broker_config, store_config, config_file, tls)
+    if controller is None:
         return 1
 
     async def start() -> None:
         await controller.start()
-        tip = (f"The broker[{broker_config.brokerName}, {broker_config.broker_addr()}] boot success. "
-               "serializeType=JSON")
-        if broker_config.namesrvAddr:
-            tip += f" and name server is {broker_config.namesrvAddr}"
-        log.info(tip)
-        print(tip, flush=True)
+        announce(boot_line(broker_config))
 
     async def stop() -> None:
         await controller.shutdown()

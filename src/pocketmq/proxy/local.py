@@ -16,8 +16,7 @@ import asyncio
 import logging
 import sys
 
-from pocketmq.broker.controller import BrokerController
-from pocketmq.broker.startup import build_configs, check_configs
+from pocketmq.broker.startup import announce, boot_line, build_configs, check_configs, make_controller
 from pocketmq.client.errors import MQBrokerError
 from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.process import apply_all, load_config_values, parse_startup_args, run_server, setup_logging
@@ -29,7 +28,6 @@ from pocketmq.proxy.server import GrpcEndpoint
 from pocketmq.proxy.service import MessagingService
 from pocketmq.proxy.stubs import pb
 from pocketmq.remoting.codes import RequestCode, ResponseCode
-from pocketmq.remoting.header import decode_header
 from pocketmq.remoting.transport import RemotingError
 
 log = logging.getLogger("pocketmq.proxy")
@@ -97,7 +95,7 @@ def split_flag(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = split_flag(sys.argv[1:] if argv is None else argv)
-    broker_config, store_config, config_file, print_all, print_important = build_configs(argv)
+    broker_config, store_config, config_file, print_all, print_important, tls = build_configs(argv)
     proxy_config = ProxyConfig()
     args = parse_startup_args("mqbroker", argv, with_namesrv=True)
     apply_all([proxy_config], load_config_values(args))
@@ -112,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     setup_logging(broker_config.logDir, "broker.log")
-    controller = BrokerController(broker_config, store_config, config_file=config_file)
+    controller = make_controller(broker_config, store_config, config_file, tls)
+    if controller is None:
+        return 1
     own_addr = broker_config.broker_addr()
     own_endpoint = f"{broker_config.brokerIP1}:{proxy_config.grpcServerPort}"
     backend = LocalBackend(broker_config.namesrvAddr, broker_config.brokerName, own_addr, own_endpoint,
@@ -130,13 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         await backend.start()
         await endpoint.start()
         tasks.append(asyncio.get_running_loop().create_task(keep_publishing()))
-        tip = (f"The broker[{broker_config.brokerName}, {own_addr}] boot success. serializeType=JSON"
-               + (f" and name server is {broker_config.namesrvAddr}" if broker_config.namesrvAddr else ""))
-        log.info(tip)
-        print(tip, flush=True)
-        tip = f"The proxy boot success in local mode, grpcServerPort={proxy_config.grpcServerPort}"
-        log.info(tip)
-        print(tip, flush=True)
+        announce(boot_line(broker_config))
+        announce(f"The proxy boot success in local mode, grpcServerPort={proxy_config.grpcServerPort}")
 
     async def stop() -> None:
         for task in tasks:
