@@ -225,13 +225,15 @@ class BrokerController:
                 5.0)
         except asyncio.TimeoutError:
             log.warning("unregister from name servers timed out")
-        await self.server.close()
-        await self.fast_server.close()
+        # Network parts get a bounded time each: whatever a peer does, the store below is still
+        # flushed and closed, and SIGTERM always ends the process.
+        await _bounded(self.server.close(), "main port")
+        await _bounded(self.fast_server.close(), "fast port")
         if self.metrics is not None:
-            await self.metrics.close()
+            await _bounded(self.metrics.close(), "metrics endpoint")
         if self.ha_service is not None:
-            await self.ha_service.shutdown()
-        await self.remoting_client.close()
+            await _bounded(self.ha_service.shutdown(), "HA service")
+        await _bounded(self.remoting_client.close(), "remoting client")
         self.consumer_offset_manager.persist()
         self.schedule.persist()
         await self.store.shutdown()
@@ -326,3 +328,13 @@ class BrokerController:
             "startAcceptSendRequestTimeStamp": str(self.config.startAcceptSendRequestTimeStamp),
         })
         return info
+
+
+STOP_STEP_SECONDS = 10.0
+
+
+async def _bounded(step: Any, what: str) -> None:
+    try:
+        await asyncio.wait_for(step, STOP_STEP_SECONDS)
+    except asyncio.TimeoutError:
+        log.warning("stopping the %s took over %.0f s; going on with the shutdown", what, STOP_STEP_SECONDS)

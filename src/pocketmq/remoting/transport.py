@@ -394,6 +394,9 @@ def _format_address(address: Any) -> str:
     return str(address or "")
 
 
+CLOSE_GRACE_SECONDS = 2.0
+
+
 class RemotingServer:
     """Accepts connections on host:port and serves them with one dispatcher."""
 
@@ -427,10 +430,26 @@ class RemotingServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            for connection in list(self.connections):
+            connections = list(self.connections)
+            for connection in connections:
                 connection.close()
-            await self._server.wait_closed()
+            # A peer that neither reads nor closes must not hold a stopping server forever.
+            if not await self._closed_within(CLOSE_GRACE_SECONDS):
+                log.warning("aborting %d connection(s) that did not close in %.0f s", len(self.connections),
+                            CLOSE_GRACE_SECONDS)
+                for connection in list(self.connections):
+                    connection.abort()
+                if not await self._closed_within(CLOSE_GRACE_SECONDS):
+                    log.warning("a server still counts open connections after they were aborted; stopping anyway")
             self._server = None
+
+    async def _closed_within(self, seconds: float) -> bool:
+        assert self._server is not None
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), seconds)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
 
 class _ServerConnection(Connection):
