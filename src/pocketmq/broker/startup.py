@@ -52,6 +52,17 @@ def check_configs(broker: BrokerConfig, store: MessageStoreConfig) -> str | None
     return None
 
 
+def prepare_controller(broker_config: BrokerConfig, store_config: MessageStoreConfig, config_file: str | None,
+                       tls: TlsConfig) -> BrokerController | None:
+    """Check the configs, start logging, build the broker; None after one line on stderr."""
+    problem = check_configs(broker_config, store_config)
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
+    setup_logging(broker_config.logDir, "broker.log")
+    return make_controller(broker_config, store_config, config_file, tls)
+
+
 def make_controller(broker_config: BrokerConfig, store_config: MessageStoreConfig, config_file: str | None,
                     tls: TlsConfig) -> BrokerController | None:
     """The broker, or None after one line on stderr when its ACL or TLS files are bad."""
@@ -82,12 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if print_all or print_important:
         print_config([broker_config, store_config], important_only=print_important)
         return 0
-    problem = check_configs(broker_config, store_config)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 1
-    setup_logging(broker_config.logDir, "broker.log")
-    controller = make_controller(broker_config, store_config, config_file, tls)
+    controller = prepare_controller(broker_config, store_config, config_file, tls)
     if controller is None:
         return 1
 

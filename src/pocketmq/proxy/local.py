@@ -16,10 +16,10 @@ import asyncio
 import logging
 import sys
 
-from pocketmq.broker.startup import announce, boot_line, build_configs, check_configs, make_controller
+from pocketmq.broker.startup import announce, boot_line, build_configs, prepare_controller
 from pocketmq.client.errors import MQBrokerError
 from pocketmq.clock import SYSTEM_CLOCK, Clock
-from pocketmq.process import apply_all, load_config_values, parse_startup_args, run_server, setup_logging
+from pocketmq.process import apply_all, load_config_values, parse_startup_args, print_config, run_server
 from pocketmq.protocol.route import TopicRouteData
 from pocketmq.protocol.namesrv_headers import GetKVConfigRequestHeader, PutKVConfigRequestHeader
 from pocketmq.proxy.backend import ClusterBackend, WriteQueue
@@ -102,15 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     proxy_config.namesrvAddr = broker_config.namesrvAddr
     proxy_config.proxyMode = "local"
     if print_all or print_important:
-        from pocketmq.process import print_config
         print_config([broker_config, store_config, proxy_config], important_only=print_important)
         return 0
-    problem = check_configs(broker_config, store_config)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 1
-    setup_logging(broker_config.logDir, "broker.log")
-    controller = make_controller(broker_config, store_config, config_file, tls)
+    controller = prepare_controller(broker_config, store_config, config_file, tls)
     if controller is None:
         return 1
     own_addr = broker_config.broker_addr()
