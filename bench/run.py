@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py --quick            # 128 B, single ASYNC_FLUSH broker, 16 threads, 10 s
     .venv/bin/python bench/run.py                    # the full matrix (about 35 min on 2 cores)
     .venv/bin/python bench/run.py --deployments single-sync --sizes 1024 --concurrency 1 64 --seconds 20
+    .venv/bin/python bench/run.py --deployments single-async --scale topics groups backlog query
 
 For each deployment, both clusters are started (Apache from the jars of tests/interop/setup.sh,
 PocketMQ from bin/), both stay up, and every workload (size x producer concurrency) runs
@@ -38,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.lib import clusters, procstat, report  # noqa: E402
+from bench.lib import clusters, procstat, report, scale  # noqa: E402
 from bench.lib import profile as prof  # noqa: E402
 
 JAVA_DIR = HERE / "java"
@@ -187,6 +188,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=1, help="runs per workload and implementation")
     ap.add_argument("--queues", type=int, default=4, help="queues per master for each topic")
     ap.add_argument("--impls", nargs="+", choices=("rocketmq", "pocketmq"), default=["rocketmq", "pocketmq"])
+    scale.add_arguments(ap)
     ap.add_argument("--loadgen", choices=("java", "python", "go"), default="java",
                     help="java: bench/java (official 4.9.7 client, one JVM); python: PocketMQ's own client; "
                          "go: bench/go (official Go client, threads split over 4 processes)")
@@ -212,6 +214,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     o = parse_args(argv)
     ensure_apache_jars()
+    if o.scale:
+        o.loadgen = "go"  # the scale workloads are driven by bench/lib/goloadgen.py
     if o.loadgen == "go":
         if o.tls:
             raise SystemExit("--loadgen go does not speak TLS here; use --loadgen java or python")
@@ -261,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                 for impl, dep in started.items():
                     log(f"warming up {impl} {dname} ({o.broker_warmup:.0f} s)")
                     warm_up(dep, o, classpath)
+                if o.scale:
+                    for family in o.scale:
+                        log(f"scale family {family} on {dname}")
+                        runs.extend(scale.run_family(family, started, o, log))
+                        save()
+                    continue
                 flip = False
                 for rep in range(o.repeat):
                     for size in o.sizes:

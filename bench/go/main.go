@@ -4,7 +4,12 @@
 // and merges what they print, so that no single client's efficiency decides a ratio.
 //
 //	goloadgen produce -namesrv ADDR -topic T -threads N -size B -start-ms MS -end-ms MS
-//	goloadgen consume -namesrv ADDR -topic T -group G -start-ms MS -end-ms MS -drain S
+//	                  [-topics T1,T2,...] [-key-prefix P] [-count N]
+//	goloadgen consume -namesrv ADDR -topic T -group G -start-ms MS -end-ms MS -drain S [-groups N]
+//
+// For the scale workloads: -topics spreads the sends round-robin over many topics, -key-prefix gives
+// every message a unique key, -count stops after N acknowledged messages (a backlog fill),
+// -groups runs N push consumers of groups G_0..G_N-1, each reading every message.
 //
 // produce sends synchronously from N goroutines until end-ms (wall clock, shared by every
 // process) and prints one JSON object: counts, and the latencies (microseconds) of the sends
@@ -83,9 +88,28 @@ func produce(argv []string) {
 	startMs := fs.Int64("start-ms", 0, "measured window start (unix ms)")
 	endMs := fs.Int64("end-ms", 0, "measured window end (unix ms); sending stops here")
 	timeout := fs.Int("send-timeout", 3000, "ms")
+	topicList := fs.String("topics", "", "comma-separated topics to spread the sends over")
+	keyPrefix := fs.String("key-prefix", "", "a unique key on every message: <prefix><n>, n = 1, 2, ...")
+	count := fs.Int64("count", 0, "stop after this many acknowledged messages (0: at end-ms)")
 	ak := fs.String("access-key", "", "ACL access key")
 	sk := fs.String("secret-key", "", "ACL secret key")
 	_ = fs.Parse(argv)
+	topics := []string{*topic}
+	if *topicList != "" {
+		topics = strings.Split(*topicList, ",")
+	}
+	if *count > 0 && *endMs == 0 {
+		*endMs = 1 << 62
+	}
+	var next, acked int64
+	message := func(body []byte) *primitive.Message {
+		n := atomic.AddInt64(&next, 1)
+		m := primitive.NewMessage(topics[int(n)%len(topics)], body)
+		if *keyPrefix != "" {
+			m.WithKeys([]string{fmt.Sprintf("%s%d", *keyPrefix, n)})
+		}
+		return m
+	}
 
 	opts := []producer.Option{
 		producer.WithNsResolver(resolver(*namesrv)),
@@ -105,9 +129,11 @@ func produce(argv []string) {
 	}
 	body := make([]byte, *size)
 	rand.New(rand.NewSource(42)).Read(body)
-	// the route lookup happens outside the measured window
-	if _, err := p.SendSync(context.Background(), primitive.NewMessage(*topic, body)); err != nil {
-		fail(err)
+	// the route lookups happen outside the measured window
+	for _, t := range topics {
+		if _, err := p.SendSync(context.Background(), primitive.NewMessage(t, body)); err != nil {
+			fail(err)
+		}
 	}
 
 	var res produceResult
@@ -122,11 +148,11 @@ func produce(argv []string) {
 			var errs []string
 			for {
 				start := time.Now()
-				if start.UnixMilli() >= *endMs {
+				if start.UnixMilli() >= *endMs || (*count > 0 && atomic.LoadInt64(&acked) >= *count) {
 					break
 				}
 				measured := start.UnixMilli() >= *startMs
-				r, err := p.SendSync(context.Background(), primitive.NewMessage(*topic, body))
+				r, err := p.SendSync(context.Background(), message(body))
 				elapsed := time.Since(start)
 				if err != nil {
 					failedAll++
@@ -139,6 +165,7 @@ func produce(argv []string) {
 					continue
 				}
 				sentAll++
+				atomic.AddInt64(&acked, 1)
 				if measured {
 					sent++
 					lat = append(lat, elapsed.Microseconds())
@@ -161,7 +188,7 @@ func produce(argv []string) {
 		}()
 	}
 	wg.Wait()
-	res.SentTotal++ // the route-lookup send above
+	res.SentTotal += int64(len(topics)) // the route-lookup sends above
 	_ = p.Shutdown()
 	if res.LatenciesUs == nil {
 		res.LatenciesUs = []int64{}
@@ -191,44 +218,55 @@ func consume(argv []string) {
 	startMs := fs.Int64("start-ms", 0, "measured window start (unix ms)")
 	endMs := fs.Int64("end-ms", 0, "measured window end (unix ms)")
 	drain := fs.Float64("drain", 30, "seconds to wait for the last messages")
+	groups := fs.Int("groups", 1, "push consumers of groups <group>_0.. (each reads everything)")
 	ak := fs.String("access-key", "", "ACL access key")
 	sk := fs.String("secret-key", "", "ACL secret key")
 	_ = fs.Parse(argv)
 
-	opts := []consumer.Option{
-		consumer.WithNsResolver(resolver(*namesrv)),
-		consumer.WithGroupName(*group),
-		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
-		consumer.WithConsumeMessageBatchMaxSize(1),
-	}
-	if c := credentials(*ak, *sk); c != nil {
-		opts = append(opts, consumer.WithCredentials(*c))
-	}
-	c, err := rocketmq.NewPushConsumer(opts...)
-	if err != nil {
-		fail(err)
-	}
-	var consumed, c0, c1 int64
+	var consumed, c0, c1, firstMs, lastMs int64
 	var e2eMu sync.Mutex
 	var e2e []int64
-	err = c.Subscribe(*topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
-		func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-			now := nowMs()
-			for _, m := range msgs {
-				if m.BornTimestamp >= *startMs && m.BornTimestamp < *endMs {
-					e2eMu.Lock()
-					e2e = append(e2e, now-m.BornTimestamp)
-					e2eMu.Unlock()
-				}
+	listener := func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		now := nowMs()
+		atomic.CompareAndSwapInt64(&firstMs, 0, now)
+		atomic.StoreInt64(&lastMs, now)
+		for _, m := range msgs {
+			if m.BornTimestamp >= *startMs && m.BornTimestamp < *endMs {
+				e2eMu.Lock()
+				e2e = append(e2e, now-m.BornTimestamp)
+				e2eMu.Unlock()
 			}
-			atomic.AddInt64(&consumed, int64(len(msgs)))
-			return consumer.ConsumeSuccess, nil
-		})
-	if err != nil {
-		fail(err)
+		}
+		atomic.AddInt64(&consumed, int64(len(msgs)))
+		return consumer.ConsumeSuccess, nil
 	}
-	if err := c.Start(); err != nil {
-		fail(err)
+	var consumers []rocketmq.PushConsumer
+	for g := 0; g < *groups; g++ {
+		name := *group
+		if *groups > 1 {
+			name = fmt.Sprintf("%s_%d", *group, g)
+		}
+		opts := []consumer.Option{
+			consumer.WithNsResolver(resolver(*namesrv)),
+			consumer.WithGroupName(name),
+			consumer.WithInstance(name),
+			consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+			consumer.WithConsumeMessageBatchMaxSize(1),
+		}
+		if c := credentials(*ak, *sk); c != nil {
+			opts = append(opts, consumer.WithCredentials(*c))
+		}
+		c, err := rocketmq.NewPushConsumer(opts...)
+		if err != nil {
+			fail(err)
+		}
+		if err := c.Subscribe(*topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, listener); err != nil {
+			fail(err)
+		}
+		if err := c.Start(); err != nil {
+			fail(err)
+		}
+		consumers = append(consumers, c)
 	}
 	fmt.Println(`{"event":"ready"}`)
 	go func() { // the window marks, on the shared wall clock
@@ -245,13 +283,16 @@ func consume(argv []string) {
 	if err != nil {
 		fail(err)
 	}
+	total *= int64(*groups) // every group reads every message
 	doneAt := time.Now()
 	deadline := doneAt.Add(time.Duration(*drain * float64(time.Second)))
 	for atomic.LoadInt64(&consumed) < total && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	drainMs := time.Since(doneAt).Milliseconds()
-	_ = c.Shutdown()
+	for _, c := range consumers {
+		_ = c.Shutdown()
+	}
 	e2eMu.Lock()
 	sort.Slice(e2e, func(i, j int) bool { return e2e[i] < e2e[j] })
 	windowS := float64(*endMs-*startMs) / 1000
@@ -259,6 +300,8 @@ func consume(argv []string) {
 		"consumed":    atomic.LoadInt64(&consumed),
 		"consume_tps": float64(atomic.LoadInt64(&c1)-atomic.LoadInt64(&c0)) / windowS,
 		"drain_ms":    drainMs,
+		"first_ms":    atomic.LoadInt64(&firstMs),
+		"last_ms":     atomic.LoadInt64(&lastMs),
 		"e2e_p50_ms":  pct(e2e, 0.50),
 		"e2e_p99_ms":  pct(e2e, 0.99),
 	}

@@ -5,6 +5,9 @@ arguments and JSON result as bench/java LoadGen and bench/lib/pyloadgen.py.
     .venv/bin/python bench/lib/goloadgen.py --namesrv 127.0.0.1:9876 --topic T --threads 16 \
         --size 128 --seconds 15 --warmup 5 --processes 4
 
+Scale workloads (bench/lib/scale.py) add --topics (spread the sends), --key-prefix (unique keys), --count (a backlog
+fill), --groups (N consumer groups each reading everything) and --threads 0 (consume only).
+
 The --threads senders are split over --processes producer processes (default: min(threads, 4)),
 as upstream's Go benchmark is run, so that the ratio of two brokers is not decided by how well
 one client process scales. Every process measures the same wall-clock window; the latencies are
@@ -54,9 +57,11 @@ def acl(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> dict:
     binary = build()
-    if args.create:
+    if args.create and not args.topics:
         creds = SessionCredentials(args.access_key, args.secret_key) if args.access_key else None
         asyncio.run(create_topic(args.namesrv, args.topic, args.cluster, args.queues, creds))
+    spread = ["-topics", ",".join(args.topics)] if args.topics else []
+    fill = ["-count", str(-(-args.count // args.processes))] if args.count else []
     env = dict(os.environ, POCKETMQ_GO_LOG=os.environ.get("POCKETMQ_GO_LOG", os.devnull))
     # Starting the clients takes a while; the window opens once all are up and warmed.
     start_ms = int(time.time() * 1000) + int((args.startup + args.warmup) * 1000)
@@ -65,17 +70,21 @@ def run(args: argparse.Namespace) -> dict:
     consumer = None
     if args.consume:
         consumer = subprocess.Popen([str(binary), "consume", "-namesrv", args.namesrv, "-topic", args.topic,
-                                     "-group", f"bench_cg_{args.topic}", "-drain", str(args.drain), *window,
-                                     *acl(args)],
+                                     "-group", f"bench_cg_{args.topic}", "-drain", str(args.drain),
+                                     "-groups", str(args.groups), *window, *acl(args)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         ready = consumer.stdout.readline() if consumer.stdout else ""
         if '"ready"' not in ready:
             raise RuntimeError(f"Go consumer did not start: {ready}")
+    if args.threads == 0:  # consume only: a backlog catch-up of --count messages
+        return consume_only(args, consumer)
     producers = [subprocess.Popen([str(binary), "produce", "-namesrv", args.namesrv, "-topic", args.topic,
                                    "-threads", str(n), "-size", str(args.size),
-                                   "-send-timeout", str(args.send_timeout), *window, *acl(args)],
+                                   "-send-timeout", str(args.send_timeout), *window, *spread, *fill,
+                                   *(["-key-prefix", f"{args.key_prefix}{i}-"] if args.key_prefix else []),
+                                   *acl(args)],
                                   stdout=subprocess.PIPE, text=True, env=env)
-                 for n in split(args.threads, args.processes)]
+                 for i, n in enumerate(split(args.threads, args.processes))]
     parts = []
     for p in producers:
         out, _ = p.communicate(timeout=args.startup + args.warmup + args.seconds + 120)
@@ -94,15 +103,29 @@ def run(args: argparse.Namespace) -> dict:
                  "max_ms": (lat[-1] / 1000) if lat else 0.0,
                  "errors": [e for part in parts for e in part.get("errors") or []][:5]}
     if consumer is not None:
-        cout, _ = consumer.communicate(f"{total['sent_total']}\n", timeout=args.drain + 60)
+        cout, _ = consumer.communicate(f"{total['sent_total']}\n", timeout=args.drain + 60 + args.groups)
         lines = [ln for ln in cout.splitlines() if ln.startswith("{")]
         if consumer.returncode != 0 or not lines:
             raise RuntimeError(f"Go consumer exited {consumer.returncode}: {cout[-800:]}")
         got = json.loads(lines[-1])
         out.update(got)
         out["drain_ms"] = max(int(got.get("drain_ms", 0)), int((time.perf_counter() - producer_done) * 1000))
-        out["lost"] = max(0, total["sent_total"] - got["consumed"])
+        out["lost"] = max(0, total["sent_total"] * args.groups - got["consumed"])
     return out
+
+
+def consume_only(args: argparse.Namespace, consumer: subprocess.Popen) -> dict:
+    """A catch-up: wait until the consumer has read --count messages (or --drain seconds); the
+    rate is what it read over the time from its first message to its last."""
+    cout, _ = consumer.communicate(f"{args.count}\n", timeout=args.drain + 60 + args.groups)
+    lines = [ln for ln in cout.splitlines() if ln.startswith("{")]
+    if consumer.returncode != 0 or not lines:
+        raise RuntimeError(f"Go consumer exited {consumer.returncode}: {cout[-800:]}")
+    got = json.loads(lines[-1])
+    span_s = max(1e-3, (got["last_ms"] - got["first_ms"]) / 1000)
+    return {"loadgen": "go", "topic": args.topic, "threads": 0, "sent": 0, "failed": 0, "not_ok": 0,
+            "sent_total": got["consumed"], "failed_total": 0, **got, "consume_tps": got["consumed"] / span_s,
+            "catch_up_s": span_s, "lost": max(0, args.count - got["consumed"]), "errors": []}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,6 +142,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--drain", type=float, default=30)
     ap.add_argument("--queues", type=int, default=4)
     ap.add_argument("--send-timeout", type=int, default=3000, help="ms")
+    ap.add_argument("--topics", nargs="*", default=None, help="spread the sends over these (existing) topics")
+    ap.add_argument("--key-prefix", default="", help="keys <prefix><process>-<n>, n = 1, 2, ... per process")
+    ap.add_argument("--count", type=int, default=0,
+                    help="stop after this many messages (a fill); with --threads 0, read this many (a catch-up)")
+    ap.add_argument("--groups", type=int, default=1, help="consumer groups, each reading everything")
     ap.add_argument("--no-create", dest="create", action="store_false")
     ap.add_argument("--no-consume", dest="consume", action="store_false")
     ap.add_argument("--access-key", default=None, help="sign every request (ACL)")
