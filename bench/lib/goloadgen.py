@@ -30,7 +30,7 @@ GO_DIR = HERE.parent / "go"
 GO_BIN = GO_DIR / "bin" / "goloadgen"
 sys.path.insert(0, str(HERE.parent.parent))
 
-from bench.lib.pyloadgen import create_topic, pct  # noqa: E402
+from bench.lib.pyloadgen import add_common_arguments, create_topic, pct  # noqa: E402
 from pocketmq.client import SessionCredentials  # noqa: E402
 
 
@@ -130,27 +130,14 @@ def consume_only(args: argparse.Namespace, consumer: subprocess.Popen) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--namesrv", default=os.environ.get("NAMESRV_ADDR", "127.0.0.1:9876"))
-    ap.add_argument("--topic", default="BenchTopic")
-    ap.add_argument("--cluster", default="DefaultCluster")
-    ap.add_argument("--threads", type=int, default=16)
+    add_common_arguments(ap)
     ap.add_argument("--processes", type=int, default=4, help="producer processes the threads are split over")
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--seconds", type=float, default=15)
-    ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--startup", type=float, default=3, help="seconds allowed for the clients to start")
-    ap.add_argument("--drain", type=float, default=30)
-    ap.add_argument("--queues", type=int, default=4)
-    ap.add_argument("--send-timeout", type=int, default=3000, help="ms")
     ap.add_argument("--topics", nargs="*", default=None, help="spread the sends over these (existing) topics")
     ap.add_argument("--key-prefix", default="", help="keys <prefix><process>-<n>, n = 1, 2, ... per process")
     ap.add_argument("--count", type=int, default=0,
                     help="stop after this many messages (a fill); with --threads 0, read this many (a catch-up)")
     ap.add_argument("--groups", type=int, default=1, help="consumer groups, each reading everything")
-    ap.add_argument("--no-create", dest="create", action="store_false")
-    ap.add_argument("--no-consume", dest="consume", action="store_false")
-    ap.add_argument("--access-key", default=None, help="sign every request (ACL)")
-    ap.add_argument("--secret-key", default=None)
     args = ap.parse_args(argv)
     print(json.dumps(run(args)), flush=True)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench.lib import clusters, procstat, report
+from bench.lib.pyloadgen import pct, wait_route
 
 HERE = Path(__file__).resolve().parent
 FAMILIES = ("topics", "groups", "backlog", "query")
@@ -75,15 +76,7 @@ async def _create_topics(namesrv: str, names: list[str]) -> None:
         await asyncio.gather(*(one(n) for n in names))
         deadline = time.monotonic() + 120
         for name in names:
-            while True:
-                try:
-                    if len((await admin.topic_route(name)).queueDatas) >= len(masters):
-                        break
-                except Exception:  # noqa: BLE001 - no route yet
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"no route for {name} after 120 s")
-                await asyncio.sleep(0.1)
+            await wait_route(admin, name, len(masters), deadline)
 
 
 def create_topics(dep: clusters.Deployment, names: list[str]) -> None:
@@ -151,7 +144,6 @@ async def _query(namesrv: str, topic: str, keys: list[str]) -> dict:
             found += any(key in (m.keys or "").split(" ") for m in got)
         wall = time.perf_counter() - t0
     lat.sort()
-    from bench.lib.pyloadgen import pct
     return {"queries": len(keys), "found": found, "query_qps": len(keys) / wall,
             "avg_ms": sum(lat) / len(lat) * 1000, "p50_ms": pct(lat, 0.5) * 1000,
             "p99_ms": pct(lat, 0.99) * 1000, "max_ms": lat[-1] * 1000, "sent_total": len(keys)}
