@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - run as a script
 
 INTEROP_DIR = Path(__file__).resolve().parent
 GO_DRIVER = INTEROP_DIR / "go" / "bin" / "gointerop"
+GO5_DRIVER = INTEROP_DIR / "go5" / "bin" / "go5interop"
 JAVA_DRIVER_MAIN = "pocketmq.interop.Driver"
 MQADMIN_MAIN = "org.apache.rocketmq.tools.command.MQAdminStartup"
 
@@ -210,6 +211,24 @@ def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFA
     args = [str(a) for a in args]
     cmd = [str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]]
     return _run(cmd, timeout, check, client_env(), "python 5 driver")
+
+
+# ---- Go 5.x (gRPC) ---------------------------------------------------------------------------
+
+def go5_driver_path() -> Path:
+    if not GO5_DRIVER.exists():
+        raise InteropSetupMissing(f"{GO5_DRIVER} missing: run `bash tests/interop/setup.sh`")
+    return GO5_DRIVER
+
+
+def run_go5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
+                   check: bool = True) -> list[dict]:
+    """Run ``go5interop produce|simple-consume ...`` with the official RocketMQ 5 Go client
+    (rocketmq-clients/golang/v5 v5.1.2, gRPC, plaintext) against ``endpoints``; returns its
+    events. Its log goes to logs/rocketmq_client_go.log under the client home."""
+    args = [str(a) for a in args]
+    cmd = [str(go5_driver_path()), *args[:1], "--endpoints", endpoints, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "go 5 driver")
 
 
 # ---- Java 5.x (gRPC) -------------------------------------------------------------------------

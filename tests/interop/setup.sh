@@ -3,6 +3,8 @@
 #   - Maven: RocketMQ 4.9.7 jars (client, tools, acl, namesrv, broker) + dependencies into
 #     tests/interop/java/lib/, our Java driver compiled into tests/interop/java/target/classes/
 #   - Go:    rocketmq-client-go/v2 driver built to tests/interop/go/bin/gointerop
+#   - Go:    the official RocketMQ 5 Go client (rocketmq-clients/golang/v5 v5.1.2, gRPC) driver
+#            built to tests/interop/go5/bin/go5interop
 #   - C++:   checks that the `rocketmq` PyPI package (bundled librocketmq) loads
 #   - Debian: faketime (libfaketime) for the calendar tests, chromium + chromium-driver for the console
 #   - Python: the official RocketMQ 5 client (gRPC) in its own venv, tests/interop/py5/.venv
@@ -20,6 +22,7 @@ JAVA_DIR="$HERE/java"
 JAVA5_DIR="$HERE/java5"
 APACHE5_DIR="$HERE/apache5"
 GO_DIR="$HERE/go"
+GO5_DIR="$HERE/go5"
 PY="${PY:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
 
@@ -58,7 +61,7 @@ bash "$HERE/py5/setup.sh"
 inputs_hash() {
     (
         cd "$HERE"
-        cat setup.sh java/pom.xml java5/pom.xml apache5/pom.xml go/go.mod go/go.sum go/main.go
+        cat setup.sh java/pom.xml java5/pom.xml apache5/pom.xml go/go.mod go/go.sum go/main.go go5/go.mod go5/go.sum go5/main.go
         find java/src java5/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
         java -version 2>&1 | head -1
         go version
@@ -73,7 +76,8 @@ outputs_ok() {
         [ -f "$JAVA_DIR/target/classes/pocketmq/interop/Driver.class" ] &&
         [ -f "$JAVA5_DIR/target/classes/pocketmq/interop5/Driver5.class" ] &&
         compgen -G "$APACHE5_DIR/lib/rocketmq-controller-5.3.3.jar" >/dev/null &&
-        [ -x "$GO_DIR/bin/gointerop" ]
+        [ -x "$GO_DIR/bin/gointerop" ] &&
+        [ -x "$GO5_DIR/bin/go5interop" ]
 }
 
 check_cpp() {
@@ -116,6 +120,9 @@ mvn -q -B -Dstyle.color=never -f "$APACHE5_DIR/pom.xml" package 2>&1 | sed -u 's
 log "building the Go driver (rocketmq-client-go/v2)"
 mkdir -p "$GO_DIR/bin"
 (cd "$GO_DIR" && go build -o bin/gointerop .)
+log "building the Go 5 driver (rocketmq-clients/golang/v5 v5.1.2)"
+mkdir -p "$GO5_DIR/bin"
+(cd "$GO5_DIR" && go build -o bin/go5interop .)
 
 # ---- C++: load check ---------------------------------------------------------------------
 check_cpp || true
