@@ -1,23 +1,27 @@
 """docs/rocketmq5.md, executed: its Python blocks in order — the official RocketMQ 5 Python client
 (rocketmq-python-client, in tests/interop/py5/.venv) sending through a real `mqproxy`, then its
-SimpleConsumer receiving and acknowledging the message — with PROXY_ENDPOINTS pointing at
+SimpleConsumer receiving and acknowledging the message — and its Go block (the official Go 5
+client, built in a copy of tests/interop/go5's module), with PROXY_ENDPOINTS pointing at
 processes on free ports."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from clients import py5_python
+from clients import INTEROP_DIR, py5_python
 from tests.support.cluster import create_topic
 from tests.support.processes import ROOT, start_broker, start_namesrv, start_proxy
 
 DOC = (ROOT / "docs" / "rocketmq5.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC, re.S)
+GO_BLOCKS = re.findall(r"```go\n(.*?)```", DOC, re.S)
 
 pytestmark = pytest.mark.interop
 
@@ -33,6 +37,27 @@ def interpreter(code: str) -> str:
 def test_doc_shows_a_producer_and_a_reader() -> None:
     assert [code.splitlines()[0] for code in BLOCKS] == ["# rocketmq-python-client 5.x"] * 2
     assert "bash mqproxy -n 127.0.0.1:9876" in DOC
+    assert [code.splitlines()[0] for code in GO_BLOCKS] == ["// rocketmq-clients/golang/v5 v5.1.2"]
+
+
+def go_binary() -> str:
+    found = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go")
+                                        if os.path.exists(p)), None)
+    if found is None:
+        pytest.fail("no go toolchain: run `bash tests/interop/setup.sh`", pytrace=False)
+    return found
+
+
+def build_go_example(code: str, where: Path) -> str:
+    """The page's Go block as main.go of a module with tests/interop/go5's go.mod/go.sum (v5.1.2)."""
+    where.mkdir()
+    for name in ("go.mod", "go.sum"):
+        shutil.copy(INTEROP_DIR / "go5" / name, where / name)
+    (where / "main.go").write_text(code)
+    built = subprocess.run([go_binary(), "build", "-o", "example", "."], cwd=where, capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, f"the Go example does not build:\n{built.stderr}"
+    return str(where / "example")
 
 
 def test_rocketmq5_docs_examples_run(tmp_path, interop_ready) -> None:
@@ -49,6 +74,12 @@ def test_rocketmq5_docs_examples_run(tmp_path, interop_ready) -> None:
                                   text=True, timeout=120)
             assert done.returncode == 0, f"example {i} failed:\n{code}\n{done.stdout}\n{done.stderr}"
             outputs.append(done.stdout)
+        [go_code] = GO_BLOCKS
+        done = subprocess.run([build_go_example(go_code, tmp_path / "go-example")], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"the Go example failed:\n{done.stdout}\n{done.stderr}"
+    [go_sent] = re.findall(r"^sent (\S+)$", done.stdout, re.M)
+    assert re.search(rf"^received {go_sent} hello from go attempt 1$", done.stdout, re.M), done.stdout
     [sent_id] = re.findall(r"^sent (\S+)$", outputs[0], re.M)
     assert re.search(rf"^received {sent_id} rocketmq-send-message hello, rocketmq. attempt 1$", outputs[1], re.M), \
         outputs

@@ -1,0 +1,184 @@
+"""The official RocketMQ 5 Go client (github.com/apache/rocketmq-clients/golang/v5 v5.1.2, gRPC,
+driven by tests/interop/go5) against PocketMQ's gRPC endpoint in both of upstream's modes —
+`mqproxy` in front of a broker (cluster mode) and `mqbroker --enable-proxy` (local mode): normal
+send and SimpleConsumer receive/ack, FIFO message groups in order, a delivery time honoured,
+transaction commit/rollback and an orphan checked back over Telemetry, a message not acked
+delivered again after its invisible time (also after ChangeInvisibleDuration). Every test runs
+against Apache RocketMQ 5.3.3's local-mode proxy too, the oracle.
+
+v5.1.2 dials TLS on every endpoint and no option reaches its connections; the driver swaps in
+plaintext (see go5/main.go). It has no PushConsumer, so nothing here pushes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from apache import java_bin  # type: ignore[import-not-found]
+from apache5 import apache5_broker, apache5_namesrv, classpath5  # type: ignore[import-not-found]
+from clients import MQADMIN_MAIN, client_env, client_home, messages, run_go5_driver, run_java_driver, sends
+from tests.support.cluster import create_topic
+from tests.support.processes import free_port, start_broker, start_namesrv, start_proxy, wait_until
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(300)]
+
+# A half message left alone is checked back after about a second (upstream: 6 s and 60 s).
+FAST_CHECK = {"transactionCheckInterval": 1000, "transactionTimeOut": 1000}
+
+
+class Env:
+    def __init__(self, namesrv: str, endpoint: str, create: Callable[[str, str], None]) -> None:
+        self.namesrv, self.endpoint, self.create = namesrv, endpoint, create
+
+    def topic(self, name: str, kind: str = "NORMAL") -> str:
+        """Create ``name`` (4 queues) for messages of ``kind`` — PocketMQ's topics take every
+        type, Apache 5's only the type of their `message.type` attribute — and wait until the Go
+        client's producer finds its route (a producer that sends nothing)."""
+        self.create(name, kind)
+        wait_until(lambda: run_go5_driver(["produce", "--topic", name, "--count", 0], endpoints=self.endpoint,
+                                          check=False)[-1:] == [{"event": "done", "count": 0}],
+                   60, 0.5, f"a route for {name} through {self.endpoint}")
+        return name
+
+
+def apache5_update_topic(broker_addr: str, topic: str, kind: str) -> None:
+    """Apache RocketMQ 5.3.3's own `mqadmin updateTopic -a +message.type=KIND`."""
+    home = client_home()
+    cmd = [java_bin(), "-Xmx128m", "-XX:+UseSerialGC", f"-Duser.home={home}", "-cp", classpath5(),
+           MQADMIN_MAIN, "updateTopic", "-b", broker_addr, "-t", topic, "-r", "4", "-w", "4",
+           "-a", f"+message.type={kind}"]
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                          env=client_env(), cwd=home)
+    assert done.returncode == 0 and "success" in done.stdout, (done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="module", params=["mqproxy", "enable-proxy", "apache-5.3.3"])
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, interop_ready: None) -> Iterator[Env]:
+    """PocketMQ in both modes, and Apache RocketMQ 5.3.3's local-mode proxy as the oracle."""
+    if request.param == "apache-5.3.3":
+        with apache5_namesrv() as ns, apache5_broker(ns.addr, enable_proxy=True, **FAST_CHECK) as broker:
+            yield Env(ns.addr, broker.extra["grpc_addr"],
+                      lambda topic, kind: apache5_update_topic(broker.addr, topic, kind))
+        return
+    tmp: Path = tmp_path_factory.mktemp("go5")
+    with start_namesrv(tmp / "ns") as ns:
+        if request.param == "mqproxy":
+            with start_broker(tmp / "broker", ns.addr, extra=FAST_CHECK) as broker, \
+                    start_proxy(tmp / "proxy", ns.addr) as proxy:
+                yield Env(ns.addr, proxy.endpoint, lambda topic, kind: create_topic(broker.addr, topic, queues=4))
+        else:
+            port = free_port()
+            with start_broker(tmp / "broker", ns.addr, extra={**FAST_CHECK, "grpcServerPort": port},
+                              flags=["--enable-proxy"]) as broker:
+                yield Env(ns.addr, f"127.0.0.1:{port}",
+                          lambda topic, kind: create_topic(broker.addr, topic, queues=4))
+
+
+def received(events: list[dict]) -> list[dict]:
+    return messages(events, status=None)
+
+
+def test_send_and_simple_consume(env: Env, unique) -> None:
+    topic = env.topic(unique("T"))
+    ok = sends(run_go5_driver(["produce", "--topic", topic, "--count", 5, "--body", "go5", "--tag", "TagA",
+                               "--keys", "k-1", "--prop", "color=blue"], endpoints=env.endpoint))
+    assert len(ok) == 5
+    events = run_go5_driver(["simple-consume", "--topic", topic, "--group", unique("G"), "--count", 5],
+                            endpoints=env.endpoint)
+    assert events[-1] == {"event": "done", "count": 5}, events
+    got = {m["msgId"]: m for m in received(events)}
+    assert set(got) == {e["msgId"] for e in ok}
+    for e in ok:
+        m = got[e["msgId"]]
+        assert (m["body"], m["tag"], m["keys"], m["properties"], m["attempt"]) == \
+            (e["body"], "TagA", ["k-1"], {"color": "blue"}, 1)
+
+
+def test_fifo_message_group_keeps_its_order(env: Env, unique) -> None:
+    topic = env.topic(unique("T"), "FIFO")
+    ok = sends(run_go5_driver(["produce", "--topic", topic, "--count", 6, "--body", "step", "--group", "order-7"],
+                              endpoints=env.endpoint))
+    assert len(ok) == 6
+    # Read back in queue order by the Java 4.9 client (orderly): one queue, the order sent.
+    consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"), "--count", 6,
+                                         "--orderly", "--timeout", 90], namesrv=env.namesrv))
+    assert len({m["queueId"] for m in consumed}) == 1
+    assert [m["msgId"] for m in consumed] == [e["msgId"] for e in ok]
+    assert [m["body"] for m in consumed] == [f"step-{i}" for i in range(6)]
+
+
+def test_delivery_time_is_honoured(env: Env, unique) -> None:
+    topic = env.topic(unique("T"), "DELAY")
+    sent_at = time.time()
+    [sent] = sends(run_go5_driver(["produce", "--topic", topic, "--body", "later", "--delay-ms", 3000],
+                                  endpoints=env.endpoint))
+    events = run_go5_driver(["simple-consume", "--topic", topic, "--group", unique("G"), "--timeout", 60],
+                            endpoints=env.endpoint)
+    [m] = received(events)
+    assert m["msgId"] == sent["msgId"]
+    assert m["receivedAt"] / 1000 >= sent_at + 3  # never before the time asked for
+
+
+def test_transactions_commit_and_rollback(env: Env, unique) -> None:
+    topic = env.topic(unique("T"), "TRANSACTION")
+    committed = sends(run_go5_driver(["produce", "--topic", topic, "--count", 3, "--body", "yes",
+                                      "--transaction", "commit", "--check", "commit"], endpoints=env.endpoint))
+    rolled_back = sends(run_go5_driver(["produce", "--topic", topic, "--count", 2, "--body", "no",
+                                        "--transaction", "rollback", "--check", "rollback"], endpoints=env.endpoint))
+    assert len(committed) == 3 and len(rolled_back) == 2
+    group = unique("G")
+    events = run_go5_driver(["simple-consume", "--topic", topic, "--group", group, "--count", 3],
+                            endpoints=env.endpoint)
+    assert events[-1]["event"] == "done", events
+    assert {m["msgId"] for m in received(events)} == {e["msgId"] for e in committed}
+    # the rolled-back ones never come: a further receive finds nothing
+    more = run_go5_driver(["simple-consume", "--topic", topic, "--group", group, "--count", 1, "--timeout", 8],
+                          endpoints=env.endpoint)
+    assert more[-1] == {"event": "timeout", "count": 0} and not received(more), more
+
+
+def test_orphan_transaction_is_checked_back_over_telemetry(env: Env, unique) -> None:
+    """A half message nobody commits: the broker's check-back reaches the live Go producer over
+    its Telemetry stream, the checker says COMMIT, and the consumer gets the message."""
+    topic = env.topic(unique("T"), "TRANSACTION")
+    events = run_go5_driver(["produce", "--topic", topic, "--body", "orphan", "--transaction", "orphan",
+                             "--check", "commit", "--wait-check", 60], endpoints=env.endpoint)
+    [sent] = sends(events)
+    assert [e["msgId"] for e in events if e["event"] == "check"][:1] == [sent["msgId"]]
+    consumed = received(run_go5_driver(["simple-consume", "--topic", topic, "--group", unique("G")],
+                                       endpoints=env.endpoint))
+    # at least once: Apache's broker checks a half again while the answer to the last check is on
+    # its way, and each COMMIT of a check stores the message (same id) once more
+    assert {(m["msgId"], m["body"]) for m in consumed} == {(sent["msgId"], "orphan")}
+
+
+def test_message_not_acked_comes_back_after_its_invisible_time(env: Env, unique) -> None:
+    topic = env.topic(unique("T"))
+    [sent] = sends(run_go5_driver(["produce", "--topic", topic, "--body", "again"], endpoints=env.endpoint))
+    events = run_go5_driver(["simple-consume", "--topic", topic, "--group", unique("G"), "--count", 1,
+                             "--invisible", 10, "--skip-ack-first", "--timeout", 60], endpoints=env.endpoint)
+    assert events[-1] == {"event": "done", "count": 1}, events
+    first, again = received(events)
+    assert first["msgId"] == again["msgId"] == sent["msgId"]
+    assert (first["attempt"], again["attempt"]) == (1, 2)
+    # not before the invisible time (10 s: the least a receive may ask for, as upstream)
+    assert again["receivedAt"] - first["receivedAt"] >= 10_000 - 100
+
+
+def test_change_invisible_duration_brings_a_message_back_sooner(env: Env, unique) -> None:
+    topic = env.topic(unique("T"))
+    [sent] = sends(run_go5_driver(["produce", "--topic", topic, "--body", "sooner"], endpoints=env.endpoint))
+    started = time.monotonic()
+    events = run_go5_driver(["simple-consume", "--topic", topic, "--group", unique("G"), "--count", 1,
+                             "--invisible", 120, "--skip-ack-first", "--change-invisible", 2, "--timeout", 60],
+                            endpoints=env.endpoint)
+    assert events[-1] == {"event": "done", "count": 1}, events
+    first, again = received(events)
+    assert first.get("changed") is True, first
+    assert first["msgId"] == again["msgId"] == sent["msgId"] and again["attempt"] == 2
+    assert time.monotonic() - started < 90  # well before the 120 s of the receive
+    assert again["receivedAt"] - first["receivedAt"] >= 2000 - 100
