@@ -182,3 +182,26 @@ def test_change_invisible_duration_brings_a_message_back_sooner(env: Env, unique
     assert first["msgId"] == again["msgId"] == sent["msgId"] and again["attempt"] == 2
     assert time.monotonic() - started < 90  # well before the 120 s of the receive
     assert again["receivedAt"] - first["receivedAt"] >= 2000 - 100
+
+
+def test_producer_adopts_the_max_body_size_of_the_proxys_settings(tmp_path: Path, unique, interop_ready: None) -> None:
+    """The Go client takes its publishing settings from the Telemetry answer: behind an `mqproxy`
+    with maxMessageSize=1024 it refuses a larger body itself, quoting the server's limit (its
+    own default is 4 MiB). The answer lands a moment after the producer has started, so its first
+    send is refused by the server: the next ones show the client's own refusal."""
+    topic = unique("T")
+    with start_namesrv(tmp_path / "ns") as ns, start_broker(tmp_path / "b", ns.addr) as broker, \
+            start_proxy(tmp_path / "proxy", ns.addr, extra={"maxMessageSize": 1024}) as proxy:
+        create_topic(broker.addr, topic, queues=4)
+        assert len(sends(run_go5_driver(["produce", "--topic", topic, "--body-size", 1000],
+                                        endpoints=proxy.endpoint))) == 1
+
+        def refused_by_the_client() -> bool:
+            events = run_go5_driver(["produce", "--topic", topic, "--body-size", 2000, "--count", 5, "--keep-going"],
+                                    endpoints=proxy.endpoint)
+            errors = [e["error"] for e in events if e["event"] == "send-error"]
+            assert not sends(events) and len(errors) == 5, events  # never stored, whoever refuses it
+            assert all("max size=1024 bytes" in e or "MESSAGE_BODY_TOO_LARGE" in e for e in errors), errors
+            return any("message body size exceeds the threshold, max size=1024 bytes" in e for e in errors)
+
+        wait_until(refused_by_the_client, 60, 0.5, "the client's own refusal at the server's limit")

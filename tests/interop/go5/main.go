@@ -3,7 +3,7 @@
 // run as a subprocess by tests/interop/clients.py (run_go5_driver).
 //
 //	go5interop produce --endpoints HOST:PORT --topic T [--count N] [--body TEXT] [--tag TAG]
-//	    [--keys K] [--prop k=v ...] [--delay-ms MS] [--group MESSAGE_GROUP]
+//	    [--keys K] [--prop k=v ...] [--delay-ms MS] [--group MESSAGE_GROUP] [--body-size BYTES] [--keep-going]
 //	    [--transaction commit|rollback|orphan --check commit|rollback --wait-check S]
 //
 // prints {"event": "send", "msgId", "body", "offset"} per message, then {"event": "done"}.
@@ -116,6 +116,8 @@ func produce(argv []string) {
 	topic := fs.String("topic", "", "topic")
 	count := fs.Int("count", 1, "messages")
 	body := fs.String("body", "hello", "body (\"-i\" appended when count > 1)")
+	bodySize := fs.Int("body-size", 0, "a body of this many bytes ('x') instead of --body")
+	keepGoing := fs.Bool("keep-going", false, "a failed send prints {\"event\": \"send-error\"} and the next one goes on")
 	tag := fs.String("tag", "", "tag")
 	keys := fs.String("keys", "", "keys")
 	var properties props
@@ -162,6 +164,9 @@ func produce(argv []string) {
 		if *count > 1 {
 			text = fmt.Sprintf("%s-%d", *body, i)
 		}
+		if *bodySize > 0 {
+			text = strings.Repeat("x", *bodySize)
+		}
 		msg := &rmq.Message{Topic: *topic, Body: []byte(text)}
 		if *tag != "" {
 			msg.SetTag(*tag)
@@ -190,6 +195,10 @@ func produce(argv []string) {
 			}
 		} else {
 			receipts, err = producer.Send(context.TODO(), msg)
+		}
+		if err != nil && *keepGoing {
+			emit(map[string]interface{}{"event": "send-error", "error": err.Error()})
+			continue
 		}
 		if err != nil {
 			fail(fmt.Errorf("send %d: %w", i, err))
