@@ -59,6 +59,8 @@ class ControllerService:
         return self.server.port
 
     async def shutdown(self) -> None:
+        if self.manager is not None:
+            self.manager.stopping = True
         await self.server.close()
         if self.manager is not None:
             await self.manager.shutdown()
