@@ -146,3 +146,62 @@ def _replica_or_none(broker: ControllerBroker, controller: str, master: int):  #
         return None
     info = replica_info(broker, controller)
     return info if info[0].masterBrokerId == master else None
+
+
+class _ReadTogether:
+    """An EtcdStore whose reads of a broker set wait for each other: both controllers decide
+    from the same revision, so their elections truly collide."""
+
+    def __init__(self, store: EtcdStore, barrier: asyncio.Barrier) -> None:
+        self.store, self.barrier = store, barrier
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.store, name)
+
+    async def get(self, broker_name: str):  # type: ignore[no-untyped-def]
+        versioned = await self.store.get(broker_name)
+        try:
+            await asyncio.wait_for(self.barrier.wait(), 2)
+        except (asyncio.TimeoutError, asyncio.BrokenBarrierError):
+            pass  # the retry after a lost compare-and-swap reads alone
+        return versioned
+
+
+def test_two_managers_deciding_from_the_same_revision_elect_once(etcd) -> None:
+    from pocketmq.clock import ManualClock
+    from pocketmq.controller.config import ControllerConfig
+    from pocketmq.controller.manager import ControllerManager
+    from pocketmq.protocol.controller import ControllerResponseCode as Code
+
+    async def main() -> tuple[list[int], BrokerSet]:
+        clock = ManualClock(1_700_000_000_000)
+        setup = EtcdStore(etcd.endpoint)
+        await setup.open()
+        state = BrokerSet(CLUSTER, "broker-x")
+        for broker_id in (1, 2, 3):
+            state.add_broker(broker_id, f"127.0.0.1:{30900 + broker_id}", f"127.0.0.1:{30900 + broker_id};1")
+        state.set_master(1)
+        state.set_sync_state_set({1, 2, 3})
+        await setup.commit("broker-x", 0, state)
+        await setup.close()
+        barrier = asyncio.Barrier(2)
+        managers = [ControllerManager(ControllerConfig(notifyBrokerRoleChanged=False),
+                                      _ReadTogether(EtcdStore(etcd.endpoint), barrier),  # type: ignore[arg-type]
+                                      self_address=f"127.0.0.1:{9878 + i}", clock=clock) for i in range(2)]
+        for manager in managers:
+            await manager.start(run_scans=False)
+            for broker_id, offset in ((2, 100), (3, 200)):  # broker 1 (the master) sends nothing: dead
+                manager.on_heartbeat(p.BrokerHeartbeatRequestHeader(CLUSTER, f"127.0.0.1:{30900 + broker_id}",
+                                                                    "broker-x", broker_id, 1, offset), None)
+        try:
+            header = p.ElectMasterRequestHeader("", "broker-x", -1, False)
+            outcomes = await asyncio.gather(*(m.elect_master(header) for m in managers))
+            final = (await managers[0].store.get("broker-x")).state
+            return sorted(o.code for o in outcomes), final
+        finally:
+            for manager in managers:
+                await manager.shutdown()
+
+    codes, final = asyncio.run(main())
+    assert codes == [0, Code.CONTROLLER_MASTER_STILL_EXIST]  # one wins; the other re-reads and sees it
+    assert (final.masterBrokerId, final.masterEpoch, final.syncStateSet) == (3, 2, {3})

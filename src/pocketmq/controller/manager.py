@@ -213,6 +213,9 @@ class ControllerManager:
                 log.error("no election for broker-set %s (try %d): the store is unreachable (%s); "
                           "the current master keeps serving", broker_name, attempt + 1, exc)
                 continue
+            except Exception:  # noqa: BLE001 - e.g. an epoch at the Java int limit: log, never crash
+                log.exception("no election for broker-set %s (try %d)", broker_name, attempt + 1)
+                return False
             if outcome.code == ResponseCode.SUCCESS:
                 return True
             log.warning("election for broker-set %s gave %d: %s", broker_name, outcome.code, outcome.remark)
