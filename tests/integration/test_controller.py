@@ -149,3 +149,16 @@ def test_controller_inside_the_name_server(tmp_path: Path, brokers) -> None:
         assert (tmp_path / "ns" / "controller-store" / "controller.log").stat().st_size > 0
     finally:
         assert namesrv.terminate() == 0
+
+
+def test_a_second_controller_on_the_same_store_refuses_to_start(tmp_path: Path) -> None:
+    first = start_controller(tmp_path / "c")
+    try:
+        from tests.support.controller import Controller
+        second = Controller(tmp_path / "c")
+        assert second.proc.wait(60) == 1
+        wait_until(lambda: "is in use by another controller" in second.output, timeout=10,
+                   message="the second controller saying why it stopped")
+        assert call(first.addr, Req.CONTROLLER_GET_METADATA_INFO).code == 0
+    finally:
+        first.kill()

@@ -17,6 +17,7 @@ followed by more records is corruption and stops the start-up. The log is rewrit
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import struct
@@ -116,6 +117,7 @@ class FileStore:
         self._sets: dict[str, Versioned] = {}
         self._records = 0
         self._file: "object | None" = None
+        self._lock_file: "object | None" = None
         self._lock = asyncio.Lock()
 
     def describe(self) -> str:
@@ -126,6 +128,14 @@ class FileStore:
 
     def _open_sync(self) -> None:
         os.makedirs(self.directory, exist_ok=True)
+        lock_file = open(os.path.join(self.directory, "lock"), "a+b")
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock_file.close()
+            raise StoreCorrupt(f"{self.directory} is in use by another controller "
+                               "(one file store per controller; share state through etcd)") from None
+        self._lock_file = lock_file
         data = b""
         if os.path.exists(self.path):
             with open(self.path, "rb") as handle:
@@ -206,3 +216,6 @@ class FileStore:
         if self._file is not None:
             self._file.close()  # type: ignore[attr-defined]
             self._file = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # type: ignore[attr-defined]  # closing releases the flock
+            self._lock_file = None

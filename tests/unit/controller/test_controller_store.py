@@ -105,3 +105,14 @@ def test_many_records_are_compacted_on_start(tmp_path: Path) -> None:
         assert (await again.get("a")).state.masterEpoch == 1201
         await again.close()
     asyncio.run(main())
+
+
+def test_two_controllers_cannot_share_one_store_directory(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await opened(tmp_path)
+        with pytest.raises(StoreCorrupt, match="in use by another controller"):
+            await opened(tmp_path)
+        await store.close()
+        again = await opened(tmp_path)  # free again once the first one closed
+        await again.close()
+    asyncio.run(main())
