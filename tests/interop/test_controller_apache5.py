@@ -6,6 +6,7 @@ The official 5.3.3 mqadmin reads our controller's metadata and SyncStateSet."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -83,3 +84,40 @@ def test_apache_5_brokers_fail_over_with_our_controller(tmp_path: Path, interop_
     finally:
         controller.kill()
         namesrv.kill()
+
+
+def test_apache_5_brokers_with_two_of_our_controllers_on_etcd(tmp_path: Path, interop_ready: None) -> None:
+    from tests.support.controller import start_etcd
+
+    etcd = start_etcd(tmp_path / "etcd")
+    namesrv = start_namesrv(tmp_path / "ns")
+    controllers = [start_controller(tmp_path / f"c{i}", extra=["--controllerStoreType=etcd",
+                                                               f"--etcdEndpoints={etcd.endpoint}"])
+                   for i in range(2)]
+    addrs = [c.addr for c in controllers]
+    conf = dict(brokerId=-1, brokerRole="SLAVE", enableControllerMode="true", controllerAddr=";".join(addrs),
+                allAckInSyncStateSet="true")
+    try:
+        with apache5_broker(namesrv.addr, **conf) as first, apache5_broker(namesrv.addr, **conf) as second:
+            wait_until(lambda: (r := replicas(addrs[1], "broker-a")) is not None
+                       and r.masterBrokerId is not None and len(r.inSyncReplicas) == 2, timeout=120,
+                       interval=1, message="a master elected and both brokers in sync (seen through etcd)")
+            info = replicas(addrs[0], "broker-a")
+            assert info is not None and info.masterEpoch == 1
+            dead, survivor = (first, second) if info.masterAddress == first.addr else (second, first)
+            dead.kill()  # both controllers see its connections close
+            for addr in addrs:
+                wait_until(lambda: (r := replicas(addr, "broker-a")) is not None and r.masterAddress == survivor.addr,
+                           timeout=60, interval=0.5, message=f"{addr} to see the survivor as master")
+                assert replicas(addr, "broker-a").masterEpoch == 2  # type: ignore[union-attr]
+            wait_until(lambda: brokers_in_namesrv(namesrv.addr, "broker-a").get("0") == survivor.addr,
+                       timeout=90, interval=1, message="the new master registered as brokerId 0")
+            logs = [(tmp_path / f"c{i}" / "logs" / "rocketmqlogs" / "controller.log").read_text() for i in range(2)]
+            elected = [len(re.findall(r"Elect a new master in broker-set: broker-a done: .*masterEpoch 2\b", text))
+                       for text in logs]
+            assert sum(elected) == 1, elected  # one controller won; the other found the new master
+    finally:
+        for controller in controllers:
+            controller.kill()
+        namesrv.kill()
+        etcd.kill()
