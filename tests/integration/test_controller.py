@@ -162,3 +162,27 @@ def test_a_second_controller_on_the_same_store_refuses_to_start(tmp_path: Path) 
         assert call(first.addr, Req.CONTROLLER_GET_METADATA_INFO).code == 0
     finally:
         first.kill()
+
+
+def test_bad_input_gets_an_error_answer_and_the_controller_lives_on(tmp_path: Path) -> None:
+    controller = start_controller(tmp_path / "bad")
+    try:
+        bodies = [None, b"", b"{", b"[1,2]", b'{"syncStateSet":"x","syncStateSetEpoch":"y"}', b"\xff\xfe" * 50,
+                  b'["a",1]', b'{"syncStateSet":[1e400]}']
+        fields = [None, {}, {"brokerName": "b", "brokerId": "x"}, {"clusterName": "c", "brokerName": "b",
+                  "brokerId": "99999999999999999999", "designateElect": "true"},
+                  {"brokerName": "b", "masterBrokerId": "1", "masterEpoch": "2147483648"},
+                  {"clusterName": "c", "brokerName": "b", "appliedBrokerId": "1", "registerCheckCode": ""}]
+        codes = [code for code in Req if code not in (Req.NOTIFY_BROKER_ROLE_CHANGED, Req.GET_BROKER_EPOCH_CACHE,
+                                                      Req.GET_BROKER_MEMBER_GROUP, Req.UPDATE_CONTROLLER_CONFIG)]
+        for code in codes:
+            for header in fields:
+                for body in bodies:
+                    answer = call(controller.addr, code, header, body)
+                    assert answer.code is not None
+        assert call(controller.addr, Req.CONTROLLER_GET_METADATA_INFO).code == 0
+        assert controller.proc.poll() is None
+        log = (tmp_path / "bad" / "logs" / "rocketmqlogs" / "controller.log").read_text()
+        assert "Traceback" not in log  # every bad request was answered by a handler, none crashed one
+    finally:
+        controller.kill()
