@@ -11,7 +11,8 @@ before the request is answered; on start the log is replayed (the last state of 
 null state deletes it). A crash can tear only the last record: a record that runs past the end of
 the file or whose checksum fails at the tail is cut off (it was never answered); a bad record
 followed by more records is corruption and stops the start-up. The log is rewritten compactly
-(to a temporary file, fsynced, renamed) when it holds many more records than sets.
+(to a temporary file, fsynced, renamed, the directory fsynced) when it holds many more records
+than sets, at start-up and while running.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ log = logging.getLogger("pocketmq.controller")
 
 _HEADER = struct.Struct(">II")
 MAX_RECORD = 16 * 1024 * 1024
-COMPACT_MIN_RECORDS = 1000
+COMPACT_MIN_RECORDS = 1000  # at start-up
+COMPACT_RUNNING_RECORDS = 10_000  # while running
 
 
 class StoreConflict(Exception):
@@ -190,9 +192,24 @@ class FileStore:
                 raise StoreUnavailable(f"cannot write {self.path}: {exc}") from exc
             if state is None:
                 self._sets.pop(broker_name, None)
-                return 0
-            self._sets[broker_name] = Versioned(state, current_version + 1)
-            return current_version + 1
+                new_version = 0
+            else:
+                self._sets[broker_name] = Versioned(state, current_version + 1)
+                new_version = current_version + 1
+            if self._records > max(COMPACT_RUNNING_RECORDS, 4 * len(self._sets)):
+                await asyncio.to_thread(self._compact_and_reopen)
+            return new_version
+
+    def _compact_and_reopen(self) -> None:
+        """Rewrite the log while running (it is already durable; a failure here loses nothing)."""
+        try:
+            if self._file is not None:
+                self._file.close()  # type: ignore[attr-defined]
+            self._compact_sync()
+        except OSError:
+            log.exception("cannot compact %s; going on with the long log", self.path)
+        finally:
+            self._file = open(self.path, "ab")
 
     def _append_sync(self, record: bytes) -> None:
         handle = self._file
