@@ -186,3 +186,33 @@ def test_bad_input_gets_an_error_answer_and_the_controller_lives_on(tmp_path: Pa
         assert "Traceback" not in log  # every bad request was answered by a handler, none crashed one
     finally:
         controller.kill()
+
+
+def test_our_mqadmin_reads_the_controller(tmp_path: Path, brokers) -> None:
+    import io
+
+    from pocketmq.tools.mqadmin import run as mqadmin
+
+    def admin(*args: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert mqadmin(list(args), out=out, err=err) == 0, err.getvalue()
+        return out.getvalue()
+
+    controller = start_controller(tmp_path / "adm")
+    try:
+        m1, m2 = brokers("broker-m"), brokers("broker-m")
+        form_set(controller.addr, [m1, m2])
+        assert admin("getControllerMetaData", "-a", controller.addr) == (
+            f"\n#ControllerGroup\tgroup1\n#ControllerLeaderId\tn0\n#ControllerLeaderAddress\t{controller.addr}"
+            f"\n#Peer:\tn0:{controller.addr}\n")
+        shown = admin("getSyncStateSet", "-a", controller.addr, "-b", "broker-m")
+        assert shown.startswith(f"\n#brokerName\tbroker-m\n#MasterBrokerId\t1\n#MasterAddr\t{m1.addr}\n#MasterEpoch\t1\n"
+                                "#SyncStateSetEpoch\t1\n#SyncStateSetNums\t1\n")
+        assert (f"\nNotInSyncReplica:\tReplicaIdentity{{brokerName='broker-m', brokerId=2, brokerAddress='{m2.addr}', "
+                "alive=true}\n") in shown
+        out, err = io.StringIO(), io.StringIO()  # designating the current master: refused, as upstream
+        assert mqadmin(["electMaster", "-a", controller.addr, "-c", CLUSTER, "-bn", "broker-m", "-b", "1"],
+                       out=out, err=err) == 1
+        assert "CODE: 2011" in err.getvalue()
+    finally:
+        controller.kill()
