@@ -44,6 +44,15 @@ def _tested_block() -> str:
     return re.search(r"```bash\n(.*?)```", text[marker:], re.S).group(1)
 
 
+def _console_example() -> tuple[str, str]:
+    """The ```console block: its `$ ` command and the exact output the doc shows."""
+    text = DOC.read_text()
+    block = re.search(r"```console\n(.*?)```", text, re.S).group(1)
+    first, _, output = block.partition("\n")
+    assert first.startswith("$ ")
+    return first[2:], output
+
+
 def _pids_under(home: Path) -> list[int]:
     found = []
     needle = f"HOME={home}\0".encode()
@@ -86,6 +95,11 @@ def test_standalone_example_as_written(tmp_path: Path) -> None:
             p.ApplyBrokerIdRequestHeader("DefaultCluster", "broker-a", 1, "127.0.0.1:30911;1")))
         assert applied.code == 0
         assert (tmp_path / "controller-store" / "n0" / "controller.log").stat().st_size > 0
+        command, expected = _console_example()
+        shown = subprocess.run(["bash", "-c", command], cwd=ROOT / "bin", env=env, capture_output=True, text=True,
+                               timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout == expected
     finally:
         for pid in _pids_under(tmp_path):
             try:
