@@ -47,6 +47,12 @@ class ProxyConfig:
     # SubscriptionGroupConfig defaults: 16 retries, exponential 1s..2h x2).
     retryMaxTimes: int = 16
     remotingTimeoutMillis: int = 3000
+    # Upstream 5.1's switch for plain ACL on the gRPC endpoint (rules: ${rocketmqHome}/conf/plain_acl.yml).
+    enableACL: bool = False
+    # The account the proxy signs its own requests to brokers with (brokers with aclEnable=true),
+    # as a broker's own aclAccessKey/aclSecretKey. Empty: unsigned.
+    aclAccessKey: str = ""
+    aclSecretKey: str = ""
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
 
     IMPORTANT_KEYS = ("namesrvAddr", "proxyMode", "grpcServerPort")

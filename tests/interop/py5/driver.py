@@ -10,6 +10,10 @@ rolls it back; "orphan" does neither and keeps the producer up (at most --wait-c
 until the server's check-back has reached the checker, which answers --check; each check prints
 {"event": "check", "msgId"}.
 
+Every command also takes --tls (the client's tls_enable; it checks the server against the roots
+in GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), --access-key/--secret-key (Credentials: every call signed)
+and --namespace (ClientConfiguration's namespace).
+
 Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "send", "msgId",
 "body", "offset"} per sent message, then {"event": "done", "count": N}; a failure prints
 {"event": "error", "error": "..."} and exits with 2.
@@ -50,10 +54,22 @@ class Checker(TransactionChecker):
         return self.answer
 
 
+def credentials(args: argparse.Namespace) -> Credentials:
+    return Credentials(args.access_key, args.secret_key) if args.access_key else Credentials()
+
+
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--access-key", default="")
+    p.add_argument("--secret-key", default="")
+    p.add_argument("--namespace", default="")
+
+
 def produce(args: argparse.Namespace) -> int:
-    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout)
+    config = ClientConfiguration(args.endpoints, credentials(args), namespace=args.namespace,
+                                 request_timeout=args.timeout)
     checker = Checker(args.check) if args.transaction else None
-    producer = Producer(config, (args.topic,), checker=checker)
+    producer = Producer(config, (args.topic,), checker=checker, tls_enable=args.tls)
     producer.startup()
     try:
         for i in range(args.count):
@@ -98,8 +114,10 @@ def produce(args: argparse.Namespace) -> int:
 
 
 def simple_consume(args: argparse.Namespace) -> int:
-    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout_rpc)
-    consumer = SimpleConsumer(config, args.group, {args.topic: FilterExpression(args.expr)}, await_duration=args.await_s)
+    config = ClientConfiguration(args.endpoints, credentials(args), namespace=args.namespace,
+                                 request_timeout=args.timeout_rpc)
+    consumer = SimpleConsumer(config, args.group, {args.topic: FilterExpression(args.expr)}, await_duration=args.await_s,
+                              tls_enable=args.tls)
     consumer.startup()
     acked: set[str] = set()
     seen: set[str] = set()
@@ -143,9 +161,11 @@ class Listener(MessageListener):
 
 
 def push_consume(args: argparse.Namespace) -> int:
-    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout_rpc)
+    config = ClientConfiguration(args.endpoints, credentials(args), namespace=args.namespace,
+                                 request_timeout=args.timeout_rpc)
     listener = Listener(args.skip_ack_first)
-    consumer = PushConsumer(config, args.group, listener, {args.topic: FilterExpression(args.expr)})
+    consumer = PushConsumer(config, args.group, listener, {args.topic: FilterExpression(args.expr)},
+                            tls_enable=args.tls)
     consumer.startup()
     deadline = time.monotonic() + args.timeout
     try:
@@ -177,6 +197,7 @@ def main() -> int:
     p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
     p.add_argument("--check", choices=["commit", "rollback"], default="commit")
     p.add_argument("--wait-check", type=float, default=60)
+    add_common_args(p)
     for name in ("simple-consume", "push-consume"):
         add_consume_args(sub.add_parser(name))
     args = parser.parse_args()
@@ -200,6 +221,7 @@ def add_consume_args(c: argparse.ArgumentParser) -> None:
     c.add_argument("--timeout", type=float, default=60)
     c.add_argument("--await-s", type=int, default=5)
     c.add_argument("--timeout-rpc", type=int, default=15)
+    add_common_args(c)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,218 @@
+"""Plaintext and TLS on one gRPC port, as upstream's proxy (ProxyAndTlsProtocolNegotiator).
+
+grpcio's server cannot look at a connection's first bytes, so when the endpoint has a TLS
+certificate the public port belongs to this front instead: per connection it waits for the first
+byte — 0x16, a TLS handshake record, starts a server-side TLS session (the standard library's
+``ssl`` over memory BIOs, ``remoting.tls.TlsSession``, ALPN ``h2``); anything else (the HTTP/2
+preface ``PRI * HTTP/2.0``) is plaintext, refused when ``tls.server.mode=enforcing`` — and then
+relays the HTTP/2 bytes to the gRPC server listening on a loopback port only this process uses.
+
+The gRPC server then sees every client as 127.0.0.1 on the relay's own port; ``PeerTable`` maps
+that port back to the client's real address (for white lists and born hosts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pocketmq.remoting.tls import ServerTls, TlsError, TlsSession
+
+log = logging.getLogger("pocketmq.proxy")
+
+# Bytes a relay buffers towards a slow reader before it stops reading the other side.
+HIGH_WATER = 1024 * 1024
+
+
+class PeerTable:
+    """Relay port on loopback -> the real client ``host:port``."""
+
+    def __init__(self) -> None:
+        self._by_port: dict[int, str] = {}
+
+    def add(self, relay_port: int, client: str) -> None:
+        self._by_port[relay_port] = client
+
+    def remove(self, relay_port: int) -> None:
+        self._by_port.pop(relay_port, None)
+
+    def real(self, grpc_peer: str) -> str | None:
+        """The client behind a gRPC peer string (``ipv4:127.0.0.1:PORT``), if it came through us."""
+        kind, _, rest = grpc_peer.partition(":")
+        if kind != "ipv4" or not rest.startswith("127.0.0.1:"):
+            return None
+        port = rest.rpartition(":")[2]
+        return self._by_port.get(int(port)) if port.isdigit() else None
+
+
+def _host_port(peername: Any) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host = peername[0]
+        return f"[{host}]:{peername[1]}" if ":" in host else f"{host}:{peername[1]}"
+    return ""
+
+
+class _Upstream(asyncio.Protocol):
+    """The relay's connection to the gRPC server: what it answers goes back to the client."""
+
+    def __init__(self, client: "_ClientSide") -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.client.to_client(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client.close()
+
+    def pause_writing(self) -> None:
+        self.client.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.client.resume_reading()
+
+
+class _ClientSide(asyncio.Protocol):
+    """One client connection: sniffs the first byte, then relays (through TLS or not)."""
+
+    def __init__(self, front: "GrpcFront") -> None:
+        self.front = front
+        self.transport: asyncio.Transport | None = None
+        self.tls: TlsSession | None = None
+        self.decided = False
+        self.upstream: _Upstream | None = None
+        self.pending: list[bytes] = []  # plaintext for the gRPC server, until its connection is up
+        self.relay_port = 0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.front.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            if not self.decided:
+                self.decided = True
+                if self.front.tls.wants_tls(data[0]):
+                    assert self.front.tls.context is not None
+                    self.tls = TlsSession(self.front.tls.context, server_side=True)
+                asyncio.ensure_future(self._connect())
+            plaintext = data
+            if self.tls is not None:
+                plaintext = self.tls.receive(data)
+                self._flush_tls()
+        except TlsError as exc:
+            log.info("gRPC connection from %s closed: %s", _host_port(self.transport.get_extra_info("peername")), exc)
+            self.close()
+            return
+        if plaintext:
+            self._to_server(plaintext)
+
+    def _to_server(self, plaintext: bytes) -> None:
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.write(plaintext)
+        else:
+            self.pending.append(plaintext)
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.front.grpc_address
+        try:
+            transport, upstream = await loop.create_connection(lambda: _Upstream(self), host, port)
+        except OSError as exc:
+            log.warning("cannot reach the gRPC server at %s:%d: %s", host, port, exc)
+            self.close()
+            return
+        if self.closed:
+            transport.close()
+            return
+        self.upstream = upstream
+        self.relay_port = transport.get_extra_info("sockname")[1]
+        self.front.peers.add(self.relay_port, _host_port(self.transport.get_extra_info("peername")))
+        pending, self.pending = self.pending, []
+        for chunk in pending:
+            transport.write(chunk)
+
+    def to_client(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.tls is None:
+            self.transport.write(data)
+            return
+        try:
+            self.tls.send(data)
+        except TlsError:
+            self.close()
+            return
+        self._flush_tls()
+
+    def _flush_tls(self) -> None:
+        out = self.tls.outgoing() if self.tls is not None else b""
+        if out:
+            self.transport.write(out)
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.resume_reading()
+
+    def eof_received(self) -> bool | None:
+        return None  # a half-closed client is done: close both sides
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.front.connections.discard(self)
+        if self.relay_port:
+            self.front.peers.remove(self.relay_port)
+        if self.transport is not None:
+            self.transport.close()
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.close()
+
+
+class GrpcFront:
+    """The public listener in front of the gRPC server at ``grpc_address`` (loopback)."""
+
+    def __init__(self, tls: ServerTls, grpc_address: tuple[str, int], host: str, port: int) -> None:
+        self.tls = tls
+        self.grpc_address = grpc_address
+        self.host = host
+        self.port = port
+        self.peers = PeerTable()
+        self.connections: set[_ClientSide] = set()
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _ClientSide(self), self.host, self.port,
+                                                reuse_address=True)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self.connections):
+                connection.close()
+            await self._server.wait_closed()
+            self._server = None
