@@ -72,7 +72,12 @@ public final class Driver5 {
             }
             System.exit(0);
         } catch (Throwable t) {
-            emit("{\"event\":\"error\",\"error\":" + quote(t.getClass().getName() + ": " + t.getMessage()) + "}");
+            StringBuilder text = new StringBuilder();
+            for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                text.append(text.length() == 0 ? "" : " / caused by ").append(c.getClass().getName())
+                    .append(": ").append(c.getMessage());  // a failed startup hides the server's answer in its cause
+            }
+            emit("{\"event\":\"error\",\"error\":" + quote(text.toString()) + "}");
             System.exit(2);
         }
     }
