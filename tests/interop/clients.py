@@ -216,6 +216,13 @@ def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFA
     return _run(cmd, timeout, check, env, "python 5 driver")
 
 
+def start_py5_driver(args: Sequence[str], *, endpoints: str) -> "DriverProcess":
+    """``run_py5_driver`` in the background (e.g. a producer under load while a test kills a server)."""
+    args = [str(a) for a in args]
+    return DriverProcess([str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]],
+                         client_env(), "python 5 driver")
+
+
 # ---- Java 5.x (gRPC) -------------------------------------------------------------------------
 
 JAVA5_DIR = INTEROP_DIR / "java5"

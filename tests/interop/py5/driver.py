@@ -5,6 +5,9 @@ as a subprocess with tests/interop/py5/.venv/bin/python (its own environment: se
                       [--prop k=v] [--delay-ms MS | --delay-s S] [--group MESSAGE_GROUP] [--body TEXT]
                       [--transaction commit|rollback|orphan --check commit|rollback --wait-check S]
 
+--keep-going prints {"event": "send-error", "body"} for a send that failed (after the client's own
+retries) and goes on with the next; --interval-ms pauses between sends.
+
 --transaction sends each message as a half message of its own transaction and then commits or
 rolls it back; "orphan" does neither and keeps the producer up (at most --wait-check seconds)
 until the server's check-back has reached the checker, which answers --check; each check prints
@@ -97,10 +100,20 @@ def produce(args: argparse.Namespace) -> int:
                     transaction.commit()
                 elif args.transaction == "rollback":
                     transaction.rollback()
+            elif args.keep_going:
+                try:
+                    receipt = producer.send(msg)
+                except Exception as exc:  # noqa: BLE001 - not acknowledged: say so and go on
+                    print(json.dumps({"event": "send-error", "body": body, "error": f"{type(exc).__name__}: {exc}"}),
+                          flush=True)
+                    time.sleep(args.interval_ms / 1000)
+                    continue
             else:
                 receipt = producer.send(msg)
             print(json.dumps({"event": "send", "msgId": receipt.message_id, "body": body,
                               "offset": receipt.offset}), flush=True)
+            if args.interval_ms:
+                time.sleep(args.interval_ms / 1000)
         if args.transaction == "orphan" and checker is not None and not checker.checked.wait(args.wait_check):
             raise TimeoutError(f"no transaction check-back within {args.wait_check} s")
         if args.transaction == "orphan":
@@ -197,6 +210,8 @@ def main() -> int:
     p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
     p.add_argument("--check", choices=["commit", "rollback"], default="commit")
     p.add_argument("--wait-check", type=float, default=60)
+    p.add_argument("--keep-going", action="store_true")  # a failed send prints send-error, the next one goes
+    p.add_argument("--interval-ms", type=int, default=0)  # pause between sends (a steady load for fault tests)
     add_common_args(p)
     for name in ("simple-consume", "push-consume"):
         add_consume_args(sub.add_parser(name))
