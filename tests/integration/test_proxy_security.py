@@ -99,6 +99,33 @@ def test_plaintext_and_tls_on_the_same_port(env: Env) -> None:
     assert {"PLAIN00000000001", "TLS0000000000001"} <= stored_ids(env, TOPIC)
 
 
+def test_a_3mb_message_over_tls_through_the_relay(env: Env) -> None:
+    request = send_request(TOPIC, "TLSBIG0000000001")
+    request.messages[0].body = bytes(range(256)) * (3 * 4096)
+    digest = hashlib.md5(request.messages[0].body).hexdigest().upper()
+    request.messages[0].system_properties.body_digest.checksum = digest
+    response = env.tls.SendMessage(request, metadata=signed(), timeout=60)
+    assert response.status.code == pb.OK, response.status.message
+    stored = {m.properties["UNIQ_KEY"]: m.body for q in range(2) for m in pull_all(env.broker.addr, TOPIC, q)}
+    assert stored["TLSBIG0000000001"] == request.messages[0].body
+    # and back to a consumer over TLS (the relay's other direction)
+    receive = pb.ReceiveMessageRequest(
+        group=pb.Resource(name="GID_SEC_BIG"), message_queue=pb.MessageQueue(
+            topic=pb.Resource(name=TOPIC), broker=pb.Broker(name="broker-a")),
+        filter_expression=pb.FilterExpression(type=pb.TAG, expression="*"), batch_size=32)
+    receive.invisible_duration.FromSeconds(30)
+    receive.long_polling_timeout.FromSeconds(5)
+
+    def received_big() -> bytes | None:
+        for answer in env.tls.ReceiveMessage(receive, metadata=signed(), timeout=30):
+            if answer.WhichOneof("content") == "message" and \
+                    answer.message.system_properties.message_id == "TLSBIG0000000001":
+                return answer.message.body
+        return None
+
+    assert wait_until(received_big, 60, 0.2, "the 3 MB message received over TLS") == request.messages[0].body
+
+
 def test_a_tls_handshake_that_fails_or_garbage_leaves_the_port_serving(env: Env) -> None:
     host, _, port = env.proxy.endpoint.rpartition(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:  # a ClientHello cut short
