@@ -21,8 +21,9 @@ from pocketmq.remoting.tls import ServerTls, TlsError, TlsSession
 
 log = logging.getLogger("pocketmq.proxy")
 
-# Bytes a relay buffers towards a slow reader before it stops reading the other side.
-HIGH_WATER = 1024 * 1024
+# A connection that has not sent its first byte, or finished its TLS handshake, by then is closed
+# (grpcio's own handshake timeout is of the same order).
+HANDSHAKE_TIMEOUT_SECONDS = 30.0
 
 
 class PeerTable:
@@ -88,10 +89,17 @@ class _ClientSide(asyncio.Protocol):
         self.pending: list[bytes] = []  # plaintext for the gRPC server, until its connection is up
         self.relay_port = 0
         self.closed = False
+        self.deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.front.connections.add(self)
+        self.deadline = asyncio.get_running_loop().call_later(self.front.handshake_timeout, self._too_slow)
+
+    def _too_slow(self) -> None:
+        log.info("gRPC connection from %s closed: no handshake within %.1f s",
+                 _host_port(self.transport.get_extra_info("peername")), self.front.handshake_timeout)
+        self.close()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -112,6 +120,9 @@ class _ClientSide(asyncio.Protocol):
             self.close()
             return
         if plaintext:
+            if self.deadline is not None:  # plaintext flows: the handshake (if any) is done
+                self.deadline.cancel()
+                self.deadline = None
             self._to_server(plaintext)
 
     def _to_server(self, plaintext: bytes) -> None:
@@ -183,6 +194,8 @@ class _ClientSide(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        if self.deadline is not None:
+            self.deadline.cancel()
         self.front.connections.discard(self)
         if self.relay_port:
             self.front.peers.remove(self.relay_port)
@@ -195,8 +208,10 @@ class _ClientSide(asyncio.Protocol):
 class GrpcFront:
     """The public listener in front of the gRPC server at ``grpc_address`` (loopback)."""
 
-    def __init__(self, tls: ServerTls, grpc_address: tuple[str, int], host: str, port: int) -> None:
+    def __init__(self, tls: ServerTls, grpc_address: tuple[str, int], host: str, port: int,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT_SECONDS) -> None:
         self.tls = tls
+        self.handshake_timeout = handshake_timeout
         self.grpc_address = grpc_address
         self.host = host
         self.port = port
@@ -208,6 +223,8 @@ class GrpcFront:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _ClientSide(self), self.host, self.port,
                                                 reuse_address=True)
+        if not self.port:  # 0: a free port (tests)
+            self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:

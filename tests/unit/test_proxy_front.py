@@ -1,0 +1,92 @@
+"""proxy/front.py in process: one port, the first byte decides — plaintext relayed as is, a TLS
+handshake terminated (ALPN h2) and relayed in clear, plaintext refused when TLS is enforced, a
+silent connection closed after the handshake timeout; the real client behind each relay port."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+
+import pytest
+
+from pocketmq.proxy.front import GrpcFront
+from pocketmq.remoting.tls import ServerTls
+from pocketmq.security.tls import TlsConfig, grpc_server_tls
+from tests.support.tls import make_cert
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_cert(tmp_path_factory.mktemp("front"))
+
+
+def server_tls(cert: tuple[Path, Path], mode: str) -> ServerTls:
+    return grpc_server_tls(TlsConfig(server_mode=mode, server_cert_path=str(cert[0]), server_key_path=str(cert[1])))
+
+
+async def echo_server() -> tuple[asyncio.base_events.Server, int, list[tuple[str, int]]]:
+    """Stands in for grpcio: echoes upper-cased, and notes who connected."""
+    peers: list[tuple[str, int]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername"))
+        while data := await reader.read(65536):
+            writer.write(data.upper())
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], peers
+
+
+async def read_exactly(reader: asyncio.StreamReader, n: int) -> bytes:
+    return await asyncio.wait_for(reader.readexactly(n), 10)
+
+
+def test_plaintext_and_tls_share_the_port(cert) -> None:
+    async def main() -> None:
+        server, port, peers = await echo_server()
+        front = GrpcFront(server_tls(cert, "permissive"), ("127.0.0.1", port), "127.0.0.1", 0)
+        await front.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+            writer.write(b"PRI * HTTP/2.0\r\n")
+            assert await read_exactly(reader, 16) == b"PRI * HTTP/2.0\r\n".upper()
+            client = writer.get_extra_info("sockname")
+            assert front.peers.real(f"ipv4:127.0.0.1:{peers[-1][1]}") == f"127.0.0.1:{client[1]}"
+            writer.close()
+
+            context = ssl.create_default_context(cafile=str(cert[0]))
+            context.set_alpn_protocols(["h2"])
+            reader, writer = await asyncio.open_connection("127.0.0.1", front.port, ssl=context,
+                                                           server_hostname="127.0.0.1")
+            assert writer.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+            big = bytes(range(256)) * 8192  # 2 MiB each way, through TLS
+            writer.write(big)
+            assert await read_exactly(reader, len(big)) == big.upper()
+            writer.close()
+        finally:
+            await front.stop()
+            server.close()
+
+    asyncio.run(main())
+
+
+def test_enforcing_closes_plaintext_and_silence_is_closed_in_time(cert) -> None:
+    async def main() -> None:
+        server, port, _ = await echo_server()
+        front = GrpcFront(server_tls(cert, "enforcing"), ("127.0.0.1", port), "127.0.0.1", 0, handshake_timeout=0.3)
+        await front.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+            writer.write(b"PRI * HTTP/2.0\r\n")
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, nothing relayed
+            reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # said nothing: closed after 0.3 s
+            assert not front.connections
+        finally:
+            await front.stop()
+            server.close()
+
+    asyncio.run(main())
