@@ -205,8 +205,10 @@ def test_a_namespace_prefixes_topics_towards_the_broker_and_is_taken_off_towards
 
 def test_enforcing_refuses_plaintext(tmp_path: Path) -> None:
     cert, key = make_cert(tmp_path / "tls")
+    # the certificate under upstream ProxyConfig's keys this time
+    extra = {"tls.server.mode": "enforcing", "tlsCertPath": cert, "tlsKeyPath": key}
     with start_namesrv(tmp_path / "ns") as ns, start_broker(tmp_path / "broker", ns.addr) as broker, \
-            start_proxy(tmp_path / "proxy", ns.addr, extra=tls_args("enforcing", cert, key)) as proxy:
+            start_proxy(tmp_path / "proxy", ns.addr, extra=extra) as proxy:
         create_topic(broker.addr, TOPIC, queues=2)
         with grpc.secure_channel(proxy.endpoint, grpc.ssl_channel_credentials(cert.read_bytes())) as channel:
             stub = pb_grpc.MessagingServiceStub(channel)

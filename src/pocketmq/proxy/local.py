@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import sys
 from typing import Callable
 
@@ -120,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
                            before_request=request_signer(broker_config.aclAccessKey, broker_config.aclSecretKey))
     # The endpoint speaks TLS with the broker's keys, and checks calls against the broker's ACL.
     acl = controller.acl.acl if controller.acl is not None else None
+    try:
+        server_tls = grpc_server_tls(proxy_config.grpc_tls(tls))
+    except (OSError, ssl.SSLError) as exc:  # tlsCertPath/tlsKeyPath that do not load
+        print(f"The broker cannot start: {exc}", file=sys.stderr)
+        return 1
     endpoint = GrpcEndpoint(MessagingService(proxy_config, backend), proxy_config.grpcServerPort,
-                            tls=grpc_server_tls(tls), guard=RequestGuard(acl))
+                            tls=server_tls, guard=RequestGuard(acl))
     tasks: list[asyncio.Task[None]] = []
 
     async def keep_publishing() -> None:

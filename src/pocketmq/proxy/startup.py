@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     setup_logging(config.logDir, "proxy.log")
     try:
-        server_tls = grpc_server_tls(tls)
+        server_tls = grpc_server_tls(config.grpc_tls(tls))
         acl = ServerAcl.for_home(config.rocketmqHome) if config.enableACL else None
     except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
         print(f"The proxy cannot start: {exc}", file=sys.stderr)
