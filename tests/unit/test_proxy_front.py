@@ -90,3 +90,19 @@ def test_enforcing_closes_plaintext_and_silence_is_closed_in_time(cert) -> None:
             server.close()
 
     asyncio.run(main())
+
+
+def test_the_grpc_ports_certificate_comes_from_tls_keys_then_upstreams_proxy_keys(tmp_path: Path) -> None:
+    from pocketmq.proxy.config import ProxyConfig
+
+    given = TlsConfig(server_cert_path="/tls/server.pem", server_key_path="/tls/server.key")
+    config = ProxyConfig(rocketmqHome=str(tmp_path), tlsCertPath="/p/c.crt", tlsKeyPath="/p/c.key")
+    assert config.grpc_tls(given) == given
+    assert (config.grpc_tls(TlsConfig()).server_cert_path, config.grpc_tls(TlsConfig()).server_key_path) == \
+        ("/p/c.crt", "/p/c.key")
+    home_only = ProxyConfig(rocketmqHome=str(tmp_path))
+    assert home_only.grpc_tls(TlsConfig()) == TlsConfig()  # nothing in conf/tls yet
+    (tmp_path / "conf" / "tls").mkdir(parents=True)
+    for name in ("rocketmq.crt", "rocketmq.key"):
+        (tmp_path / "conf" / "tls" / name).write_text("x")
+    assert home_only.grpc_tls(TlsConfig()).server_cert_path == str(tmp_path / "conf" / "tls" / "rocketmq.crt")
