@@ -23,6 +23,7 @@ import grpc
 
 from pocketmq.proxy.front import PeerTable
 from pocketmq.proxy.namespace import unwrap_resources, wrap, wrap_resources
+from pocketmq.proxy.service import remote_host_of
 from pocketmq.proxy.stubs import pb
 from pocketmq.security import permission
 from pocketmq.security.access import java_hashmap_order, retry_topic
@@ -117,12 +118,7 @@ class RequestGuard(grpc.aio.ServerInterceptor):
 
     # ------------------------------------------------------------------ checks
     def remote_address(self, context: grpc.aio.ServicerContext) -> str:
-        peer = context.peer() or ""
-        real = self.peers.real(peer) if self.peers is not None else None
-        if real:
-            return real
-        kind, _, rest = peer.partition(":")
-        return rest if kind in ("ipv4", "ipv6") else ""
+        return remote_host_of(context, self.peers)
 
     def refusal(self, request: Any, metadata: Any, namespace: str, context: grpc.aio.ServicerContext) -> pb.Status | None:
         """None when the request may pass; else the status to answer it with."""
