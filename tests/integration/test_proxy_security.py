@@ -147,6 +147,53 @@ def test_a_tls_handshake_that_fails_or_garbage_leaves_the_port_serving(env: Env)
     assert env.proxy.proc.poll() is None
 
 
+def test_a_proxy_protocol_header_names_the_client_the_message_is_born_at(env: Env) -> None:
+    """A layer-4 balancer in front (here: a relay that starts each connection with a PROXY v1
+    header, as HAProxy's send-proxy does): the message's born host is the client it names."""
+    host, _, port = env.proxy.endpoint.rpartition(":")
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (src, dst):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def balancer() -> None:
+        listener.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                continue
+            upstream = socket.create_connection((host, int(port)))
+            upstream.sendall(b"PROXY TCP4 10.9.8.7 127.0.0.1 5123 8081\r\n")
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    thread = threading.Thread(target=balancer, daemon=True)
+    thread.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{listener.getsockname()[1]}") as channel:
+            response = pb_grpc.MessagingServiceStub(channel).SendMessage(
+                send_request(TOPIC, "BEHINDLB00000001"), metadata=signed(), timeout=30)
+        assert response.status.code == pb.OK, response.status.message
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    stored = {m.properties["UNIQ_KEY"]: m for q in range(2) for m in pull_all(env.broker.addr, TOPIC, q)}
+    assert stored["BEHINDLB00000001"].properties["__BORNHOST"] == "10.9.8.7:5123"
+
+
 @pytest.mark.parametrize("metadata, reason", [
     (signed(secret_key="wrong-secret"), "Check signature failed for accessKey=rocketmq2"),
     (signed(access_key="nobody-here"), "No acl config for nobody-here"),

@@ -106,3 +106,50 @@ def test_the_grpc_ports_certificate_comes_from_tls_keys_then_upstreams_proxy_key
     for name in ("rocketmq.crt", "rocketmq.key"):
         (tmp_path / "conf" / "tls" / name).write_text("x")
     assert home_only.grpc_tls(TlsConfig()).server_cert_path == str(tmp_path / "conf" / "tls" / "rocketmq.crt")
+
+
+V2_TCP4 = (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + (12).to_bytes(2, "big")
+           + bytes([10, 1, 2, 3]) + bytes([10, 0, 0, 1]) + (5123).to_bytes(2, "big") + (8081).to_bytes(2, "big"))
+
+
+@pytest.mark.parametrize("data, state, length, client", [
+    (b"PROXY TCP4 10.1.2.3 10.0.0.1 5123 8081\r\nPRI", "found", 40, "10.1.2.3:5123"),
+    (b"PROXY TCP6 ::1 ::1 5123 8081\r\n", "found", 30, "[::1]:5123"),
+    (b"PROXY UNKNOWN\r\n", "found", 15, None),
+    (b"PROXY TCP4 10.1.2.3", "need-more", 0, None),
+    (b"PROXY TCP9 x y 1 2\r\n", "broken", 0, None),
+    (V2_TCP4 + b"PRI", "found", 28, "10.1.2.3:5123"),
+    (V2_TCP4[:20], "need-more", 0, None),
+    (b"\r\n\r\n", "need-more", 0, None),
+    (b"PRI * HTTP/2.0\r\n", "none", 0, None),
+    (b"P", "need-more", 0, None),
+    (b"\x16\x03\x01", "none", 0, None),
+])
+def test_proxy_protocol_headers(data, state, length, client) -> None:
+    from pocketmq.proxy import haproxy
+
+    found = haproxy.detect(data)
+    assert (found.state, found.length, found.client) == (state, length, client)
+
+
+def test_a_proxy_protocol_header_names_the_real_client_then_tls_goes_on(cert) -> None:
+    async def main() -> None:
+        server, port, peers = await echo_server()
+        front = GrpcFront(server_tls(cert, "permissive"), ("127.0.0.1", port), "127.0.0.1", 0)
+        await front.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+            writer.write(V2_TCP4[:10])  # in pieces, as a balancer may send it
+            await writer.drain()
+            writer.write(V2_TCP4[10:])
+            context = ssl.create_default_context(cafile=str(cert[0]))
+            await writer.start_tls(context, server_hostname="127.0.0.1")
+            writer.write(b"hello")
+            assert await read_exactly(reader, 5) == b"HELLO"
+            assert front.peers.real(f"ipv4:127.0.0.1:{peers[-1][1]}") == "10.1.2.3:5123"
+            writer.close()
+        finally:
+            await front.stop()
+            server.close()
+
+    asyncio.run(main())

@@ -17,6 +17,6 @@ Modules: ``messaging.proto`` (the wire contract) and ``stubs`` (its generated co
 send), ``backend`` (routes and sends over remoting), ``service`` (the RPC handlers), ``guard``
 (what every call passes first: namespaces, the ``authorization`` header against plain ACL),
 ``namespace`` (``ns%name`` both ways), ``front`` (plaintext and TLS on one port: the first-byte
-sniffing relay), ``server`` (the gRPC server), ``startup`` (``mqproxy``) and ``local``
+sniffing relay), ``haproxy`` (the PROXY protocol header a balancer may send first), ``server`` (the gRPC server), ``startup`` (``mqproxy``) and ``local``
 (``mqbroker --enable-proxy``).
 """

@@ -7,8 +7,10 @@ byte — 0x16, a TLS handshake record, starts a server-side TLS session (the sta
 preface ``PRI * HTTP/2.0``) is plaintext, refused when ``tls.server.mode=enforcing`` — and then
 relays the HTTP/2 bytes to the gRPC server listening on a loopback port only this process uses.
 
-The gRPC server then sees every client as 127.0.0.1 on the relay's own port; ``PeerTable`` maps
-that port back to the client's real address (for white lists and born hosts).
+Before that first byte, as upstream, a PROXY protocol header (HAProxy v1 or v2, ``haproxy``) is
+taken off and the client it names is the real one. The gRPC server then sees every client as
+127.0.0.1 on the relay's own port; ``PeerTable`` maps that port back to the client's real address
+(for white lists and born hosts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import logging
 from typing import Any
 
+from pocketmq.proxy import haproxy
 from pocketmq.remoting.tls import ServerTls, TlsError, TlsSession
 
 log = logging.getLogger("pocketmq.proxy")
@@ -90,20 +93,27 @@ class _ClientSide(asyncio.Protocol):
         self.relay_port = 0
         self.closed = False
         self.deadline: asyncio.TimerHandle | None = None
+        self.sniffing: bytes | None = b""  # first bytes, until a PROXY protocol header is ruled out
+        self.client = ""  # the real client: the TCP peer, or what a PROXY protocol header names
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.client = _host_port(transport.get_extra_info("peername"))
         self.front.connections.add(self)
         self.deadline = asyncio.get_running_loop().call_later(self.front.handshake_timeout, self._too_slow)
 
     def _too_slow(self) -> None:
-        log.info("gRPC connection from %s closed: no handshake within %.1f s",
-                 _host_port(self.transport.get_extra_info("peername")), self.front.handshake_timeout)
+        log.info("gRPC connection from %s closed: no handshake within %.1f s", self.client,
+                 self.front.handshake_timeout)
         self.close()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        if self.sniffing is not None:
+            data = self._past_proxy_header(data)
+            if not data:
+                return
         try:
             if not self.decided:
                 self.decided = True
@@ -116,7 +126,7 @@ class _ClientSide(asyncio.Protocol):
                 plaintext = self.tls.receive(data)
                 self._flush_tls()
         except TlsError as exc:
-            log.info("gRPC connection from %s closed: %s", _host_port(self.transport.get_extra_info("peername")), exc)
+            log.info("gRPC connection from %s closed: %s", self.client, exc)
             self.close()
             return
         if plaintext:
@@ -124,6 +134,24 @@ class _ClientSide(asyncio.Protocol):
                 self.deadline.cancel()
                 self.deadline = None
             self._to_server(plaintext)
+
+    def _past_proxy_header(self, data: bytes) -> bytes:
+        """The bytes after a PROXY protocol header (b"" while it is incomplete)."""
+        assert self.sniffing is not None
+        buffered = self.sniffing + data
+        found = haproxy.detect(buffered)
+        if found.state == haproxy.NEED_MORE:
+            self.sniffing = buffered
+            return b""
+        self.sniffing = None
+        if found.state == haproxy.BROKEN:
+            log.info("gRPC connection from %s closed: a broken PROXY protocol header", self.client)
+            self.close()
+            return b""
+        if found.state == haproxy.FOUND:
+            self.client = found.client or self.client
+            return buffered[found.length:]
+        return buffered
 
     def _to_server(self, plaintext: bytes) -> None:
         if self.upstream is not None and self.upstream.transport is not None:
@@ -145,7 +173,7 @@ class _ClientSide(asyncio.Protocol):
             return
         self.upstream = upstream
         self.relay_port = transport.get_extra_info("sockname")[1]
-        self.front.peers.add(self.relay_port, _host_port(self.transport.get_extra_info("peername")))
+        self.front.peers.add(self.relay_port, self.client)
         pending, self.pending = self.pending, []
         for chunk in pending:
             transport.write(chunk)
