@@ -27,6 +27,8 @@ TOPIC = "SecTopic"
 NS_TOPIC = "NsTopic"
 DATE = "20261130T000000Z"
 ACL_YML = """\
+globalWhiteRemoteAddresses:
+  - 10.9.8.7
 accounts:
   - accessKey: rocketmq2
     secretKey: "12345678"
@@ -183,8 +185,12 @@ def test_a_proxy_protocol_header_names_the_client_the_message_is_born_at(env: En
     thread.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{listener.getsockname()[1]}") as channel:
-            response = pb_grpc.MessagingServiceStub(channel).SendMessage(
-                send_request(TOPIC, "BEHINDLB00000001"), metadata=signed(), timeout=30)
+            stub = pb_grpc.MessagingServiceStub(channel)
+            # 10.9.8.7 is white-listed, but only claimed: unsigned calls are still refused
+            unsigned = stub.SendMessage(send_request(TOPIC, "BEHINDLB00000002"),
+                                        metadata=(("x-mq-client-id", "lb-client"),), timeout=30)
+            assert (unsigned.status.code, unsigned.status.message) == (pb.UNAUTHORIZED, "No accessKey is configured")
+            response = stub.SendMessage(send_request(TOPIC, "BEHINDLB00000001"), metadata=signed(), timeout=30)
         assert response.status.code == pb.OK, response.status.message
     finally:
         stop.set()

@@ -153,3 +153,12 @@ def test_a_proxy_protocol_header_names_the_real_client_then_tls_goes_on(cert) ->
             server.close()
 
     asyncio.run(main())
+
+
+def test_a_declared_client_is_for_born_hosts_the_connected_one_for_white_lists() -> None:
+    from pocketmq.proxy.front import PeerTable
+
+    peers = PeerTable()
+    peers.add(40000, "10.9.8.7:5123", "192.168.1.5:40404")
+    assert peers.real("ipv4:127.0.0.1:40000") == "10.9.8.7:5123"
+    assert peers.connected("ipv4:127.0.0.1:40000") == "192.168.1.5:40404"

@@ -8,9 +8,9 @@ preface ``PRI * HTTP/2.0``) is plaintext, refused when ``tls.server.mode=enforci
 relays the HTTP/2 bytes to the gRPC server listening on a loopback port only this process uses.
 
 Before that first byte, as upstream, a PROXY protocol header (HAProxy v1 or v2, ``haproxy``) is
-taken off and the client it names is the real one. The gRPC server then sees every client as
-127.0.0.1 on the relay's own port; ``PeerTable`` maps that port back to the client's real address
-(for white lists and born hosts).
+taken off and the client it names is the one messages are born at (white lists keep checking the
+TCP peer: anyone may send such a header). The gRPC server then sees every client as 127.0.0.1 on
+the relay's own port; ``PeerTable`` maps that port back to the client.
 """
 
 from __future__ import annotations
@@ -30,24 +30,35 @@ HANDSHAKE_TIMEOUT_SECONDS = 30.0
 
 
 class PeerTable:
-    """Relay port on loopback -> the real client ``host:port``."""
+    """Relay port on loopback -> the client ``host:port``: as a PROXY protocol header declares it
+    (``real``: born hosts), and as connected (``connected``: the TCP peer, what white lists check,
+    since anyone may send a PROXY header)."""
 
     def __init__(self) -> None:
-        self._by_port: dict[int, str] = {}
+        self._by_port: dict[int, tuple[str, str]] = {}
 
-    def add(self, relay_port: int, client: str) -> None:
-        self._by_port[relay_port] = client
+    def add(self, relay_port: int, client: str, connected: str | None = None) -> None:
+        self._by_port[relay_port] = (client, connected or client)
 
     def remove(self, relay_port: int) -> None:
         self._by_port.pop(relay_port, None)
 
-    def real(self, grpc_peer: str) -> str | None:
-        """The client behind a gRPC peer string (``ipv4:127.0.0.1:PORT``), if it came through us."""
+    def _entry(self, grpc_peer: str) -> tuple[str, str] | None:
         kind, _, rest = grpc_peer.partition(":")
         if kind != "ipv4" or not rest.startswith("127.0.0.1:"):
             return None
         port = rest.rpartition(":")[2]
         return self._by_port.get(int(port)) if port.isdigit() else None
+
+    def real(self, grpc_peer: str) -> str | None:
+        """The client behind a gRPC peer string (``ipv4:127.0.0.1:PORT``), if it came through us."""
+        entry = self._entry(grpc_peer)
+        return entry[0] if entry else None
+
+    def connected(self, grpc_peer: str) -> str | None:
+        """The TCP peer of the connection behind a gRPC peer string, if it came through us."""
+        entry = self._entry(grpc_peer)
+        return entry[1] if entry else None
 
 
 def _host_port(peername: Any) -> str:
@@ -173,7 +184,7 @@ class _ClientSide(asyncio.Protocol):
             return
         self.upstream = upstream
         self.relay_port = transport.get_extra_info("sockname")[1]
-        self.front.peers.add(self.relay_port, self.client)
+        self.front.peers.add(self.relay_port, self.client, _host_port(self.transport.get_extra_info("peername")))
         pending, self.pending = self.pending, []
         for chunk in pending:
             transport.write(chunk)

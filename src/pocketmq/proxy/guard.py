@@ -118,7 +118,9 @@ class RequestGuard(grpc.aio.ServerInterceptor):
 
     # ------------------------------------------------------------------ checks
     def remote_address(self, context: grpc.aio.ServicerContext) -> str:
-        return remote_host_of(context, self.peers)
+        """The TCP peer (through the front: the connection's, never what a PROXY header claims)."""
+        connected = self.peers.connected(context.peer() or "") if self.peers is not None else None
+        return connected or remote_host_of(context)
 
     def refusal(self, request: Any, metadata: Any, namespace: str, context: grpc.aio.ServicerContext) -> pb.Status | None:
         """None when the request may pass; else the status to answer it with."""
