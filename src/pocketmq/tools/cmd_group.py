@@ -39,6 +39,7 @@ def group_config_str(c: SubscriptionGroupConfig) -> str:
           Opt("s", "consumeEnable", True, "consume enable"),
           Opt("m", "consumeFromMinEnable", True, "from min offset"),
           Opt("d", "consumeBroadcastEnable", True, "broadcast"),
+          Opt("o", "consumeMessageOrderly", True, "consume message orderly"),
           Opt("q", "retryQueueNums", True, "retry queue nums"),
           Opt("r", "retryMaxTimes", True, "retry max times"),
           Opt("i", "brokerId", True, "consumer from which broker id"),
@@ -52,6 +53,8 @@ async def update_sub_group(ctx: Context, cl) -> None:  # noqa: ANN001
         c.consumeFromMinEnable = _bool(cl.get("m"))
     if cl.has("d"):
         c.consumeBroadcastEnable = _bool(cl.get("d"))
+    if cl.has("o"):
+        c.consumeMessageOrderly = _bool(cl.get("o"))
     if cl.has("q"):
         c.retryQueueNums = int(cl.get("q"))
     if cl.has("r"):
