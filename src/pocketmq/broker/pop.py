@@ -68,6 +68,11 @@ REVIVE_MARGIN_MS = 1000
 REVIVE_READ_BATCH = 32
 
 
+# Upstream appendCheckPoint: the entry is in the commit log even when a flush or the slave lagged.
+WRITTEN = frozenset({PutMessageStatus.PUT_OK, PutMessageStatus.FLUSH_DISK_TIMEOUT, PutMessageStatus.FLUSH_SLAVE_TIMEOUT,
+                     PutMessageStatus.SLAVE_NOT_AVAILABLE})
+
+
 def revive_topic(cluster: str) -> str:
     return f"rmq_sys_REVIVE_LOG_{cluster}"
 
@@ -343,7 +348,7 @@ class PopService:
             sys_flag=0, born_timestamp=self.clock.now_ms(), born_host=self.broker.store.store_host,
             reconsume_times=0, tags_code=m.tags_string_to_tags_code(tag))
         result = await self.broker.store.put_message(msg)
-        if result.status is not PutMessageStatus.PUT_OK:
+        if result.status not in WRITTEN:
             log.warning("cannot write POP %s %s: %s", tag, key, result.status.name)
             return False
         return True
