@@ -141,6 +141,10 @@ class PopService:
         from pocketmq.broker.pop_peek import PopPeek
 
         PopPeek(self.broker, self).register(register)
+        from pocketmq.broker.assignment import AssignmentService
+
+        self.assignment = AssignmentService(self.broker)  # which groups pop, and their queues
+        self.assignment.register(register)
 
     def ensure_revive_topic(self) -> None:
         topics = self.broker.topic_config_manager
