@@ -8,6 +8,8 @@
 #   - Python: the official RocketMQ 5 client (gRPC) in its own venv, tests/interop/py5/.venv
 #   - Maven: the official Java 5 client (rocketmq-client-java 5.0.7, gRPC) + our driver for it
 #     into tests/interop/java5/lib/ and java5/target/classes/ (apart from the 4.9 jars)
+#   - Maven: the official Java 5 remoting client (rocketmq-client 5.3.3, POP mode) + our driver
+#     for it into tests/interop/java5r/lib/ and java5r/target/classes/
 # Idempotent: a stamp over the inputs makes a second run take about a second.
 # Called by `make interop-deps` (and so `make test`). FORCE=1 rebuilds everything.
 set -euo pipefail
@@ -16,6 +18,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 JAVA_DIR="$HERE/java"
 JAVA5_DIR="$HERE/java5"
+JAVA5R_DIR="$HERE/java5r"
 GO_DIR="$HERE/go"
 PY="${PY:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
@@ -55,8 +58,8 @@ bash "$HERE/py5/setup.sh"
 inputs_hash() {
     (
         cd "$HERE"
-        cat setup.sh java/pom.xml java5/pom.xml go/go.mod go/go.sum go/main.go
-        find java/src java5/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
+        cat setup.sh java/pom.xml java5/pom.xml java5r/pom.xml go/go.mod go/go.sum go/main.go
+        find java/src java5/src java5r/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
         java -version 2>&1 | head -1
         go version
     ) | sha256sum | cut -d' ' -f1
@@ -69,6 +72,7 @@ outputs_ok() {
         compgen -G "$JAVA_DIR/lib/rocketmq-tools-*.jar" >/dev/null &&
         [ -f "$JAVA_DIR/target/classes/pocketmq/interop/Driver.class" ] &&
         [ -f "$JAVA5_DIR/target/classes/pocketmq/interop5/Driver5.class" ] &&
+        [ -f "$JAVA5R_DIR/target/classes/pocketmq/interop5r/Driver5r.class" ] &&
         [ -x "$GO_DIR/bin/gointerop" ]
 }
 
@@ -103,6 +107,10 @@ mvn -q -B -Dstyle.color=never -f "$JAVA_DIR/pom.xml" compile 2>&1 | sed -u 's/\x
 log "resolving the Java 5 client (rocketmq-client-java) and compiling its driver (Maven)"
 rm -rf "$JAVA5_DIR/lib" "$JAVA5_DIR/target"
 mvn -q -B -Dstyle.color=never -f "$JAVA5_DIR/pom.xml" compile 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
+
+log "resolving the Java 5 remoting client (rocketmq-client 5.3.3) and compiling its driver (Maven)"
+rm -rf "$JAVA5R_DIR/lib" "$JAVA5R_DIR/target"
+mvn -q -B -Dstyle.color=never -f "$JAVA5R_DIR/pom.xml" compile 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
 
 # ---- Go: driver --------------------------------------------------------------------------
 log "building the Go driver (rocketmq-client-go/v2)"
