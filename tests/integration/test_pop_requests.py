@@ -164,6 +164,10 @@ def test_orderly_pop_blocks_the_queue_until_ack_or_invisible_time(broker) -> Non
     stale = ack(broker.addr, "GO", response, m1)  # the first delivery's receipt: an older pop, ignored
     assert stale.code == ResponseCode.SUCCESS
     assert pop(broker.addr, "GO", invisible_ms=60_000, order=True)[1] == []  # still blocked
+    not_in_flight = call(broker.addr, RequestCode.ACK_MESSAGE, {
+        "consumerGroup": "GO", "topic": TOPIC, "queueId": "0", "extraInfo": extra_info(again, m1b),
+        "offset": str(m1b.queue_offset + 1)})  # o2: never delivered by this pop
+    assert not_in_flight.code == ResponseCode.MESSAGE_ILLEGAL
     assert ack(broker.addr, "GO", again, m1b).code == ResponseCode.SUCCESS
     _, rest = pop(broker.addr, "GO", invisible_ms=60_000, order=True)
     assert bodies(rest) == [b"o2"]
@@ -178,3 +182,18 @@ def test_sql92_filter(broker) -> None:
     assert bad.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
     odd = pop(broker.addr, "GS3", 60_000, exp_type="XPATH", exp="/a")[0]
     assert odd.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
+
+
+def test_unknown_group_without_auto_create(tmp_path: Path) -> None:
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "b", ns.addr, extra={"autoCreateSubscriptionGroup": "false"}) as b:
+        create_topic(b.addr, TOPIC, queues=1)
+        assert pop(b.addr, "GNone", 60_000)[0].code == ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST
+        peek = call(b.addr, RequestCode.PEEK_MESSAGE, {"consumerGroup": "GNone", "topic": TOPIC, "queueId": "0",
+                                                       "maxMsgNums": "1"})
+        assert peek.code == ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST
+        notified = call(b.addr, RequestCode.NOTIFICATION, {"consumerGroup": "GNone", "topic": TOPIC, "queueId": "0",
+                                                           "pollTime": "0", "bornTime": "0"})
+        assert notified.code == ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST
+        missing = call(b.addr, RequestCode.POP_MESSAGE, {"consumerGroup": "GNone", "topic": TOPIC})
+        assert missing.code == ResponseCode.SYSTEM_ERROR  # a header without its required fields

@@ -147,4 +147,4 @@ def test_sql92_filter_over_grpc(env: Env) -> None:
                "the matching messages")
     assert sorted(bodies(got)) == [b"q2", b"q3"]
     bad = receive(env, "GID_SQL2", expression=pb.FilterExpression(type=pb.SQL, expression="level >>> 2"))
-    assert bad[0] != [pb.OK] and bad[1] == []
+    assert bad == ([pb.ILLEGAL_FILTER_EXPRESSION], [])

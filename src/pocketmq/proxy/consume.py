@@ -180,6 +180,8 @@ class Consumption:
             if response.code in (ResponseCode.PULL_NOT_FOUND, ResponseCode.NO_MESSAGE):
                 yield pb.ReceiveMessageResponse(status=status(pb.MESSAGE_NOT_FOUND, "no new message"))
                 return
+            if response.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED:
+                raise ProxyError(pb.ILLEGAL_FILTER_EXPRESSION, response.remark or "expression format is not correct")
             if response.code != ResponseCode.SUCCESS:
                 raise MQBrokerError(response.code, response.remark)
             messages = pm.decode_messages(response.body_bytes(), decompress=True)
