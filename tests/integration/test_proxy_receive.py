@@ -34,10 +34,10 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("proxy-recv")
     with start_namesrv(tmp / "ns") as ns, start_broker(tmp / "broker", ns.addr) as broker, \
-            start_proxy(tmp / "proxy", ns.addr, extra={"retryMaxTimes": 1}) as proxy:
+            start_proxy(tmp / "proxy", ns.addr) as proxy:
         create_topic(broker.addr, TOPIC, queues=2)
         with Admin(ns.addr) as admin:
-            admin.create_subscription_group(SubscriptionGroupConfig("GID_FIFO", consumeMessageOrderly=True),
+            admin.create_subscription_group(SubscriptionGroupConfig("GID_FIFO", consumeMessageOrderly=True, retryMaxTimes=1),
                                             broker_addr=broker.addr)
         env = Env(ns, broker, proxy)
         route = pb.QueryRouteRequest(topic=pb.Resource(name=TOPIC), endpoints=pb.Endpoints(
@@ -92,7 +92,8 @@ def test_fifo_group_gets_the_next_message_only_after_the_ack(env: Env) -> None:
             topic=pb.Resource(name=TOPIC), expression=pb.FilterExpression(type=pb.TAG, expression="*"))]))
     call = env.stub.Telemetry(iter([pb.TelemetryCommand(settings=settings)]),
                               metadata=(("x-mq-client-id", "fifo-consumer"),))
-    assert next(call).settings.subscription.fifo is True
+    answer = next(call).settings
+    assert answer.subscription.fifo is True and answer.backoff_policy.max_attempts == 2  # the group's
     call.cancel()
     for i in range(3):
         send(env, f"f{i}".encode(), f"FIFO{i:012d}", message_group="order-1")
@@ -103,7 +104,7 @@ def test_fifo_group_gets_the_next_message_only_after_the_ack(env: Env) -> None:
     _, [second] = receive(env, "GID_FIFO", batch=1, invisible_s=10)
     assert second.body == b"f1"
     # not acked: after its invisible time f1 again (not f2), as a second attempt, then (the
-    # proxy's retryMaxTimes is 1: two attempts) to the DLQ, and f2 comes
+    # group's retryMaxTimes is 1: two attempts) to the DLQ, and f2 comes
     _, [again] = wait_until(lambda: (lambda r: r if r[1] else None)(receive(env, "GID_FIFO", batch=1, poll_s=5)),
                             40, 0.2, "f1 again")
     assert again.body == b"f1" and again.system_properties.delivery_attempt == 2

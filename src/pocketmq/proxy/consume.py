@@ -9,7 +9,8 @@ nothing remembered here.
 A group with ``consumeMessageOrderly`` (read from its broker, GET_SUBSCRIPTIONGROUP_CONFIG, cached
 a few seconds) is FIFO: its pops are orderly, each message's delivery attempt comes from the
 pop's ``orderCountInfo``, and a message past the maximum attempts goes to the DLQ instead of the
-client (upstream PopMessageResultFilterImpl's TO_DLQ). Filters: tags, and SQL92."""
+client (upstream PopMessageResultFilterImpl's TO_DLQ; the maximum is the group's retryMaxTimes + 1,
+also what its consumers are told over Telemetry). Filters: tags, and SQL92."""
 
 from __future__ import annotations
 
@@ -117,29 +118,36 @@ class Consumption:
         self.config = config
         self.backend = backend
         self.clock = clock
-        self._orderly: dict[str, tuple[float, bool]] = {}  # group -> (when read, consumeMessageOrderly)
+        # group -> (when read, consumeMessageOrderly, retryMaxTimes)
+        self._groups: dict[str, tuple[float, bool, int]] = {}
 
     def is_fifo(self, group: str) -> bool:
         """What the last look-up said (the Telemetry answer's ``fifo``)."""
-        cached = self._orderly.get(group)
+        cached = self._groups.get(group)
         return cached is not None and cached[1]
 
+    def max_attempts(self, group: str) -> int:
+        """The group's retryMaxTimes + 1 as last read (the proxy's retryMaxTimes before that)."""
+        cached = self._groups.get(group)
+        return (cached[2] if cached is not None else self.config.retryMaxTimes) + 1
+
     async def group_is_orderly(self, topic: str, broker_name: str, group: str) -> bool:
-        cached = self._orderly.get(group)
+        cached = self._groups.get(group)
         now = self.clock.monotonic()
         if cached is not None and now - cached[0] < GROUP_CACHE_SECONDS:
             return cached[1]
-        orderly = False
+        orderly, retry_max = False, self.config.retryMaxTimes
         try:
             response = await self.backend.broker_call(topic, broker_name, RequestCode.GET_SUBSCRIPTIONGROUP_CONFIG,
                                                       GetSubscriptionGroupConfigRequestHeader(group=group))
             if response.code == ResponseCode.SUCCESS and response.body:
                 data = fastjson.loads(response.body_bytes())
                 orderly = str(data.get("consumeMessageOrderly", False)).lower() == "true"
+                retry_max = int(data.get("retryMaxTimes", retry_max))
         except Exception as exc:  # noqa: BLE001 - the pop itself reports what is wrong
             log.debug("cannot read the config of group %s: %s", group, exc)
             return cached[1] if cached is not None else False
-        self._orderly[group] = (now, orderly)
+        self._groups[group] = (now, orderly, retry_max)
         return orderly
 
     async def refresh_groups(self, settings: pb.Settings) -> None:
@@ -221,7 +229,7 @@ class Consumption:
     async def divert_exhausted(self, topic: str, group: str, messages: list[pm.MessageExt], handles: list[str]
                                ) -> tuple[list[pm.MessageExt], list[str]]:
         """FIFO messages delivered the maximum number of times go to the DLQ, not to the client."""
-        max_attempts = self.config.retryMaxTimes + 1
+        max_attempts = self.max_attempts(group)
         kept: list[tuple[pm.MessageExt, str]] = []
         for msg, handle in zip(messages, handles):
             if msg.reconsume_times < max_attempts:

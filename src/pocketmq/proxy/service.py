@@ -111,7 +111,8 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.clock = clock
         self.transactions = TransactionTable(clock=clock)
         self.consumption = Consumption(config, backend, clock)  # type: ignore[arg-type]
-        self.settings = ClientSettings(config, is_fifo=self.consumption.is_fifo)
+        self.settings = ClientSettings(config, is_fifo=self.consumption.is_fifo,
+                                       max_attempts=self.consumption.max_attempts)
         self.channels: dict[str, asyncio.Queue[pb.TelemetryCommand | None]] = {}
         if hasattr(backend, "on_check"):
             backend.on_check = self.on_transaction_check  # type: ignore[attr-defined]

@@ -28,9 +28,11 @@ def duration_ms(ms: int) -> Duration:
 class ClientSettings:
     """Settings by client id; safe to use from the loop and from threads."""
 
-    def __init__(self, config: ProxyConfig, is_fifo: Callable[[str], bool] = lambda group: False) -> None:
+    def __init__(self, config: ProxyConfig, is_fifo: Callable[[str], bool] = lambda group: False,
+                 max_attempts: Callable[[str], int] | None = None) -> None:
         self.config = config
         self.is_fifo = is_fifo
+        self.max_attempts = max_attempts or (lambda group: config.retryMaxTimes + 1)
         self._by_client: dict[str, pb.Settings] = {}
         self._lock = threading.Lock()
 
@@ -83,7 +85,7 @@ class ClientSettings:
         subscription.long_polling_timeout.CopyFrom(duration_ms(config.grpcClientConsumerMaxLongPollingTimeoutMillis))
         subscription.fifo = self.is_fifo(subscription.group.name)
         policy = settings.backoff_policy
-        policy.max_attempts = config.retryMaxTimes + 1
+        policy.max_attempts = self.max_attempts(subscription.group.name)
         # Upstream's default group retry policy: exponential, 1 s to 2 h, x2.
         policy.exponential_backoff.initial.CopyFrom(duration_ms(1000))
         policy.exponential_backoff.max.CopyFrom(duration_ms(7_200_000))
