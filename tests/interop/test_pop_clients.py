@@ -2,7 +2,8 @@
 `mqproxy`) as FIFO PushConsumers — two of them in one group, consuming at once — sees every
 message group in its send order; the RocketMQ 5 Java remoting client (rocketmq-client 5.3.3) as a
 DefaultMQPushConsumer in POP mode (`mqadmin setConsumeMode ... -m POP`) consumes over
-POP_MESSAGE / ACK_MESSAGE."""
+POP_MESSAGE / ACK_MESSAGE, and what its listener fails comes back through
+CHANGE_MESSAGE_INVISIBLETIME and the POP retry topic."""
 
 from __future__ import annotations
 
@@ -69,9 +70,13 @@ def test_java5_remoting_push_consumer_in_pop_mode(env: Env, unique) -> None:
     produced = sends(run_java5r_driver(["produce", "--topic", topic, "--count", 8, "--body", "pop"],
                                        namesrv=env.namesrv))
     assert len(produced) == 8
-    events = run_java5r_driver(["pop-consume", "--topic", topic, "--group", group, "--count", 8, "--timeout", 120],
-                               namesrv=env.namesrv, timeout=180)
+    events = run_java5r_driver(["pop-consume", "--topic", topic, "--group", group, "--count", 8, "--timeout", 120,
+                                "--fail-first", "true"], namesrv=env.namesrv, timeout=180)
     assert events[-1] == {"event": "done", "count": 8}, events[-5:]
     got = [e for e in events if e["event"] == "msg"]
     assert {e["msgId"] for e in got} == {e["msgId"] for e in produced}
     assert all(e["popCk"] for e in got)  # delivered by POP: the message carries its POP_CK
+    # each first delivery failed (the client changes its invisible time): it came back, retried once
+    for msg_id in {e["msgId"] for e in produced}:
+        attempts = [(e["reconsumeTimes"], e["status"]) for e in got if e["msgId"] == msg_id]
+        assert attempts[0] == (0, "RECONSUME_LATER") and (1, "SUCCESS") in attempts, attempts

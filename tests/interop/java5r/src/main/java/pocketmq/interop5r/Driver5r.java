@@ -19,10 +19,11 @@ import org.apache.rocketmq.common.message.MessageExt;
  * {"event":"done"}; a failure prints {"event":"error"} and exits 2.
  *
  *   produce --namesrv ADDR --topic T [--count N] [--body TEXT]
- *   pop-consume --namesrv ADDR --topic T --group G [--count N] [--timeout S]
+ *   pop-consume --namesrv ADDR --topic T --group G [--count N] [--timeout S] [--fail-first true]
  *           (a DefaultMQPushConsumer with clientRebalance=false: the broker assigns its queues and,
  *           for a group set to POP with mqadmin setConsumeMode, it pops; {"event":"msg",...,"popCk"}
- *           per delivery until N distinct messages were consumed)
+ *           per delivery until N distinct messages were consumed; with --fail-first the first
+ *           delivery of each message answers RECONSUME_LATER)
  */
 public final class Driver5r {
     public static void main(String[] argv) {
@@ -79,18 +80,26 @@ public final class Driver5r {
         String group = option(argv, "--group", null);
         int count = Integer.parseInt(option(argv, "--count", "1"));
         int timeout = Integer.parseInt(option(argv, "--timeout", "60"));
+        boolean failFirst = Boolean.parseBoolean(option(argv, "--fail-first", "false"));
         Set<String> consumed = ConcurrentHashMap.newKeySet();
+        Set<String> seen = ConcurrentHashMap.newKeySet();
         DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group);
         consumer.setNamesrvAddr(namesrv);
         consumer.setClientRebalance(false);  // the broker assigns: POP for a group set to POP
         consumer.subscribe(topic, "*");
+        consumer.setConsumeMessageBatchMaxSize(1);
         consumer.registerMessageListener((MessageListenerConcurrently) (msgs, context) -> {
             for (MessageExt msg : msgs) {
+                boolean fail = failFirst && seen.add(msg.getMsgId());
                 emit("{\"event\":\"msg\",\"msgId\":" + quote(msg.getMsgId())
                     + ",\"body\":" + quote(new String(msg.getBody(), StandardCharsets.UTF_8))
-                    + ",\"queueId\":" + msg.getQueueId()
+                    + ",\"queueId\":" + msg.getQueueId() + ",\"reconsumeTimes\":" + msg.getReconsumeTimes()
+                    + ",\"status\":" + quote(fail ? "RECONSUME_LATER" : "SUCCESS")
                     + ",\"popCk\":" + quote(msg.getProperty(MessageConst.PROPERTY_POP_CK) == null ? ""
                         : msg.getProperty(MessageConst.PROPERTY_POP_CK)) + "}");
+                if (fail) {
+                    return ConsumeConcurrentlyStatus.RECONSUME_LATER;
+                }
                 consumed.add(msg.getMsgId());
             }
             return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
