@@ -1,5 +1,5 @@
-"""POP consumption in the broker (RocketMQ 5's RIP-19): POP_MESSAGE, ACK_MESSAGE and
-CHANGE_MESSAGE_INVISIBLETIME with upstream's headers, and the revive service.
+"""POP consumption in the broker (RocketMQ 5's RIP-19): POP_MESSAGE, ACK_MESSAGE,
+BATCH_ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME with upstream's headers, and the revive service.
 
 A pop reads up to ``maxMsgNums`` messages of a group from the topic's queues (and first from the
 group's POP retry topic ``%RETRY%<group>_<topic>``), writes a checkpoint (CK) for them and moves
@@ -21,7 +21,9 @@ time is over, acks (reviveQid 999) move the group's offset, and what times out i
 place, from the queue, with its delivery count in ``orderCountInfo``.
 
 BATCH_ACK_MESSAGE acks many offsets of several pops in one request; PEEK_MESSAGE, NOTIFICATION
-and POLLING_INFO are in pop_peek.py. Filters: tags, and SQL92 through the broker's filter room.
+and POLLING_INFO are in pop_peek.py, QUERY_ASSIGNMENT and SET_MESSAGE_REQUEST_MODE in
+assignment.py (both registered with POP). Filters: tags, and SQL92 through the broker's filter room
+(SQL92 in POP does not need ``enablePropertyFilter``, as upstream's pop).
 
 Not yet: several revive queues.
 """
@@ -297,6 +299,7 @@ class PopService:
         if offset < 0:
             offset = self._init_offset(topic, queue_id, header.initMode)
         result = self.broker.store.get_message(group, topic, queue_id, offset, want, *filters)
+        batch.rest += max(0, result.max_offset - result.next_begin_offset)
         if result.buffers:
             queue_offsets = list(result.message_queue_offsets)
             counts, minimum = self.order_info.update(key, pop_time, header.invisibleTime, queue_offsets,
