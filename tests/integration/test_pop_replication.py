@@ -1,12 +1,14 @@
 """POP checkpoints are messages of the revive topic, so they reach the slave as every message
 does, and a master killed with -9 after a pop that was never acked still redelivers the message
-(reconsumeTimes 1) once it is back. Also the orderly case: the group's offset, replicated, still
+(reconsumeTimes 1) once it is back. A group's POP mode (setConsumeMode) is copied to the slave. Also the orderly case: the group's offset, replicated, still
 points at the message in flight, which comes back first after the restart."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+import orjson
 
 from pocketmq.protocol import message as pm
 from pocketmq.remoting.codes import RequestCode, ResponseCode
@@ -40,6 +42,11 @@ def test_checkpoint_on_the_slave_and_redelivery_after_kill_9_of_the_master(tmp_p
             assert [bytes(m.body) for m in pop(master.addr, "GH", 4000)] == [b"in-flight", b"ordered"]
             assert [bytes(m.body) for m in pop(master.addr, "GHO", 600_000, order=True)] == [b"in-flight", b"ordered"]
             wait_replicated(master, slave)
+            mode = {"topic": TOPIC, "consumerGroup": "GH", "mode": "POP", "popShareQueueNum": 0}
+            assert call(master.addr, RequestCode.SET_MESSAGE_REQUEST_MODE,
+                        body=orjson.dumps(mode)).code == ResponseCode.SUCCESS
+            wait_until(lambda: b'"GH"' in (call(slave.addr, RequestCode.GET_ALL_MESSAGE_REQUEST_MODE).body or b""),
+                       30, 0.5, "the slave to copy the POP mode")
             checkpoints = wait_until(lambda: [m for m in pull_all(slave.addr, REVIVE, 0)
                                               if m.properties.get("TAGS") == "ck"] or None,
                                      20, 0.3, "the checkpoint on the slave")

@@ -6,7 +6,8 @@ asks the broker for its queues (a 5.x DefaultMQPushConsumer with ``clientRebalan
 in POP mode every consumer gets every broker of the topic with queue id -1 (popShareQueueNum 0,
 as upstream's allocate4Pop; otherwise its own queues and those of the popShareQueueNum clients
 after it), in PULL mode the queues are shared out averagely (AVG) among the
-group's clients. Retry topics are always PULL."""
+group's clients. Retry topics are always PULL. GET_ALL_MESSAGE_REQUEST_MODE (402) is what a slave
+copies from its master."""
 
 from __future__ import annotations
 
@@ -63,17 +64,26 @@ class MessageRequestModeManager:
 
     def load(self) -> None:
         data = load_json_file(self.path, orjson.loads)
-        for topic, groups in ((data or {}).get("messageRequestModeMap") or {}).items():
-            for group, body in (groups or {}).items():
-                try:
-                    self.table.setdefault(topic, {})[group] = RequestMode.from_dict(body)
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("skipping a bad request mode of %s/%s: %s", topic, group, exc)
+        self.table = self.decode_table(data or {})
 
-    def persist(self) -> None:
+    def encode(self, pretty: bool = False) -> bytes:
+        """Upstream MessageRequestModeSerializeWrapper."""
         payload = {"messageRequestModeMap": {t: {g: m.to_dict() for g, m in groups.items()}
                                              for t, groups in self.table.items()}}
-        write_file_safely(self.path, orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+        return orjson.dumps(payload, option=orjson.OPT_INDENT_2 if pretty else 0)
+
+    def decode_table(self, data: dict[str, Any]) -> dict[str, dict[str, RequestMode]]:
+        table: dict[str, dict[str, RequestMode]] = {}
+        for topic, groups in (data.get("messageRequestModeMap") or {}).items():
+            for group, body in (groups or {}).items():
+                try:
+                    table.setdefault(topic, {})[group] = RequestMode.from_dict(body)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("skipping a bad request mode of %s/%s: %s", topic, group, exc)
+        return table
+
+    def persist(self) -> None:
+        write_file_safely(self.path, self.encode(pretty=True))
 
     def get(self, topic: str, group: str) -> RequestMode | None:
         return self.table.get(topic, {}).get(group)
@@ -102,6 +112,18 @@ class AssignmentService:
     def register(self, register: Any) -> None:
         register(RequestCode.QUERY_ASSIGNMENT, self.query_assignment)
         register(RequestCode.SET_MESSAGE_REQUEST_MODE, self.set_message_request_mode)
+        register(RequestCode.GET_ALL_MESSAGE_REQUEST_MODE, self.get_all_message_request_mode)
+
+    async def get_all_message_request_mode(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """GET_ALL_MESSAGE_REQUEST_MODE (402): what a slave copies."""
+        return make_response(request, body=self.modes.encode())
+
+    def replace_all(self, data: dict[str, Any]) -> None:
+        """A slave takes its master's modes (upstream SlaveSynchronize.syncMessageRequestMode)."""
+        table = self.modes.decode_table(data)
+        if table != self.modes.table:
+            self.modes.table = table
+            self.modes.persist()
 
     async def set_message_request_mode(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         try:
