@@ -149,3 +149,20 @@ def test_sql92_filter_over_grpc(env: Env) -> None:
     assert sorted(bodies(got)) == [b"q2", b"q3"]
     bad = receive(env, "GID_SQL2", expression=pb.FilterExpression(type=pb.SQL, expression="level >>> 2"))
     assert bad == ([pb.ILLEGAL_FILTER_EXPRESSION], [])
+
+
+def test_ack_twice_and_unknown_group(env: Env, tmp_path: Path) -> None:
+    send(env, b"twice", "TWICE0000000001", tag="Twice")
+    _, [msg] = receive(env, "GID_TWICE", expression=pb.FilterExpression(type=pb.TAG, expression="Twice"))
+    assert ack(env, "GID_TWICE", msg) == pb.OK
+    assert ack(env, "GID_TWICE", msg) == pb.OK  # as upstream: acking again changes nothing
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "b", ns.addr, extra={"autoCreateSubscriptionGroup": "false"}) as broker, \
+            start_proxy(tmp_path / "p", ns.addr) as proxy:
+        create_topic(broker.addr, TOPIC, queues=1)
+        other = Env(ns, broker, proxy)
+        route = pb.QueryRouteRequest(topic=pb.Resource(name=TOPIC), endpoints=pb.Endpoints(
+            scheme=pb.IPv4, addresses=[pb.Address(host="127.0.0.1", port=1)]))
+        wait_until(lambda: other.stub.QueryRoute(route, metadata=CLIENT).status.code == pb.OK, 20, 0.2, "the route")
+        assert receive(other, "GID_NOBODY", poll_s=1)[0] == [pb.CONSUMER_GROUP_NOT_FOUND]
+        other.channel.close()
