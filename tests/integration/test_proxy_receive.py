@@ -34,7 +34,7 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("proxy-recv")
     with start_namesrv(tmp / "ns") as ns, start_broker(tmp / "broker", ns.addr) as broker, \
-            start_proxy(tmp / "proxy", ns.addr) as proxy:
+            start_proxy(tmp / "proxy", ns.addr, extra={"minInvisibleTimeMillsForRecv": 1000}) as proxy:
         create_topic(broker.addr, TOPIC, queues=2)
         with Admin(ns.addr) as admin:
             admin.create_subscription_group(SubscriptionGroupConfig("GID_FIFO", consumeMessageOrderly=True, retryMaxTimes=1),
@@ -101,12 +101,12 @@ def test_fifo_group_gets_the_next_message_only_after_the_ack(env: Env) -> None:
     assert first.body == b"f0" and first.system_properties.delivery_attempt == 1
     assert receive(env, "GID_FIFO", poll_s=1) == ([pb.MESSAGE_NOT_FOUND], [])  # f1 waits for f0's ack
     assert ack(env, "GID_FIFO", first) == pb.OK
-    _, [second] = receive(env, "GID_FIFO", batch=1, invisible_s=10)
+    _, [second] = receive(env, "GID_FIFO", batch=1, invisible_s=2)
     assert second.body == b"f1"
     # not acked: after its invisible time f1 again (not f2), as a second attempt, then (the
     # group's retryMaxTimes is 1: two attempts) to the DLQ, and f2 comes
-    _, [again] = wait_until(lambda: (lambda r: r if r[1] else None)(receive(env, "GID_FIFO", batch=1, poll_s=5)),
-                            40, 0.2, "f1 again")
+    _, [again] = wait_until(lambda: (lambda r: r if r[1] else None)(
+        receive(env, "GID_FIFO", batch=1, invisible_s=2, poll_s=5)), 40, 0.2, "f1 again")
     assert again.body == b"f1" and again.system_properties.delivery_attempt == 2
     _, [third] = wait_until(lambda: (lambda r: r if r[1] else None)(receive(env, "GID_FIFO", batch=1, poll_s=5)),
                             60, 0.2, "the next message once f1 is in the DLQ")
