@@ -197,3 +197,12 @@ def test_unknown_group_without_auto_create(tmp_path: Path) -> None:
         assert notified.code == ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST
         missing = call(b.addr, RequestCode.POP_MESSAGE, {"consumerGroup": "GNone", "topic": TOPIC})
         assert missing.code == ResponseCode.SYSTEM_ERROR  # a header without its required fields
+
+
+def test_tag_filter(broker) -> None:
+    for i, tag in enumerate(["TagA", "TagB", "TagA", "TagC"]):
+        assert send_raw(broker.addr, TOPIC, f"t{i}".encode(), props={"TAGS": tag}).code == ResponseCode.SUCCESS
+    _, got = pop(broker.addr, "GT", 60_000, exp="TagA || TagC")
+    assert bodies(got) == [b"t0", b"t2", b"t3"]
+    _, none = pop(broker.addr, "GT", 60_000, exp="TagA || TagC")
+    assert none == []  # the TagB message was passed over, not left in the way
