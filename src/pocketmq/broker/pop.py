@@ -573,9 +573,10 @@ class PopService:
             elif tag in (ACK_TAG, BATCH_ACK_TAG):
                 key = (str(data["t"]), str(data["c"]), int(data["q"]), int(data["so"]), int(data["pt"]))
                 revival = self.pending.get(key)
-                if revival is not None:
-                    revival.acked.update(int(o) for o in data["aol"]) if tag == BATCH_ACK_TAG \
-                        else revival.acked.add(int(data["ao"]))
+                if revival is not None and tag == BATCH_ACK_TAG:
+                    revival.acked.update(int(o) for o in data["aol"])
+                elif revival is not None:
+                    revival.acked.add(int(data["ao"]))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping a bad revive entry at %d: %s", queue_offset, exc)
 
