@@ -249,6 +249,30 @@ def run_java5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DE
     return _run(cmd, timeout, check, client_env(), "java 5 driver")
 
 
+JAVA5R_DIR = INTEROP_DIR / "java5r"
+JAVA5R_DRIVER_MAIN = "pocketmq.interop5r.Driver5r"
+
+
+def java5r_classpath() -> str:
+    classes = JAVA5R_DIR / "target" / "classes"
+    jars = sorted((JAVA5R_DIR / "lib").glob("*.jar")) if (JAVA5R_DIR / "lib").exists() else []
+    if not (classes / "pocketmq" / "interop5r" / "Driver5r.class").exists() or not jars:
+        raise InteropSetupMissing(f"{JAVA5R_DIR} is not built: run `bash tests/interop/setup.sh`")
+    return os.pathsep.join([str(classes), *map(str, jars)])
+
+
+def run_java5r_driver(args: Sequence[str], *, namesrv: str, timeout: float = DEFAULT_TIMEOUT,
+                      check: bool = True) -> list[dict]:
+    """Run ``Driver5r produce|pop-consume ...`` with the official RocketMQ 5 Java remoting client
+    (rocketmq-client 5.3.3) against the name server ``namesrv``; returns its events."""
+    args = [str(a) for a in args]
+    home = client_home()
+    cmd = [java_bin(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", f"-Duser.home={home}",
+           f"-Djava.io.tmpdir={home}", "-cp", java5r_classpath(), JAVA5R_DRIVER_MAIN, *args[:1],
+           "--namesrv", namesrv, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "java 5 remoting driver")
+
+
 # ---- Go --------------------------------------------------------------------------------------
 
 def go_driver_path() -> Path:

@@ -114,9 +114,10 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.config = config
         self.backend = backend
         self.clock = clock
-        self.settings = ClientSettings(config)
         self.transactions = TransactionTable(clock=clock)
         self.consumption = Consumption(config, backend, clock)  # type: ignore[arg-type]
+        self.settings = ClientSettings(config, is_fifo=self.consumption.is_fifo,
+                                       max_attempts=self.consumption.max_attempts)
         self.channels: dict[str, asyncio.Queue[pb.TelemetryCommand | None]] = {}
         self.peers: PeerTable | None = None  # set by the endpoint when a TLS front relays calls
         if hasattr(backend, "on_check"):
@@ -233,6 +234,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
                 check_topic(topic.name)
         except ProxyError as exc:
             return pb.TelemetryCommand(status=status_for(exc))
+        await self.consumption.refresh_groups(settings)  # a FIFO group's consumers learn it here
         answer = pb.TelemetryCommand(status=ok(), settings=self.settings.update(client_id, settings))
         topics = {topic.name for topic in settings.publishing.topics}
         if topics:
@@ -372,10 +374,12 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
                                       context: grpc.aio.ServicerContext) -> pb.ChangeInvisibleDurationResponse:
         return await self.consumption.change_invisible_duration(request)
 
-    # ------------------------------------------------------------------ not yet
+    async def ForwardMessageToDeadLetterQueue(self, request: pb.ForwardMessageToDeadLetterQueueRequest,
+                                              context: grpc.aio.ServicerContext
+                                              ) -> pb.ForwardMessageToDeadLetterQueueResponse:
+        return await self.consumption.forward_message_to_dlq(request)
 
-    async def ForwardMessageToDeadLetterQueue(self, request, context):  # type: ignore[no-untyped-def]
-        return pb.ForwardMessageToDeadLetterQueueResponse(status=not_implemented("ForwardMessageToDeadLetterQueue"))
+    # ------------------------------------------------------------------ not yet
 
     async def PullMessage(self, request, context):  # type: ignore[no-untyped-def]
         yield pb.PullMessageResponse(status=not_implemented("PullMessage"))
