@@ -52,6 +52,7 @@ log = logging.getLogger("pocketmq.broker")
 TIMER_GROUP = "TIMER_CONSUMER"
 IDLE_RECHECK_SECONDS = 1.0
 LOAD_BATCH = 32
+YIELD_EVERY = 64
 # Put outcomes a retry cannot fix: drop the message with a log line (upstream PUT_NO_RETRY).
 _NO_RETRY = frozenset({PutMessageStatus.MESSAGE_ILLEGAL, PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
                        PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL, PutMessageStatus.WHEEL_TIMER_NOT_ENABLE})
@@ -143,8 +144,9 @@ class TimerMessageService:
                 "timerDequeueCount": str(self.delivered_count)}
 
     # ------------------------------------------------------------------------------ loading
-    def load_new_entries(self) -> int:
-        """Read the timer queue from where the wheel stopped; returns how many entries were read."""
+    async def load_new_entries(self) -> int:
+        """Read the timer queue from where the wheel stopped; returns how many entries were read.
+        Yields to the event loop between batches (a restart may find a long backlog)."""
         max_offset = self.store.get_max_offset_in_queue(TIMER_TOPIC, 0)
         if self._loaded > max_offset:  # the commit log lost its tail (power loss): trust what is there
             log.warning("timer queue ends at %d, below the checkpoint's %d", max_offset, self._loaded)
@@ -164,6 +166,7 @@ class TimerMessageService:
                 self._add(m.decode_message(view))
                 read += 1
             self._loaded = max(self._loaded, result.next_begin_offset)
+            await asyncio.sleep(0)
         if read:
             self.dirty = True
         return read
@@ -213,7 +216,7 @@ class TimerMessageService:
 
     async def run_once(self) -> float:
         """Load new timers, deliver the due ones; returns how long to sleep before looking again."""
-        self.load_new_entries()
+        await self.load_new_entries()
         try:
             return await self._deliver_due()
         finally:
@@ -237,6 +240,8 @@ class TimerMessageService:
                 return IDLE_RECHECK_SECONDS
             self._pending_offsets.discard(entry[1])
             self.dirty = True
+            if self.delivered_count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a backlog of due timers must not hold the loop
         return IDLE_RECHECK_SECONDS
 
     async def _deliver(self, entry: Entry, now: int) -> bool:

@@ -265,3 +265,10 @@ def test_pause_until_the_next_slot(tmp_path) -> None:
         assert pause == pytest.approx((timer_slot(T0 + 500, 1000) + 1000 - T0) / 1000)
         await store.shutdown()
     asyncio.run(main())
+
+
+def test_a_precision_of_zero_stops_the_broker_at_startup() -> None:
+    from pocketmq.broker.startup import check_configs
+    from pocketmq.config import BrokerConfig, MessageStoreConfig
+    assert check_configs(BrokerConfig(), MessageStoreConfig(timerPrecisionMs=0)) == "timerPrecisionMs must be > 0, not 0"
+    assert check_configs(BrokerConfig(), MessageStoreConfig()) is None
