@@ -138,3 +138,39 @@ def test_a_malformed_timer_deliver_ms_is_refused(cluster) -> None:
     ok = send_raw(broker.addr, TOPIC, b"the broker still serves", props={"TIMER_DELIVER_MS": str(now_ms() - 1)})
     assert ok.code == ResponseCode.SUCCESS  # a time in the past: stored at once
     assert [m.body for m in pull_all(broker.addr, TOPIC, 0, timeout=5)] == [b"the broker still serves"]
+
+
+def test_a_slave_restarted_as_master_delivers_what_was_pending_once(tmp_path) -> None:
+    """The slave copies the master's timer checkpoint (GET_TIMER_CHECK_POINT, every 10 s). Started
+    as the master on its own store, it delivers the timer that was still pending, and not again
+    the one its old master had delivered before that copy."""
+    from tests.support.cluster import start_master, start_slave, wait_replicated
+
+    namesrv = start_namesrv(tmp_path / "ns")
+    master = start_master(tmp_path / "m", namesrv.addr, role="ASYNC_MASTER")
+    slave = start_slave(tmp_path / "s", namesrv.addr)
+    promoted = None
+    try:
+        create_topic(master.addr, TOPIC, QUEUES)
+        early = send_raw(master.addr, TOPIC, b"early", props={"TIMER_DELAY_MS": "1500", "UNIQ_KEY": "EARLY"})
+        late_due = now_ms() + 50_000  # long after the promotion below, even on a loaded machine
+        late = send_raw(master.addr, TOPIC, b"late", props={"TIMER_DELIVER_MS": str(late_due), "UNIQ_KEY": "LATE"})
+        assert early.code == late.code == ResponseCode.SUCCESS
+        wait_until(lambda: "EARLY" in delivered(master.addr), 30, 0.2, "the early timer on the master")
+        checkpoint = tmp_path / "s" / "store" / "config" / "timerCheckpoint.json"
+        wait_until(lambda: checkpoint.exists() and '"minPendingOffset":1' in checkpoint.read_text(), 40, 0.5,
+                   "the slave's copy of the master's timer checkpoint")
+        wait_replicated(master, slave)
+        master.kill()
+        assert slave.terminate() == 0
+        promoted = start_master(tmp_path / "s", namesrv.addr, role="ASYNC_MASTER")
+        create_topic(promoted.addr, TOPIC, QUEUES)
+        got = wait_until(lambda: delivered(promoted.addr).get("LATE"), 90, 0.5, "the pending timer on the new master")
+        assert got.store_timestamp >= late_due
+        keys = delivered_keys(promoted.addr)
+        assert keys.count("LATE") == 1 and keys.count("EARLY") == 1, keys
+    finally:
+        for broker in (master, slave, promoted):
+            if broker is not None:
+                broker.kill()
+        namesrv.kill()
