@@ -342,3 +342,27 @@ def test_telemetry_streams_that_end_or_break_mid_way_leave_the_proxy_serving(env
     closed.set()
     assert env.stub.QueryRoute(route_request(TOPIC), metadata=CLIENT).status.code == pb.OK
     assert env.proxy.proc.poll() is None
+
+
+def test_a_delivery_time_beyond_the_brokers_timer_max_delay_is_refused_by_the_broker(tmp_path) -> None:
+    """The proxy's maxDelayTimeMills (one day) usually answers first; set above the broker's
+    timerMaxDelaySec, the broker's refusal reaches the client as upstream's proxy passes it on:
+    INTERNAL_SERVER_ERROR with the broker's remark. Nothing is stored."""
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "broker", ns.addr, extra={"timerMaxDelaySec": 60}) as broker, \
+            start_proxy(tmp_path / "proxy", ns.addr, extra={"maxDelayTimeMills": 86_400_000}) as proxy:
+        create_topic(broker.addr, TOPIC, queues=4)
+        env = Env(ns, broker, proxy)
+        try:
+            wait_until(lambda: env.stub.QueryRoute(route_request(TOPIC), metadata=CLIENT).status.code == pb.OK,
+                       20, 0.2, "the topic's route through the proxy")
+            msg = grpc_message(b"too far", "FAR0000000000001")
+            msg.system_properties.message_type = pb.DELAY
+            msg.system_properties.delivery_timestamp.FromMilliseconds(int(time.time() * 1000) + 120_000)
+            response = env.stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=CLIENT)
+            assert response.status.code == pb.INTERNAL_SERVER_ERROR
+            assert response.status.message.startswith(
+                "timer message illegal, the delay time should not be bigger than the max delay 60000ms")
+            assert read_back(env) == {}
+        finally:
+            env.channel.close()
