@@ -138,10 +138,13 @@ class TimerMessageService:
         return self._low
 
     def runtime_info(self) -> dict[str, str]:
+        """Upstream's brokerStatus keys: how far delivery is behind the clock (seconds), how many
+        timer messages are not yet in the wheel, how many wait in it."""
         max_offset = self.store.get_max_offset_in_queue(TIMER_TOPIC, 0)
-        return {"timerOffsetBehind": str(max(0, max_offset - self._loaded)),
-                "timerCongestNum": str(len(self.wheel)),
-                "timerDequeueCount": str(self.delivered_count)}
+        behind_ms = self.clock.now_ms() - (self.wheel[0][0] + self.precision_ms) if self.wheel else 0
+        return {"timerReadBehind": str(max(0, behind_ms) // 1000),
+                "timerOffsetBehind": str(max(0, max_offset - self._loaded)),
+                "timerCongestNum": str(len(self.wheel))}
 
     # ------------------------------------------------------------------------------ loading
     async def load_new_entries(self) -> int:

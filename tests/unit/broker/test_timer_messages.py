@@ -205,7 +205,9 @@ def test_restart_rebuilds_the_wheel_and_delivers_each_message_once(tmp_path) -> 
         for i, later in enumerate((1000, 30_000, 2000, 40_000, 3000)):
             await store.put_message(msg(uniq=f"M{i}", TIMER_DELIVER_MS=str(T0 + later)))
         clock.advance(5000)
+        assert timer.runtime_info()["timerOffsetBehind"] == "5"
         await timer.run_once()                         # M0, M2, M4 delivered
+        assert timer.runtime_info() == {"timerReadBehind": "0", "timerOffsetBehind": "0", "timerCongestNum": "2"}
         timer.persist()
         await store.shutdown()
 
