@@ -72,7 +72,7 @@ def test_each_timer_property_is_delivered_on_time(cluster) -> None:
         # little after ours, so "due" as computed here is a lower bound
         assert msg.store_timestamp >= due - 5, key
         assert msg.store_timestamp - due < 1000, f"{key} delivered {msg.store_timestamp - due} ms late"
-        assert int(msg.properties["TIMER_DEQUEUE_MS"]) == msg.store_timestamp
+        assert due - 5 <= int(msg.properties["TIMER_DEQUEUE_MS"]) <= msg.store_timestamp
 
 
 def test_a_pending_timer_survives_a_broker_restart(cluster) -> None:

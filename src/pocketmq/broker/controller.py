@@ -290,8 +290,6 @@ class BrokerController:
         self.consumer_offset_manager.persist_if_dirty()
         if self.schedule.dirty:
             self.schedule.persist()
-        if self.timer.dirty:
-            self.timer.persist()
 
     def _scan_idle_channels(self) -> None:
         for channel in self.consumer_manager.scan_idle() + self.producer_manager.scan_idle():

@@ -97,6 +97,7 @@ class TimerMessageService:
         self._last_persist = self.clock.monotonic()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._write: asyncio.Future[None] | None = None  # a checkpoint write on a worker thread
         self.dirty = False
         self.delivered_count = 0
 
@@ -125,6 +126,15 @@ class TimerMessageService:
         write_file_safely(self.path, self.encode_checkpoint())
         self._last_persist = self.clock.monotonic()
         self.dirty = False
+
+    async def persist_off_loop(self) -> None:
+        """persist(), with the write and its fsync on a worker thread. Shielded: a stop while it
+        runs waits for it (stop()) rather than racing it with a second write."""
+        data = self.encode_checkpoint()
+        self._last_persist = self.clock.monotonic()
+        self.dirty = False
+        self._write = asyncio.get_running_loop().run_in_executor(None, write_file_safely, self.path, data)
+        await asyncio.shield(self._write)
 
     def replace_checkpoint(self, data: dict[str, Any]) -> None:
         """A slave copying its master's checkpoint; it starts from it when it becomes master."""
@@ -194,6 +204,8 @@ class TimerMessageService:
         if self._task is not None:
             await cancel_and_wait([self._task])
             self._task = None
+        if self._write is not None:
+            await asyncio.wait([self._write])
         if self.dirty:
             self.persist()
 
@@ -220,11 +232,10 @@ class TimerMessageService:
     async def run_once(self) -> float:
         """Load new timers, deliver the due ones; returns how long to sleep before looking again."""
         await self.load_new_entries()
-        try:
-            return await self._deliver_due()
-        finally:
-            if self.dirty and self.clock.monotonic() - self._last_persist >= self.flush_interval_s:
-                self.persist()
+        pause = await self._deliver_due()
+        if self.dirty and self.clock.monotonic() - self._last_persist >= self.flush_interval_s:
+            await self.persist_off_loop()
+        return pause
 
     async def _deliver_due(self) -> float:
         while self.wheel:
