@@ -3,7 +3,8 @@ Java (rocketmq-client-java) producers set a delivery timestamp and send through 
 --enable-proxy`; the message is held back until then, stored in its topic within a second after
 it (the broker's timer wheel, timerPrecisionMs 1000), and the same clients' SimpleConsumers
 receive it no earlier, carrying its delivery timestamp. A time beyond the proxy's
-maxDelayTimeMills is refused with ILLEGAL_DELIVERY_TIME."""
+maxDelayTimeMills is refused with ILLEGAL_DELIVERY_TIME. The official Java 4.9 client, unchanged,
+asks for a timer with the TIMER_DELAY_SEC property over remoting and gets it delivered on time."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from clients import run_java5_driver, run_py5_driver, sends
+from clients import messages, run_java5_driver, run_java_driver, run_py5_driver, sends
 from tests.support.cluster import create_topic, pull_all
 from tests.support.processes import free_port, start_broker, start_namesrv
 
@@ -22,8 +23,8 @@ QUEUES = 2
 
 
 class Env:
-    def __init__(self, broker: str, endpoint: str) -> None:
-        self.broker, self.endpoint = broker, endpoint
+    def __init__(self, namesrv: str, broker: str, endpoint: str) -> None:
+        self.namesrv, self.broker, self.endpoint = namesrv, broker, endpoint
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, interop_ready: None) -> Iterat
     port = free_port()
     with start_namesrv(tmp / "ns") as ns, \
             start_broker(tmp / "broker", ns.addr, extra={"grpcServerPort": port}, flags=["--enable-proxy"]) as broker:
-        yield Env(broker.addr, f"127.0.0.1:{port}")
+        yield Env(ns.addr, broker.addr, f"127.0.0.1:{port}")
 
 
 def stored(env: Env, topic: str) -> dict[str, object]:
@@ -94,3 +95,17 @@ def test_java5_delivery_beyond_the_maximum_is_an_illegal_delivery_time(env: Env,
     assert events[-1]["event"] == "error", events
     assert "40012" in events[-1]["error"] or "ILLEGAL_DELIVERY_TIME" in events[-1]["error"], events
     assert stored(env, topic) == {}
+
+
+def test_java4_official_client_timer_delay_sec_over_remoting(env: Env, unique) -> None:
+    topic = unique("T")
+    create_topic(env.broker, topic, queues=QUEUES)
+    [sent] = sends(run_java_driver(["produce", "--topic", topic, "--count", 1, "--prop", "TIMER_DELAY_SEC=4"],
+                                   namesrv=env.namesrv))
+    consumed = messages(run_java_driver(["push-consume", "--topic", topic, "--group", unique("G"), "--count", 1,
+                                         "--timeout", 90], namesrv=env.namesrv))
+    [got] = consumed
+    assert got["msgId"] == sent["msgId"]
+    enqueued = int(got["properties"]["TIMER_ENQUEUE_MS"])  # when the broker took it: the delay starts there
+    assert enqueued + 4000 <= got["storeTimestamp"] < enqueued + 5000
+    assert got["properties"]["TIMER_DELAY_SEC"] == "4"
