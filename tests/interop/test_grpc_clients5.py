@@ -27,8 +27,9 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, interop_ready: None) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("py5")
-    with start_namesrv(tmp / "ns") as ns, start_broker(tmp / "broker", ns.addr) as broker, \
-            start_proxy(tmp / "proxy", ns.addr) as proxy:
+    # timerPrecisionMs 100: a delivery time is met within a second with room for a loaded machine
+    with start_namesrv(tmp / "ns") as ns, start_broker(tmp / "broker", ns.addr, extra={"timerPrecisionMs": 100}) \
+            as broker, start_proxy(tmp / "proxy", ns.addr) as proxy:
         yield Env(ns.addr, broker.addr, proxy.endpoint)
 
 

@@ -7,8 +7,8 @@ like every other message. This service keeps the wheel: an in-memory heap of pen
 loads new entries and, when the wall clock (the injected Clock) has passed a whole precision
 beyond a slot, stores each of its messages again in its real topic and queue with its original
 properties plus ``TIMER_ENQUEUE_MS`` (when it entered the timer topic) and ``TIMER_DEQUEUE_MS``
-(now), ``REAL_TOPIC``/``REAL_QID`` removed and ``TIMER_OUT_MS`` kept (so it is never timed
-again), as upstream's convertMessage. It sleeps until the next slot or a new timer arrives.
+(now), ``TIMER_OUT_MS`` kept (so it is never timed again), as upstream's convertMessage stores it
+(``REAL_TOPIC``/``REAL_QID`` too, as Apache 5.3.3 does). It sleeps until the next slot or a new timer arrives.
 
 Crash safety. ``config/timerCheckpoint.json`` holds three numbers:
 ``minPendingOffset`` (every timer-queue offset below it is delivered), ``loadedOffset`` and
@@ -282,10 +282,12 @@ class TimerMessageService:
 
 
 def to_real_message(msg: m.MessageExt, now_ms: int) -> m.MessageExtBrokerInner | None:
-    """Upstream's convert/convertMessage: the timer message back in its real topic and queue."""
+    """Upstream's convert/convertMessage: the timer message back in its real topic and queue.
+    ``REAL_TOPIC``/``REAL_QID`` stay in the stored properties: upstream's convertMessage clears
+    them only after it has encoded the property string it stores (Apache 5.3.3 delivers them)."""
     properties = dict(msg.properties)
-    real_topic = properties.pop(m.PROPERTY_REAL_TOPIC, None)
-    real_queue = properties.pop(m.PROPERTY_REAL_QUEUE_ID, None)
+    real_topic = properties.get(m.PROPERTY_REAL_TOPIC)
+    real_queue = properties.get(m.PROPERTY_REAL_QUEUE_ID)
     if not real_topic or real_queue is None or not real_queue.lstrip("-").isdigit():
         return None
     properties[PROPERTY_TIMER_ENQUEUE_MS] = str(msg.store_timestamp)
