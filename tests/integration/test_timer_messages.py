@@ -174,3 +174,29 @@ def test_a_slave_restarted_as_master_delivers_what_was_pending_once(tmp_path) ->
             if broker is not None:
                 broker.kill()
         namesrv.kill()
+
+
+def test_a_committed_transactional_timer_message_waits_for_its_time(cluster) -> None:
+    """The half message is stored as it is; the commit stores it in the timer topic, as upstream's
+    EndTransactionProcessor, so it is delivered at its time, not at the commit."""
+    import asyncio
+
+    from pocketmq.client import AsyncTransactionProducer, LocalTransactionState
+
+    namesrv, start = cluster
+    broker = start(timerPrecisionMs=100)
+
+    async def send() -> tuple[str, int]:
+        producer = AsyncTransactionProducer("TimerTxPG", namesrv.addr,
+                                            checker=lambda msg: LocalTransactionState.COMMIT_MESSAGE)
+        async with producer:
+            msg = Message(TOPIC, b"committed timer")
+            due = now_ms() + 4000
+            msg.set_deliver_time_ms(due)
+            result = await producer.send_message_in_transaction(msg, lambda m, a: LocalTransactionState.COMMIT_MESSAGE)
+            return result.send_result.msg_id, due
+
+    key, due = asyncio.run(send())
+    assert key not in delivered(broker.addr)  # committed, still waiting for its time
+    got = wait_until(lambda: delivered(broker.addr).get(key), 30, 0.2, "the committed timer message")
+    assert due <= got.store_timestamp < due + 1000

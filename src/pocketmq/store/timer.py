@@ -11,6 +11,11 @@ Rules, as upstream: a DELAY level wins (the timer properties are dropped and the
 apply); a message already in the timer topic or carrying ``TIMER_OUT_MS`` (a delivered timer) is
 never timed again; a time that is not a number or lies more than ``timerMaxDelaySec`` ahead is
 refused (WHEEL_TIMER_MSG_ILLEGAL); a time not in the future is stored at once in its topic.
+
+A transactional message is timed when it is committed: its half (in RMQ_SYS_TRANS_HALF_TOPIC) is
+checked (a refused time fails the prepare) but stored as it is. Upstream's put hook would park the half itself in the timer topic (with the half
+topic as its REAL_TOPIC), so that a commit before its time finds no half; PocketMQ does not copy
+that.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import re
 from pocketmq.protocol import message as m
 
 TIMER_TOPIC = "rmq_sys_wheel_timer"
+TRANS_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC"
 PROPERTY_TIMER_DELIVER_MS = m.PROPERTY_TIMER_DELIVER_MS
 PROPERTY_TIMER_DELAY_SEC = m.PROPERTY_TIMER_DELAY_SEC
 PROPERTY_TIMER_DELAY_MS = m.PROPERTY_TIMER_DELAY_MS
@@ -85,6 +91,8 @@ def apply_timer(msg: m.MessageExtBrokerInner, now_ms: int, precision_ms: int, ma
         return False
     if deliver_ms - now_ms > max_delay_sec * 1000:
         raise TimerMessageIllegal(f"delay {deliver_ms - now_ms} ms beyond timerMaxDelaySec {max_delay_sec}")
+    if msg.topic == TRANS_HALF_TOPIC:
+        return False  # checked now, timed when committed
     properties[PROPERTY_TIMER_OUT_MS] = str(timer_slot(deliver_ms, precision_ms))
     properties[m.PROPERTY_REAL_TOPIC] = msg.topic
     properties[m.PROPERTY_REAL_QUEUE_ID] = str(msg.queue_id)

@@ -274,3 +274,16 @@ def test_a_precision_of_zero_stops_the_broker_at_startup() -> None:
     from pocketmq.config import BrokerConfig, MessageStoreConfig
     assert check_configs(BrokerConfig(), MessageStoreConfig(timerPrecisionMs=0)) == "timerPrecisionMs must be > 0, not 0"
     assert check_configs(BrokerConfig(), MessageStoreConfig()) is None
+
+
+def test_a_half_message_is_checked_but_timed_only_when_committed(tmp_path) -> None:
+    async def main() -> None:
+        store, _ = await open_store(tmp_path, ManualClock(T0))
+        half = await store.put_message(msg(topic="RMQ_SYS_TRANS_HALF_TOPIC", TIMER_DELIVER_MS=str(T0 + 5000)))
+        assert half.status is PutMessageStatus.PUT_OK
+        assert store.get_max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0) == 1
+        assert store.get_max_offset_in_queue(TIMER_TOPIC, 0) == 0
+        bad = await store.put_message(msg(topic="RMQ_SYS_TRANS_HALF_TOPIC", TIMER_DELIVER_MS="soon"))
+        assert bad.status is PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL
+        await store.shutdown()
+    asyncio.run(main())
