@@ -366,3 +366,12 @@ def test_a_delivery_time_beyond_the_brokers_timer_max_delay_is_refused_by_the_br
             assert read_back(env) == {}
         finally:
             env.channel.close()
+
+
+def test_a_delivery_time_in_the_past_is_stored_at_once(env: Env) -> None:
+    msg = grpc_message(b"already due", "PAST000000000001")
+    msg.system_properties.message_type = pb.DELAY
+    msg.system_properties.delivery_timestamp.FromMilliseconds(int(time.time() * 1000) - 60_000)
+    assert env.stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=CLIENT).status.code == pb.OK
+    stored = read_back(env)["PAST000000000001"]  # no waiting: it is in its topic already
+    assert "TIMER_OUT_MS" not in stored.properties
