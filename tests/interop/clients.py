@@ -204,12 +204,23 @@ def py5_python() -> Path:
 
 
 def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
-                   check: bool = True) -> list[dict]:
+                   check: bool = True, trust: Path | None = None) -> list[dict]:
     """Run ``py5/driver.py produce ...`` with the official RocketMQ 5 Python client (gRPC) against
-    ``endpoints`` (a proxy's host:port); returns its events."""
+    ``endpoints`` (a proxy's host:port); returns its events. ``trust``: a certificate the client
+    takes as its root (gRPC's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), for --tls."""
     args = [str(a) for a in args]
     cmd = [str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]]
-    return _run(cmd, timeout, check, client_env(), "python 5 driver")
+    env = client_env()
+    if trust is not None:
+        env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(trust)
+    return _run(cmd, timeout, check, env, "python 5 driver")
+
+
+def start_py5_driver(args: Sequence[str], *, endpoints: str) -> "DriverProcess":
+    """``run_py5_driver`` in the background (e.g. a producer under load while a test kills a server)."""
+    args = [str(a) for a in args]
+    return DriverProcess([str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]],
+                         client_env(), "python 5 driver")
 
 
 # ---- Java 5.x (gRPC) -------------------------------------------------------------------------
@@ -228,7 +239,7 @@ def java5_classpath() -> str:
 
 def run_java5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
                      check: bool = True) -> list[dict]:
-    """Run ``Driver5 produce ...`` with the official RocketMQ 5 Java client (gRPC, plaintext)
+    """Run ``Driver5 produce ...`` with the official RocketMQ 5 Java client (gRPC; --tls true for TLS)
     against ``endpoints`` (a proxy's host:port); returns its events."""
     args = [str(a) for a in args]
     home = client_home()

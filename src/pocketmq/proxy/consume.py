@@ -158,6 +158,7 @@ class Consumption:
         result = pb.AckMessageResultEntry(message_id=entry.message_id, receipt_handle=entry.receipt_handle)
         try:
             info = decode_handle(entry.receipt_handle)
+            check_not_expired(info, self.clock.now_ms())
             header = AckMessageRequestHeader(consumerGroup=request.group.name, topic=request.topic.name,
                                              queueId=info.queue_id, extraInfo=entry.receipt_handle,
                                              offset=info.queue_offset)
@@ -178,6 +179,7 @@ class Consumption:
             invisible = request.invisible_duration.ToMilliseconds()
             check_invisible(invisible, 1, self.config.maxInvisibleTimeMills)
             info = decode_handle(request.receipt_handle)
+            check_not_expired(info, self.clock.now_ms())
             header = ChangeInvisibleTimeRequestHeader(
                 consumerGroup=request.group.name, topic=request.topic.name, queueId=info.queue_id,
                 extraInfo=request.receipt_handle, offset=info.queue_offset, invisibleTime=invisible)
@@ -200,6 +202,13 @@ def decode_handle(handle: str) -> ExtraInfo:
         return ExtraInfo.decode(handle)
     except ValueError:
         raise ProxyError(pb.INVALID_RECEIPT_HANDLE, "receipt handle is invalid") from None
+
+
+def check_not_expired(info: ExtraInfo, now_ms: int) -> None:
+    """Upstream's validateReceiptHandle: a handle whose invisible time is over is refused (the
+    message may already be with another consumer)."""
+    if info.pop_time + info.invisible_time < now_ms:
+        raise ProxyError(pb.INVALID_RECEIPT_HANDLE, "receipt handle is expired")
 
 
 def broker_status(response: RemotingCommand) -> pb.Status:

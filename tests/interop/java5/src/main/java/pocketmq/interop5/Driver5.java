@@ -8,7 +8,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.apache.rocketmq.client.apis.ClientConfiguration;
+import org.apache.rocketmq.client.apis.ClientConfigurationBuilder;
 import org.apache.rocketmq.client.apis.ClientServiceProvider;
+import org.apache.rocketmq.client.apis.StaticSessionCredentialsProvider;
 import org.apache.rocketmq.client.apis.consumer.FilterExpression;
 import org.apache.rocketmq.client.apis.consumer.FilterExpressionType;
 import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
@@ -29,8 +31,37 @@ import org.apache.rocketmq.client.apis.producer.SendReceipt;
  *           [--prop k=v]... [--group MESSAGE_GROUP] [--delay-ms MS]
  *   simple-consume --endpoints HOST:PORT --topic T --group G [--count N] [--invisible S] [--timeout S]
  *           (receives and acks until N messages were acked: {"event":"msg",...} per delivery)
+ * Both also take --tls true|false (the client's enableSsl; it does not check the server's
+ * certificate), --access-key AK --secret-key SK (StaticSessionCredentialsProvider) and
+ * --namespace NS.
  */
 public final class Driver5 {
+    static boolean tls = false;
+    static String accessKey = null, secretKey = null, namespace = null;
+
+    /** The options every command shares; false when ``key`` is not one of them. */
+    static boolean common(String key, String value) {
+        switch (key) {
+            case "--tls": tls = Boolean.parseBoolean(value); return true;
+            case "--access-key": accessKey = value; return true;
+            case "--secret-key": secretKey = value; return true;
+            case "--namespace": namespace = value; return true;
+            default: return false;
+        }
+    }
+
+    static ClientConfiguration configuration(String endpoints) {
+        ClientConfigurationBuilder builder = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(tls)
+            .setRequestTimeout(Duration.ofSeconds(15));  // long enough for a loaded test machine
+        if (accessKey != null) {
+            builder.setCredentialProvider(new StaticSessionCredentialsProvider(accessKey, secretKey));
+        }
+        if (namespace != null) {
+            builder.setNamespace(namespace);
+        }
+        return builder.build();
+    }
+
     public static void main(String[] argv) {
         try {
             if (argv.length > 0 && argv[0].equals("produce")) {
@@ -43,7 +74,12 @@ public final class Driver5 {
             }
             System.exit(0);
         } catch (Throwable t) {
-            emit("{\"event\":\"error\",\"error\":" + quote(t.getClass().getName() + ": " + t.getMessage()) + "}");
+            StringBuilder text = new StringBuilder();
+            for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                text.append(text.length() == 0 ? "" : " / caused by ").append(c.getClass().getName())
+                    .append(": ").append(c.getMessage());  // a failed startup hides the server's answer in its cause
+            }
+            emit("{\"event\":\"error\",\"error\":" + quote(text.toString()) + "}");
             System.exit(2);
         }
     }
@@ -65,12 +101,11 @@ public final class Driver5 {
                 case "--count": count = Integer.parseInt(value); break;
                 case "--delay-ms": delayMs = Long.parseLong(value); break;
                 case "--prop": props.add(value); break;
-                default: throw new IllegalArgumentException("unknown option " + key);
+                default: if (!common(key, value)) throw new IllegalArgumentException("unknown option " + key);
             }
         }
         ClientServiceProvider provider = ClientServiceProvider.loadService();
-        ClientConfiguration config = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(false)
-            .setRequestTimeout(Duration.ofSeconds(15)).build();  // long enough for a loaded test machine
+        ClientConfiguration config = configuration(endpoints);
         try (Producer producer = provider.newProducerBuilder().setClientConfiguration(config).setTopics(topic).build()) {
             for (int i = 0; i < count; i++) {
                 String text = count > 1 ? body + "-" + i : body;
@@ -106,12 +141,11 @@ public final class Driver5 {
                 case "--count": count = Integer.parseInt(value); break;
                 case "--invisible": invisible = Integer.parseInt(value); break;
                 case "--timeout": timeout = Integer.parseInt(value); break;
-                default: throw new IllegalArgumentException("unknown option " + key);
+                default: if (!common(key, value)) throw new IllegalArgumentException("unknown option " + key);
             }
         }
         ClientServiceProvider provider = ClientServiceProvider.loadService();
-        ClientConfiguration config = ClientConfiguration.newBuilder().setEndpoints(endpoints).enableSsl(false)
-            .setRequestTimeout(Duration.ofSeconds(15)).build();
+        ClientConfiguration config = configuration(endpoints);
         Set<String> acked = new HashSet<>();
         long deadline = System.currentTimeMillis() + timeout * 1000L;
         try (SimpleConsumer consumer = provider.newSimpleConsumerBuilder().setClientConfiguration(config)
