@@ -64,6 +64,7 @@ class AdminProcessor:
             RequestCode.UNLOCK_BATCH_MQ: self.unlock_batch_mq,
             RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: self.update_and_create_subscription_group,
             RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG: self.get_all_subscription_group,
+            RequestCode.GET_SUBSCRIPTIONGROUP_CONFIG: self.get_subscription_group,
             RequestCode.DELETE_SUBSCRIPTIONGROUP: self.delete_subscription_group,
             RequestCode.GET_TOPIC_STATS_INFO: self.get_topic_stats_info,
             RequestCode.GET_CONSUMER_CONNECTION_LIST: self.get_consumer_connection_list,
@@ -71,6 +72,7 @@ class AdminProcessor:
             RequestCode.GET_CONSUME_STATS: self.get_consume_stats,
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
             RequestCode.GET_ALL_DELAY_OFFSET: self.get_all_delay_offset,
+            RequestCode.GET_TIMER_CHECK_POINT: self.get_timer_check_point,
             RequestCode.INVOKE_BROKER_TO_RESET_OFFSET: self.reset_offset,
             RequestCode.QUERY_TOPIC_CONSUME_BY_WHO: self.query_topic_consume_by_who,
             RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_BROKER: self.get_system_topic_list,
@@ -197,6 +199,15 @@ class AdminProcessor:
     def get_all_subscription_group(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         return make_response(request, body=self.broker.subscription_group_manager.encode())
 
+    def get_subscription_group(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """RocketMQ 5's GET_SUBSCRIPTIONGROUP_CONFIG (352): one group's config (the proxy reads
+        consumeMessageOrderly from it)."""
+        group = _field(request, "group")
+        found = self.broker.subscription_group_manager.find(group or "")
+        if found is None:
+            return make_response(request, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, "No group in this broker")
+        return make_response(request, body=found.encode())
+
     def delete_subscription_group(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         group = _field(request, "groupName")
         assert group is not None
@@ -299,6 +310,11 @@ class AdminProcessor:
 
     def get_all_delay_offset(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         return make_response(request, body=self.broker.schedule.encode_offsets())
+
+    def get_timer_check_point(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """PocketMQ's timer checkpoint as JSON (upstream answers its binary TimerCheckpoint; only
+        PocketMQ slaves ask for it)."""
+        return make_response(request, body=self.broker.timer.encode_checkpoint())
 
     def clone_group_offset(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         src = _field(request, "srcGroup") or ""
