@@ -1,26 +1,32 @@
 """The official RocketMQ 5 Go client (github.com/apache/rocketmq-clients/golang/v5 v5.1.2, gRPC,
 driven by tests/interop/go5) against PocketMQ's gRPC endpoint in both of upstream's modes —
 `mqproxy` in front of a broker (cluster mode) and `mqbroker --enable-proxy` (local mode): normal
-send and SimpleConsumer receive/ack, FIFO message groups in order, a delivery time honoured,
-transaction commit/rollback and an orphan checked back over Telemetry, a message not acked
-delivered again after its invisible time (also after ChangeInvisibleDuration). Every test runs
-against Apache RocketMQ 5.3.3's local-mode proxy too, the oracle.
+send and SimpleConsumer receive/ack, FIFO message groups in order (sent, and received by a
+consumeMessageOrderly group), a delivery time honoured, transaction commit/rollback and an orphan
+checked back over Telemetry, a message not acked delivered again after its invisible time (also
+after ChangeInvisibleDuration). Every test of the `env` fixture runs against Apache RocketMQ
+5.3.3's local-mode proxy too, the oracle. Then: the client adopts the proxy's max_body_size from
+its Telemetry settings, and takes TLS (its default) and plaintext on one port.
 
 v5.1.2 dials TLS on every endpoint and no option reaches its connections; the driver swaps in
-plaintext (see go5/main.go). It has no PushConsumer, so nothing here pushes."""
+plaintext by default (see go5/main.go), --tls keeps the client's own TLS. It has no PushConsumer,
+so nothing here pushes."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
-from apache import java_bin  # type: ignore[import-not-found]
-from apache5 import apache5_broker, apache5_namesrv, classpath5  # type: ignore[import-not-found]
-from clients import MQADMIN_MAIN, client_env, client_home, messages, run_go5_driver, run_java_driver, sends
+from apache5 import apache5_broker, apache5_namesrv  # type: ignore[import-not-found]
+from clients import messages, run_go5_driver, run_java_driver, sends
+from pocketmq.client.admin import Admin
+from pocketmq.protocol.client_bodies import SubscriptionGroupConfig
+from pocketmq.remoting.codes import RequestCode, ResponseCode
+from tests.support.rpc import call
+from tests.support.tls import make_cert, tls_args
 from tests.support.cluster import create_topic
 from tests.support.processes import free_port, start_broker, start_namesrv, start_proxy, wait_until
 
@@ -31,29 +37,29 @@ FAST_CHECK = {"transactionCheckInterval": 1000, "transactionTimeOut": 1000}
 
 
 class Env:
-    def __init__(self, namesrv: str, endpoint: str, create: Callable[[str, str], None]) -> None:
-        self.namesrv, self.endpoint, self.create = namesrv, endpoint, create
+    def __init__(self, namesrv: str, broker: str, endpoint: str) -> None:
+        self.namesrv, self.broker, self.endpoint = namesrv, broker, endpoint
 
     def topic(self, name: str, kind: str = "NORMAL") -> str:
-        """Create ``name`` (4 queues) for messages of ``kind`` — PocketMQ's topics take every
-        type, Apache 5's only the type of their `message.type` attribute — and wait until the Go
-        client's producer finds its route (a producer that sends nothing)."""
-        self.create(name, kind)
+        """Create ``name`` (4 queues) for messages of ``kind`` — RocketMQ 5's `message.type`
+        attribute: Apache's proxy accepts only that type on the topic, PocketMQ's every type — and
+        wait until the Go client's producer finds its route (a producer that sends nothing)."""
+        fields = {"topic": name, "defaultTopic": "TBW102", "readQueueNums": "4", "writeQueueNums": "4",
+                  "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false",
+                  "attributes": f"+message.type={kind}"}
+        response = call(self.broker, RequestCode.UPDATE_AND_CREATE_TOPIC, fields)
+        assert response.code == ResponseCode.SUCCESS, response.remark
         wait_until(lambda: run_go5_driver(["produce", "--topic", name, "--count", 0], endpoints=self.endpoint,
                                           check=False)[-1:] == [{"event": "done", "count": 0}],
                    60, 0.5, f"a route for {name} through {self.endpoint}")
         return name
 
-
-def apache5_update_topic(broker_addr: str, topic: str, kind: str) -> None:
-    """Apache RocketMQ 5.3.3's own `mqadmin updateTopic -a +message.type=KIND`."""
-    home = client_home()
-    cmd = [java_bin(), "-Xmx128m", "-XX:+UseSerialGC", f"-Duser.home={home}", "-cp", classpath5(),
-           MQADMIN_MAIN, "updateTopic", "-b", broker_addr, "-t", topic, "-r", "4", "-w", "4",
-           "-a", f"+message.type={kind}"]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-                          env=client_env(), cwd=home)
-    assert done.returncode == 0 and "success" in done.stdout, (done.stdout, done.stderr)
+    def fifo_group(self, name: str) -> str:
+        """A consumer group with consumeMessageOrderly: its receives are FIFO (as upstream)."""
+        with Admin(self.namesrv) as admin:
+            admin.create_subscription_group(SubscriptionGroupConfig(name, consumeMessageOrderly=True),
+                                            broker_addr=self.broker)
+        return name
 
 
 @pytest.fixture(scope="module", params=["mqproxy", "enable-proxy", "apache-5.3.3"])
@@ -61,21 +67,19 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """PocketMQ in both modes, and Apache RocketMQ 5.3.3's local-mode proxy as the oracle."""
     if request.param == "apache-5.3.3":
         with apache5_namesrv() as ns, apache5_broker(ns.addr, enable_proxy=True, **FAST_CHECK) as broker:
-            yield Env(ns.addr, broker.extra["grpc_addr"],
-                      lambda topic, kind: apache5_update_topic(broker.addr, topic, kind))
+            yield Env(ns.addr, broker.addr, broker.extra["grpc_addr"])
         return
     tmp: Path = tmp_path_factory.mktemp("go5")
     with start_namesrv(tmp / "ns") as ns:
         if request.param == "mqproxy":
             with start_broker(tmp / "broker", ns.addr, extra=FAST_CHECK) as broker, \
                     start_proxy(tmp / "proxy", ns.addr) as proxy:
-                yield Env(ns.addr, proxy.endpoint, lambda topic, kind: create_topic(broker.addr, topic, queues=4))
+                yield Env(ns.addr, broker.addr, proxy.endpoint)
         else:
             port = free_port()
             with start_broker(tmp / "broker", ns.addr, extra={**FAST_CHECK, "grpcServerPort": port},
                               flags=["--enable-proxy"]) as broker:
-                yield Env(ns.addr, f"127.0.0.1:{port}",
-                          lambda topic, kind: create_topic(broker.addr, topic, queues=4))
+                yield Env(ns.addr, broker.addr, f"127.0.0.1:{port}")
 
 
 def received(events: list[dict]) -> list[dict]:
@@ -109,6 +113,27 @@ def test_fifo_message_group_keeps_its_order(env: Env, unique) -> None:
     assert len({m["queueId"] for m in consumed}) == 1
     assert [m["msgId"] for m in consumed] == [e["msgId"] for e in ok]
     assert [m["body"] for m in consumed] == [f"step-{i}" for i in range(6)]
+
+
+def test_fifo_group_receives_each_message_group_in_order_again_when_not_acked(env: Env, unique) -> None:
+    """A consumeMessageOrderly group: each message group reaches the Go SimpleConsumer in the
+    order sent, and what is left unacked (its invisible time cut to 1 s) comes back in that order
+    again, each message once more with attempt 2. (Apache 5.3.3 and PocketMQ both hand out a
+    group's consecutive messages in one batch, and the whole batch again when it is not acked.)"""
+    topic, group = env.topic(unique("T"), "FIFO"), env.fifo_group(unique("G"))
+    sent = {name: sends(run_go5_driver(["produce", "--topic", topic, "--count", 3, "--body", name, "--group", name],
+                                       endpoints=env.endpoint)) for name in ("g-a", "g-b")}
+    assert [len(s) for s in sent.values()] == [3, 3]
+    events = run_go5_driver(["simple-consume", "--topic", topic, "--group", group, "--count", 6, "--skip-ack-first",
+                             "--change-invisible", 1, "--timeout", 90], endpoints=env.endpoint, timeout=150)
+    assert events[-1] == {"event": "done", "count": 6}, events[-3:]
+    got = received(events)
+    for name, ok in sent.items():
+        deliveries = [(m["msgId"], m["attempt"]) for m in got if m.get("group") == name]
+        ids = [e["msgId"] for e in ok]
+        for attempt in (1, 2):
+            assert [i for i, a in deliveries if a == attempt] == ids, deliveries
+        assert len(deliveries) == 6, deliveries
 
 
 def test_delivery_time_is_honoured(env: Env, unique) -> None:
@@ -205,3 +230,22 @@ def test_producer_adopts_the_max_body_size_of_the_proxys_settings(tmp_path: Path
             return any("message body size exceeds the threshold, max size=1024 bytes" in e for e in errors)
 
         wait_until(refused_by_the_client, 60, 0.5, "the client's own refusal at the server's limit")
+
+
+def test_go5_over_tls_its_default_and_plaintext_on_one_port(tmp_path: Path, unique, interop_ready: None) -> None:
+    """With a certificate, `mqproxy` takes the Go client as it comes (TLS, the certificate not
+    checked) and plaintext on the same port."""
+    topic = unique("T")
+    cert, key = make_cert(tmp_path / "tls")
+    with start_namesrv(tmp_path / "ns") as ns, start_broker(tmp_path / "b", ns.addr) as broker, \
+            start_proxy(tmp_path / "proxy", ns.addr, extra=tls_args("permissive", cert, key)) as proxy:
+        create_topic(broker.addr, topic, queues=4)
+        over_tls = sends(run_go5_driver(["produce", "--topic", topic, "--count", 3, "--body", "tls", "--tls"],
+                                        endpoints=proxy.endpoint))
+        plain = sends(run_go5_driver(["produce", "--topic", topic, "--count", 3, "--body", "plain"],
+                                     endpoints=proxy.endpoint))
+        assert len(over_tls) == 3 and len(plain) == 3
+        events = run_go5_driver(["simple-consume", "--topic", topic, "--group", unique("G"), "--count", 6, "--tls"],
+                                endpoints=proxy.endpoint)
+        assert events[-1] == {"event": "done", "count": 6}, events
+        assert {m["msgId"]: m["body"] for m in received(events)} == {e["msgId"]: e["body"] for e in over_tls + plain}
