@@ -213,6 +213,9 @@ class NamesrvConfig:
     metricsExporterType: str = "DISABLE"
     metricsPromExporterHost: str = ""
     metricsPromExporterPort: int = 5557
+    # RocketMQ 5: host a controller (controller mode, RIP-44) in this process, on its own port
+    # (controllerDLegerPeers/controllerListenPort); its keys are read from the same file.
+    enableControllerInNamesrv: bool = False
 
     # Keys that UPDATE_NAMESRV_CONFIG must refuse (upstream configBlackList).
     configBlackList: str = "configBlackList;configStorePath;kvConfigPath;rocketmqHome"

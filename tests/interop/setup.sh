@@ -47,6 +47,8 @@ fi
 compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || apt_install faketime
 # Debian's Chromium and its driver: the console is tested in a real headless browser.
 { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || apt_install chromium chromium-driver
+# etcd: the controller's highly available store (controllerStoreType=etcd) is tested on a real one.
+command -v etcd >/dev/null || apt_install etcd-server
 
 # The RocketMQ 5 Python client: its own venv (idempotent, checked on every run).
 bash "$HERE/py5/setup.sh"

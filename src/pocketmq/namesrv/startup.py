@@ -8,6 +8,8 @@ import ssl
 import sys
 
 from pocketmq.config import NamesrvConfig
+from pocketmq.controller.config import ControllerConfig
+from pocketmq.controller.service import ControllerService
 from pocketmq.namesrv.controller import NamesrvController
 from pocketmq.security.remote_address import AclConfigError
 from pocketmq.security.tls import server_tls, tls_config
@@ -21,28 +23,38 @@ log = logging.getLogger("pocketmq.namesrv")
 def main(argv: list[str] | None = None) -> int:
     args = parse_startup_args("mqnamesrv", sys.argv[1:] if argv is None else argv, with_namesrv=False)
     config = NamesrvConfig()
+    controller_config = ControllerConfig()
     values = load_config_values(args)
-    apply_all([config], values)
+    apply_all([config, controller_config], values)
     try:
         tls = tls_config(values)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    shown = [config, controller_config] if config.enableControllerInNamesrv else [config]
     if args.print_all or args.print_important:
-        print_config([config], important_only=args.print_important)
+        print_config(shown, important_only=args.print_important)
         return 0
     setup_logging(config.logDir, "namesrv.log")
     try:
         controller = NamesrvController(config, tls=server_tls(tls))
-    except (AclConfigError, OSError, ssl.SSLError) as exc:  # a bad plain_acl.yml or TLS file
+        # upstream NamesrvStartup: with enableControllerInNamesrv the name server also runs a
+        # controller, on the controller's own port.
+        hosted = ControllerService(controller_config) if config.enableControllerInNamesrv else None
+    except (AclConfigError, OSError, ssl.SSLError, ValueError) as exc:  # a bad ACL/TLS file or controller key
         print(f"The Name Server cannot start: {exc}", file=sys.stderr)
         return 1
 
     async def start() -> None:
         await controller.start()
+        if hosted is not None:
+            await hosted.start()
+            log.info("The Controller in the Name Server boot success, listenPort=%d", hosted.port)
         log.info("The Name Server boot success. serializeType=JSON, listenPort=%d", controller.port)
         print("The Name Server boot success. serializeType=JSON", flush=True)
 
     async def stop() -> None:
+        if hosted is not None:
+            await hosted.shutdown()
         await controller.shutdown()
         log.info("The Name Server shutdown.")
 
