@@ -315,6 +315,11 @@ class MessageStore:
             cq.correct_min_offset(min_phy)
         self.commit_log.topic_queue_table = table
 
+    def set_role(self, role: str) -> None:
+        """Controller mode: SLAVE refuses writes from now on (fenced); a master takes them."""
+        self.config.brokerRole = role
+        self._is_slave = role == "SLAVE"
+
     # ================================================================ truncation (controller mode)
     async def truncate_files(self, target: int, on_step: truncation.StepHook | None = None) -> None:
         """Cut the store back to commit-log offset ``target`` (a slave rejoining a new master),

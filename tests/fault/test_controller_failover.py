@@ -1,0 +1,159 @@
+"""Controller mode (RocketMQ 5, RIP-44) end to end, with real processes: a name server, a
+controller (ours, `mqcontroller`), and three PocketMQ brokers of one set with
+enableControllerMode=true and allAckInSyncStateSet=true. Our client sends under load; the master
+is killed -9; a slave becomes master (brokerId 0 in the route), sends continue, every
+acknowledged message is readable on the new master; the old master, restarted, rejoins as a
+slave, truncates what the others never had, and ends byte-identical to the new master.
+
+The time from the kill to the first SEND_OK answered by the new master is printed (a figure for
+bench/README.md, not an assertion)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from pocketmq.client import AsyncProducer, Message
+from pocketmq.client.message import SendStatus
+from pocketmq.client.errors import MQBrokerError, MQClientError
+from pocketmq.protocol.message_id import decode_offset_message_id
+from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runtime_info
+from tests.support.processes import Broker, start_broker, start_controller, start_namesrv, wait_until
+from tests.support.rpc import call
+from pocketmq.remoting.codes import RequestCode
+
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
+
+TOPIC = "FailoverCtl"
+SET = "broker-c"
+CLUSTER = "CtlCluster"
+
+
+def broker_extra(controller_addr: str) -> dict[str, object]:
+    return {"enableControllerMode": "true", "controllerAddr": controller_addr, "allAckInSyncStateSet": "true",
+            "brokerClusterName": CLUSTER, "brokerElectionPriority": 1}
+
+
+def route_master(namesrv: str) -> str | None:
+    import orjson
+    response = call(namesrv, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": TOPIC})
+    if response.code != 0:
+        return None
+    route = orjson.loads(response.body)
+    for data in route["brokerDatas"]:
+        if data["brokerName"] == SET:
+            return data["brokerAddrs"].get("0")
+    return None
+
+
+def safe_info(addr: str) -> dict[str, str]:
+    try:
+        return runtime_info(addr, timeout=2.0)
+    except Exception:  # noqa: BLE001 - a broker being killed or started
+        return {}
+
+
+def store_addr(offset_msg_id: str) -> str:
+    host, port, _ = decode_offset_message_id(offset_msg_id)
+    return f"{host}:{port}"
+
+
+def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Path, procs) -> None:
+    ns = start_namesrv(tmp_path / "ns")
+    controller = start_controller(tmp_path / "controller")
+    procs += [ns, controller]
+    brokers: list[Broker] = []
+    for i in range(3):
+        brokers.append(start_broker(tmp_path / f"b{i}", ns.addr, name=SET, extra=broker_extra(controller.addr)))
+        procs.append(brokers[-1])
+    by_addr = {b.addr: b for b in brokers}
+
+    def in_sync_master() -> str | None:
+        for b in brokers:
+            info = safe_info(b.addr)
+            if info.get("syncStateSet", "").count(",") == 2 and info.get("haConnectionCount") == "2":
+                return b.addr
+        return None
+
+    master_addr = wait_until(in_sync_master, 60, 0.2, "a master with all three brokers in its SyncStateSet")
+    for b in brokers:
+        create_topic(b.addr, TOPIC)
+    wait_until(lambda: route_master(ns.addr) == master_addr, 60, 0.2, "the master as brokerId 0 in the route")
+
+    acked: dict[str, str] = {}  # key -> broker address that stored it
+    failures: list[str] = []
+    timeline: dict[str, float] = {}
+
+    async def produce(stop: asyncio.Event) -> None:
+        async with AsyncProducer("PID_failover", ns.addr, send_timeout=3.0, retry_times=2) as producer:
+            seq = 0
+
+            async def worker(w: int) -> None:
+                nonlocal seq
+                while not stop.is_set():
+                    seq += 1
+                    key = f"k{w}-{seq}"
+                    try:
+                        result = await producer.send(Message(TOPIC, key.encode(), keys=key))
+                    except (MQClientError, MQBrokerError) as exc:
+                        failures.append(f"{key}: {exc}")
+                        await asyncio.sleep(0.05)
+                        continue
+                    if result.status is SendStatus.SEND_OK:
+                        addr = store_addr(result.offset_msg_id or "")
+                        acked[key] = addr
+                        if "killed" in timeline and addr != master_addr and "first_new_ok" not in timeline:
+                            timeline["first_new_ok"] = time.monotonic()
+
+            await asyncio.gather(*(worker(w) for w in range(4)))
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(produce(stop))
+        await wait_for(lambda: len(acked) >= 300, 60, "300 acknowledged sends before the kill")
+        by_addr[master_addr].kill()  # SIGKILL
+        timeline["killed"] = time.monotonic()
+        await wait_for(lambda: "first_new_ok" in timeline, 60, "a SEND_OK from the new master")
+        count = len(acked)
+        await wait_for(lambda: len(acked) >= count + 300, 60, "300 more sends on the new master")
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    failover = timeline["first_new_ok"] - timeline["killed"]
+    print(f"\nkill -9 of the master -> first SEND_OK from the new master: {failover:.3f} s "
+          f"({len(acked)} acknowledged, {len(failures)} failed sends)")
+    new_master = route_master(ns.addr)
+    assert new_master is not None and new_master != master_addr
+    assert set(acked.values()) <= {master_addr, new_master}
+
+    # Every acknowledged message is on the new master.
+    stored: set[str] = set()
+    for qid in range(4):
+        stored |= {(m.properties or {}).get("KEYS", "") for m in pull_all(new_master, TOPIC, qid)}
+    lost = sorted(set(acked) - stored)
+    assert not lost, f"{len(lost)} acknowledged messages lost: {lost[:10]}"
+
+    # The old master comes back as a slave of the new one and ends byte-identical to it.
+    old = brokers[brokers.index(by_addr[master_addr])]
+    restarted = start_broker(old.home, ns.addr, name=SET, port=old.port, extra=broker_extra(controller.addr))
+    procs.append(restarted)
+    wait_until(lambda: safe_info(restarted.addr).get("haMasterAddress", "").endswith(f":{int(new_master.split(':')[1]) + 1}"),
+               60, 0.2, "the old master to follow the new master")
+    new_master_broker = by_addr[new_master]
+    end = wait_until(lambda: (lambda m, s: m if m == s else None)(
+        int(safe_info(new_master).get("commitLogMaxOffset", "-1")),
+        int(safe_info(restarted.addr).get("commitLogMaxOffset", "-2"))), 60, 0.2, "the old master to catch up")
+    assert commit_log_bytes(restarted, end) == commit_log_bytes(new_master_broker, end)
+    assert route_master(ns.addr) == new_master
+
+
+async def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
