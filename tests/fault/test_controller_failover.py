@@ -11,6 +11,7 @@ bench/README.md, not an assertion)."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from pocketmq.client import AsyncProducer, Message
 from pocketmq.client.message import SendStatus
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.protocol.message_id import decode_offset_message_id
-from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runtime_info
+from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runtime_info, send_raw
 from tests.support.processes import Broker, start_broker, start_controller, start_namesrv, wait_until
 from tests.support.rpc import call
 from pocketmq.remoting.codes import RequestCode
@@ -61,7 +62,9 @@ def store_addr(offset_msg_id: str) -> str:
     return f"{host}:{port}"
 
 
-def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Path, procs) -> None:
+def start_set(tmp_path: Path, procs: list) -> tuple[str, str, list[Broker], str]:
+    """Name server, controller, three brokers; returns once one is master with all three in
+    its SyncStateSet and the topic is routed to it."""
     ns = start_namesrv(tmp_path / "ns")
     controller = start_controller(tmp_path / "controller")
     procs += [ns, controller]
@@ -69,7 +72,6 @@ def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Pat
     for i in range(3):
         brokers.append(start_broker(tmp_path / f"b{i}", ns.addr, name=SET, extra=broker_extra(controller.addr)))
         procs.append(brokers[-1])
-    by_addr = {b.addr: b for b in brokers}
 
     def in_sync_master() -> str | None:
         for b in brokers:
@@ -82,13 +84,34 @@ def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Pat
     for b in brokers:
         create_topic(b.addr, TOPIC)
     wait_until(lambda: route_master(ns.addr) == master_addr, 60, 0.2, "the master as brokerId 0 in the route")
+    return ns.addr, controller.addr, brokers, master_addr
 
+
+def rejoin(old: Broker, namesrv: str, controller: str, new_master: Broker, procs: list) -> Broker:
+    """Restart a killed broker on its store; wait until it follows ``new_master`` and holds the
+    same commit log, byte for byte."""
+    restarted = start_broker(old.home, namesrv, name=SET, port=old.port, extra=broker_extra(controller))
+    procs.append(restarted)
+    ha = f":{new_master.port + 1}"
+    wait_until(lambda: safe_info(restarted.addr).get("haMasterAddress", "").endswith(ha), 60, 0.2,
+               "the old master to follow the new master")
+    end = wait_until(lambda: (lambda m, s: m if m == s else None)(
+        int(safe_info(new_master.addr).get("commitLogMaxOffset", "-1")),
+        int(safe_info(restarted.addr).get("commitLogMaxOffset", "-2"))), 60, 0.2, "the old master to catch up")
+    assert commit_log_bytes(restarted, end) == commit_log_bytes(new_master, end)
+    return restarted
+
+
+def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Path, procs) -> None:
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+    by_addr = {b.addr: b for b in brokers}
+    ns_addr = namesrv
     acked: dict[str, str] = {}  # key -> broker address that stored it
     failures: list[str] = []
     timeline: dict[str, float] = {}
 
     async def produce(stop: asyncio.Event) -> None:
-        async with AsyncProducer("PID_failover", ns.addr, send_timeout=3.0, retry_times=2) as producer:
+        async with AsyncProducer("PID_failover", ns_addr, send_timeout=3.0, retry_times=2) as producer:
             seq = 0
 
             async def worker(w: int) -> None:
@@ -126,7 +149,7 @@ def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Pat
     failover = timeline["first_new_ok"] - timeline["killed"]
     print(f"\nkill -9 of the master -> first SEND_OK from the new master: {failover:.3f} s "
           f"({len(acked)} acknowledged, {len(failures)} failed sends)")
-    new_master = route_master(ns.addr)
+    new_master = route_master(ns_addr)
     assert new_master is not None and new_master != master_addr
     assert set(acked.values()) <= {master_addr, new_master}
 
@@ -138,17 +161,35 @@ def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Pat
     assert not lost, f"{len(lost)} acknowledged messages lost: {lost[:10]}"
 
     # The old master comes back as a slave of the new one and ends byte-identical to it.
-    old = brokers[brokers.index(by_addr[master_addr])]
-    restarted = start_broker(old.home, ns.addr, name=SET, port=old.port, extra=broker_extra(controller.addr))
-    procs.append(restarted)
-    wait_until(lambda: safe_info(restarted.addr).get("haMasterAddress", "").endswith(f":{int(new_master.split(':')[1]) + 1}"),
-               60, 0.2, "the old master to follow the new master")
-    new_master_broker = by_addr[new_master]
-    end = wait_until(lambda: (lambda m, s: m if m == s else None)(
-        int(safe_info(new_master).get("commitLogMaxOffset", "-1")),
-        int(safe_info(restarted.addr).get("commitLogMaxOffset", "-2"))), 60, 0.2, "the old master to catch up")
-    assert commit_log_bytes(restarted, end) == commit_log_bytes(new_master_broker, end)
-    assert route_master(ns.addr) == new_master
+    rejoin(by_addr[master_addr], ns_addr, controller, by_addr[new_master], procs)
+    assert route_master(ns_addr) == new_master
+
+
+def test_old_master_with_unreplicated_data_truncates_when_it_rejoins(tmp_path: Path, procs) -> None:
+    """The slaves die; the master appends messages no one else gets (sends without waiting for
+    replication), then dies too. The slaves come back, one becomes master and takes new writes;
+    the old master, back, must cut its divergent tail off before following."""
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+    by_addr = {b.addr: b for b in brokers}
+    slaves = [b for b in brokers if b.addr != master_addr]
+    assert send_raw(master_addr, TOPIC, b"replicated").code == 0
+    for b in slaves:
+        b.kill()
+    for i in range(5):  # WAIT=false: SEND_OK at once, held by the master alone
+        assert send_raw(master_addr, TOPIC, f"divergent-{i}".encode(), props={"WAIT": "false"}).code == 0
+    divergent_end = int(safe_info(master_addr)["commitLogMaxOffset"])
+    by_addr[master_addr].kill()
+    for b in slaves:
+        procs.append(start_broker(b.home, namesrv, name=SET, port=b.port, extra=broker_extra(controller)))
+    new_master = wait_until(lambda: (lambda a: a if a and a != master_addr else None)(route_master(namesrv)),
+                            60, 0.1, "a new master in the route")
+    assert send_raw(new_master, TOPIC, b"after failover").code == 0
+    restarted = rejoin(by_addr[master_addr], namesrv, controller, by_addr[new_master], procs)
+    bodies = [m.body for qid in range(4) for m in pull_all(restarted.addr, TOPIC, qid)]
+    assert b"replicated" in bodies and b"after failover" in bodies
+    assert not any(b.startswith(b"divergent") for b in bodies)
+    assert "truncating" in (restarted.home / "logs" / "rocketmqlogs" / "broker.log").read_text()
+    assert int(safe_info(restarted.addr)["commitLogMaxOffset"]) < divergent_end
 
 
 async def wait_for(condition, timeout: float, what: str) -> None:
