@@ -216,11 +216,12 @@ class JavaServer:
 
 
 def _spawn(kind: str, main_class: str, args: list[str], home: Path, port: int,
-           jvm_args: list[str], marker: str, timeout: float) -> JavaServer:
+           jvm_args: list[str], marker: str, timeout: float,
+           classpath: str | None = None) -> JavaServer:
     out_path = home / f"{kind}.out"
     env = dict(os.environ, ROCKETMQ_HOME=str(home))
     env.pop("JAVA_TOOL_OPTIONS", None)
-    cmd = [java_bin(), *jvm_args, "-cp", java_classpath(), main_class, *args]
+    cmd = [java_bin(), *jvm_args, "-cp", classpath or java_classpath(), main_class, *args]
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=home, env=env, preexec_fn=_die_with_parent)
