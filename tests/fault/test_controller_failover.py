@@ -1,5 +1,5 @@
 """Controller mode (RocketMQ 5, RIP-44) end to end, with real processes: a name server, a
-controller (ours, `mqcontroller`), and three PocketMQ brokers of one set with
+controller (ours, `mqcontroller`, and Apache RocketMQ 5.3.3's from Maven Central), and three PocketMQ brokers of one set with
 enableControllerMode=true and allAckInSyncStateSet=true. Our client sends under load; the master
 is killed -9; a slave becomes master (brokerId 0 in the route), sends continue, every
 acknowledged message is readable on the new master; the old master, restarted, rejoins as a
@@ -22,6 +22,7 @@ from pocketmq.client.message import SendStatus
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.protocol.message_id import decode_offset_message_id
 from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runtime_info, send_raw
+from tests.interop.apache5 import start_controller5
 from tests.support.processes import Broker, start_broker, start_controller, start_namesrv, wait_until
 from tests.support.rpc import call
 from pocketmq.remoting.codes import RequestCode
@@ -62,12 +63,19 @@ def store_addr(offset_msg_id: str) -> str:
     return f"{host}:{port}"
 
 
-def start_set(tmp_path: Path, procs: list) -> tuple[str, str, list[Broker], str]:
-    """Name server, controller, three brokers; returns once one is master with all three in
-    its SyncStateSet and the topic is routed to it."""
+def start_any_controller(kind: str, home: Path):
+    if kind == "apache5":
+        return start_controller5(home)  # Apache RocketMQ 5.3.3's, from Maven Central
+    return start_controller(home)
+
+
+def start_set(tmp_path: Path, procs: list, kind: str = "pocketmq") -> tuple[str, str, list[Broker], str]:
+    """Name server, controller (``kind``), three brokers; returns once one is master with all
+    three in its SyncStateSet and the topic is routed to it."""
     ns = start_namesrv(tmp_path / "ns")
-    controller = start_controller(tmp_path / "controller")
-    procs += [ns, controller]
+    procs.append(ns)
+    controller = start_any_controller(kind, tmp_path / "controller")
+    procs.append(controller)
     brokers: list[Broker] = []
     for i in range(3):
         brokers.append(start_broker(tmp_path / f"b{i}", ns.addr, name=SET, extra=broker_extra(controller.addr)))
@@ -102,8 +110,12 @@ def rejoin(old: Broker, namesrv: str, controller: str, new_master: Broker, procs
     return restarted
 
 
-def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Path, procs) -> None:
-    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+CONTROLLERS = ["pocketmq", "apache5"]
+
+
+@pytest.mark.parametrize("kind", CONTROLLERS)
+def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Path, procs, kind: str) -> None:
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, kind)
     by_addr = {b.addr: b for b in brokers}
     ns_addr = namesrv
     acked: dict[str, str] = {}  # key -> broker address that stored it
@@ -147,7 +159,7 @@ def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Pat
 
     asyncio.run(scenario())
     failover = timeline["first_new_ok"] - timeline["killed"]
-    print(f"\nkill -9 of the master -> first SEND_OK from the new master: {failover:.3f} s "
+    print(f"\n[{kind} controller] kill -9 of the master -> first SEND_OK from the new master: {failover:.3f} s "
           f"({len(acked)} acknowledged, {len(failures)} failed sends)")
     new_master = route_master(ns_addr)
     assert new_master is not None and new_master != master_addr
@@ -165,11 +177,12 @@ def test_kill_master_slave_takes_over_nothing_acknowledged_is_lost(tmp_path: Pat
     assert route_master(ns_addr) == new_master
 
 
-def test_old_master_with_unreplicated_data_truncates_when_it_rejoins(tmp_path: Path, procs) -> None:
+@pytest.mark.parametrize("kind", CONTROLLERS)
+def test_old_master_with_unreplicated_data_truncates_when_it_rejoins(tmp_path: Path, procs, kind: str) -> None:
     """The slaves die; the master appends messages no one else gets (sends without waiting for
     replication), then dies too. The slaves come back, one becomes master and takes new writes;
     the old master, back, must cut its divergent tail off before following."""
-    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, kind)
     by_addr = {b.addr: b for b in brokers}
     slaves = [b for b in brokers if b.addr != master_addr]
     assert send_raw(master_addr, TOPIC, b"replicated").code == 0
