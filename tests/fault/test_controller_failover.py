@@ -25,7 +25,7 @@ from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runt
 from tests.interop.apache5 import start_controller5
 from tests.support.processes import Broker, start_broker, start_controller, start_namesrv, wait_until
 from tests.support.rpc import call
-from pocketmq.remoting.codes import RequestCode
+from pocketmq.remoting.codes import RequestCode, ResponseCode
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
@@ -69,7 +69,8 @@ def start_any_controller(kind: str, home: Path):
     return start_controller(home)
 
 
-def start_set(tmp_path: Path, procs: list, kind: str = "pocketmq") -> tuple[str, str, list[Broker], str]:
+def start_set(tmp_path: Path, procs: list, kind: str = "pocketmq",
+              extra: dict[str, object] | None = None) -> tuple[str, str, list[Broker], str]:
     """Name server, controller (``kind``), three brokers; returns once one is master with all
     three in its SyncStateSet and the topic is routed to it."""
     ns = start_namesrv(tmp_path / "ns")
@@ -78,7 +79,8 @@ def start_set(tmp_path: Path, procs: list, kind: str = "pocketmq") -> tuple[str,
     procs.append(controller)
     brokers: list[Broker] = []
     for i in range(3):
-        brokers.append(start_broker(tmp_path / f"b{i}", ns.addr, name=SET, extra=broker_extra(controller.addr)))
+        brokers.append(start_broker(tmp_path / f"b{i}", ns.addr, name=SET,
+                                    extra={**broker_extra(controller.addr), **(extra or {})}))
         procs.append(brokers[-1])
 
     def in_sync_master() -> str | None:
@@ -203,6 +205,34 @@ def test_old_master_with_unreplicated_data_truncates_when_it_rejoins(tmp_path: P
     assert not any(b.startswith(b"divergent") for b in bodies)
     assert "truncating" in (restarted.home / "logs" / "rocketmqlogs" / "broker.log").read_text()
     assert int(safe_info(restarted.addr)["commitLogMaxOffset"]) < divergent_end
+
+
+def test_sync_send_waits_for_every_member_of_the_sync_state_set(tmp_path: Path, procs) -> None:
+    """allAckInSyncStateSet: a stopped slave holds SEND_OK back until the master drops it from
+    the SyncStateSet (haMaxTimeSlaveNotCatchup); minInSyncReplicas refuses sends below it; the
+    slave, back, catches up and rejoins the SyncStateSet."""
+    fast = {"haMaxTimeSlaveNotCatchup": 2000, "checkSyncStateSetPeriod": 500, "slaveTimeout": 1000,
+            "haSendHeartbeatInterval": 500}
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, extra=fast)
+    slaves = [b for b in brokers if b.addr != master_addr]
+    assert send_raw(master_addr, TOPIC, b"all three").code == 0
+    slaves[0].proc.send_signal(signal.SIGSTOP)
+    try:
+        held = send_raw(master_addr, TOPIC, b"one member stopped")
+        assert held.code == ResponseCode.FLUSH_SLAVE_TIMEOUT, (slaves[0].addr, safe_info(master_addr))
+        wait_until(lambda: safe_info(master_addr).get("syncStateSet", "").count(",") == 1, 30, 0.2,
+                   "the master to drop the stopped slave from the SyncStateSet")
+        assert send_raw(master_addr, TOPIC, b"two members").code == ResponseCode.SUCCESS
+        # Three replicas required, two in sync: refused before it is acknowledged.
+        call(master_addr, RequestCode.UPDATE_BROKER_CONFIG, body=b"minInSyncReplicas=3\n")
+        refused = send_raw(master_addr, TOPIC, b"not enough")
+        assert (refused.code, refused.remark) == (ResponseCode.SYSTEM_ERROR, "in-sync replicas not enough")
+        call(master_addr, RequestCode.UPDATE_BROKER_CONFIG, body=b"minInSyncReplicas=1\n")
+    finally:
+        slaves[0].proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: safe_info(master_addr).get("syncStateSet", "").count(",") == 2, 30, 0.2,
+               "the slave to catch up and rejoin the SyncStateSet")
+    assert send_raw(master_addr, TOPIC, b"all three again").code == ResponseCode.SUCCESS
 
 
 async def wait_for(condition, timeout: float, what: str) -> None:

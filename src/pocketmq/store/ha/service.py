@@ -122,7 +122,9 @@ class HAConnection:
                 return
             self.slave_ack_offset = offset
             mark = self._caught_mark
-            if mark is not None and offset >= mark[0]:
+            if offset >= master_max:  # it holds everything: caught up now
+                self.last_caught_up = self.service.clock.monotonic()
+            elif mark is not None and offset >= mark[0]:  # it held everything as of the mark
                 self.last_caught_up = mark[1]
             if self.slave_request_offset < 0:
                 self.slave_request_offset = offset
@@ -161,10 +163,12 @@ class HAConnection:
                 continue
             if data is not None:
                 data.release()
+            now = service.clock.monotonic()
             if self._caught_mark is None or self._caught_mark[0] != self.next_transfer_from:
-                self._caught_mark = (self.next_transfer_from, service.clock.monotonic())
-                if 0 <= self.next_transfer_from <= self.slave_ack_offset:  # it already holds it all
-                    self.last_caught_up = self._caught_mark[1]
+                self._caught_mark = (self.next_transfer_from, now)
+            if service.controller_mode and 0 <= self.next_transfer_from <= self.slave_ack_offset:
+                self.last_caught_up = now  # idle and the slave holds it all
+                if self.broker_id not in service.sync_state_set:
                     service.notify_transfer_some(self.slave_ack_offset)
             if time.monotonic() - last_write > heartbeat:
                 writer.write(encode_header(self.next_transfer_from, 0))
@@ -448,6 +452,11 @@ class HAService:
                 "haPush2SlaveMaxOffset": str(self.push2slave_max_offset)}
         for i, conn in enumerate(self.connections):
             info[f"haSlave_{i}"] = f"{conn.addr},{conn.slave_ack_offset}"
+            if self.controller_mode:
+                info[f"haSlave_{i}"] += f",brokerId={conn.broker_id}"
+        if self.controller_mode and self.config.brokerRole != "SLAVE":
+            info["inSyncReplicasNums"] = str(self.in_sync_replicas())
+            info["haConfirmOffset"] = str(self.confirmed_offset())
         if self.client is not None:
             info.update(self.client.runtime_info())
         return info
