@@ -354,12 +354,14 @@ class MessageStore:
         offset = max(keep_end, self.commit_log.get_min_offset())
         if offset < 0:
             return
-        for req in self.commit_log.entries_between(offset, target):
+        for count, req in enumerate(self.commit_log.entries_between(offset, target), 1):
             if req.commit_log_offset > keep_end:
                 props = req.properties
                 service.build_index(req.topic, props.get(m.PROPERTY_KEYS),
                                     props.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
                                     req.commit_log_offset, req.store_timestamp, req.sys_flag)
+            if count % 300 == 0:
+                on_step(f"index-rebuilt-{req.commit_log_offset}")
         for f in service.files[-2:]:
             f.flush()
 
