@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py --quick            # 128 B, single ASYNC_FLUSH broker, 16 threads, 10 s
     .venv/bin/python bench/run.py                    # the full matrix (about 35 min on 2 cores)
     .venv/bin/python bench/run.py --deployments single-sync --sizes 1024 --concurrency 1 64 --seconds 20
+    .venv/bin/python bench/run.py --deployments single-async --scale topics groups backlog query
 
 For each deployment, both clusters are started (Apache from the jars of tests/interop/setup.sh,
 PocketMQ from bin/), both stay up, and every workload (size x producer concurrency) runs
@@ -12,7 +13,9 @@ started first, N producer threads sending fixed-size messages synchronously for 
 seconds, then a drain until the consumer has seen every acknowledged message.
 
 Load generator: bench/java (the official RocketMQ 4.9.7 Java client, built with `mvn -q` into
-bench/java/target) or --loadgen python (bench/lib/pyloadgen.py, PocketMQ's own client).
+bench/java/target), --loadgen go (bench/lib/goloadgen.py: the official Go client, bench/go, one
+producer per process over several processes) or --loadgen python (bench/lib/pyloadgen.py,
+PocketMQ's own client).
 
 Writes bench/results/<name>.json (every run plus the medians and ratios) and <name>.png, and
 prints the table of PocketMQ / RocketMQ ratios. --profile records the PocketMQ master with
@@ -36,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.lib import clusters, procstat, report  # noqa: E402
+from bench.lib import clusters, procstat, report, scale  # noqa: E402
 from bench.lib import profile as prof  # noqa: E402
 
 JAVA_DIR = HERE / "java"
@@ -90,6 +93,8 @@ def loadgen_cmd(kind: str, classpath: str, args: list[str], tmp: Path, tls: bool
                 *(["-Dtls.enable=true"] if tls else []),
                 f"-Drocketmq.client.logRoot={tmp}", "-Drocketmq.client.logLevel=WARN",
                 f"-Duser.home={tmp}", "-cp", classpath, "pocketmq.bench.LoadGen", *args]
+    if kind == "go":
+        return [sys.executable, str(HERE / "lib" / "goloadgen.py"), *args]
     return [sys.executable, str(HERE / "lib" / "pyloadgen.py"), *args]
 
 
@@ -183,7 +188,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=1, help="runs per workload and implementation")
     ap.add_argument("--queues", type=int, default=4, help="queues per master for each topic")
     ap.add_argument("--impls", nargs="+", choices=("rocketmq", "pocketmq"), default=["rocketmq", "pocketmq"])
-    ap.add_argument("--loadgen", choices=("java", "python"), default="java")
+    scale.add_arguments(ap)
+    ap.add_argument("--loadgen", choices=("java", "python", "go"), default="java",
+                    help="java: bench/java (official 4.9.7 client, one JVM); python: PocketMQ's own client; "
+                         "go: bench/go (official Go client, threads split over 4 processes)")
     ap.add_argument("--profile", action="store_true", help="py-spy the PocketMQ master during its runs")
     ap.add_argument("--name", default=None, help="result file stem under bench/results/")
     ap.add_argument("--note", default="", help="free text stored in the result file")
@@ -206,7 +214,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     o = parse_args(argv)
     ensure_apache_jars()
-    classpath = "" if o.loadgen == "python" else (
+    if o.scale:
+        o.loadgen = "go"  # the scale workloads are driven by bench/lib/goloadgen.py
+    if o.loadgen == "go":
+        if o.tls:
+            raise SystemExit("--loadgen go does not speak TLS here; use --loadgen java or python")
+        from bench.lib import goloadgen
+        goloadgen.build()
+    classpath = "" if o.loadgen in ("python", "go") else (
         f"{JAVA_DIR / 'target' / 'classes'}{os.pathsep}{JAVA_DIR / 'target' / 'lib'}/*" if o.no_build
         else build_java())
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -250,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                 for impl, dep in started.items():
                     log(f"warming up {impl} {dname} ({o.broker_warmup:.0f} s)")
                     warm_up(dep, o, classpath)
+                if o.scale:
+                    for family in o.scale:
+                        log(f"scale family {family} on {dname}")
+                        runs.extend(scale.run_family(family, started, o, log))
+                        save()
+                    continue
                 flip = False
                 for rep in range(o.repeat):
                     for size in o.sizes:

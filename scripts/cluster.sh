@@ -2,6 +2,8 @@
 # Run a local PocketMQ cluster as the seed's deployment guide does: two name servers and a broker
 # preset (default 2m-2s-sync: broker-a, broker-a-s, broker-b, broker-b-s), all on this machine,
 # every store and log under one folder, plus the built-in web console on CONSOLE_PORT (8082).
+# PRESET=controller (RocketMQ 5 controller mode) starts its controller first (CONTROLLER_STORE=etcd:
+# an etcd and two controllers on it).
 #   scripts/cluster.sh [run]   [--preset NAME] [--dir DIR]   start, show clusterList, stop on Ctrl-C
 #   scripts/cluster.sh start   [--preset NAME] [--dir DIR]   start in the background and return
 #   scripts/cluster.sh stop    [--dir DIR]                   stop what `start` started (SIGTERM)
@@ -35,6 +37,31 @@ wait_for_line() {  # file, text, seconds
     done
 }
 
+start_controllers() {
+    # A controller-mode preset (conf/controller): its controller before the brokers. By default one
+    # controller with its fsynced file store (controller-standalone.conf, 9878); with
+    # CONTROLLER_STORE=etcd an etcd on 127.0.0.1:2379 and two controllers sharing it (9878, 9879).
+    [ -f "$ROOT/conf/$PRESET/controller-standalone.conf" ] || return 0
+    local confs=(controller-standalone)
+    if [ "${CONTROLLER_STORE:-file}" = etcd ]; then
+        command -v etcd >/dev/null || { echo "CONTROLLER_STORE=etcd needs etcd (Debian: etcd-server)" >&2; exit 2; }
+        echo "starting etcd on 127.0.0.1:2379"
+        nohup etcd --name e0 --data-dir "$DIR/etcd" --listen-client-urls http://127.0.0.1:2379 \
+            --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \
+            --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster e0=http://127.0.0.1:2380 \
+            > "$DIR/etcd.out" 2>&1 &
+        echo $! >> "$PIDS"
+        wait_for_line "$DIR/etcd.out" "ready to serve client requests" 60
+        confs=(controller-etcd-n0 controller-etcd-n1)
+    fi
+    for name in "${confs[@]}"; do
+        echo "starting bash mqcontroller -c ../conf/$PRESET/$name.conf"
+        HOME="$DIR/$name" nohup bash mqcontroller -c "../conf/$PRESET/$name.conf" > "$DIR/$name.out" 2>&1 &
+        echo $! >> "$PIDS"
+        wait_for_line "$DIR/$name.out" "boot success" 120
+    done
+}
+
 start() {
     [ -d "$ROOT/conf/$PRESET" ] || { echo "no preset conf/$PRESET" >&2; exit 2; }
     mkdir -p "$DIR"
@@ -52,6 +79,7 @@ start() {
         echo $! >> "$PIDS"
         wait_for_line "$DIR/namesrv-$port.out" "boot success" 120
     done
+    start_controllers
     # Masters first, so each slave finds its master at its first registration.
     for conf in $(ls "$ROOT/conf/$PRESET"/*.properties | grep -v -- '-s\.properties$') \
                 $(ls "$ROOT/conf/$PRESET"/*.properties | grep -- '-s\.properties$'); do

@@ -43,17 +43,20 @@ async def create_topic(ns: str, topic: str, cluster: str, queues: int,
         if not masters:
             raise RuntimeError(f"no master in cluster {cluster}")
         await admin.create_topic(topic, cluster=cluster, read_queue_nums=queues, write_queue_nums=queues)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                route = await admin.topic_route(topic)
-                if len(route.queueDatas) >= len(masters):
-                    return
-            except Exception:  # noqa: BLE001 - no route yet
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topic route did not appear for {topic}")
-            await asyncio.sleep(0.2)
+        await wait_route(admin, topic, len(masters), time.monotonic() + 60)
+
+
+async def wait_route(admin: AsyncAdmin, topic: str, masters: int, deadline: float) -> None:
+    """Until the name servers route `topic` to every master (or `deadline`, monotonic)."""
+    while True:
+        try:
+            if len((await admin.topic_route(topic)).queueDatas) >= masters:
+                return
+        except Exception:  # noqa: BLE001 - no route yet
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic route did not appear for {topic}")
+        await asyncio.sleep(0.1)
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -160,8 +163,8 @@ async def run(args: argparse.Namespace) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_common_arguments(ap: argparse.ArgumentParser) -> None:
+    """The arguments every load generator of bench/ takes (bench/java LoadGen has the same)."""
     ap.add_argument("--namesrv", default=os.environ.get("NAMESRV_ADDR", "127.0.0.1:9876"))
     ap.add_argument("--topic", default="BenchTopic")
     ap.add_argument("--cluster", default="DefaultCluster")
@@ -176,6 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-consume", dest="consume", action="store_false")
     ap.add_argument("--access-key", default=None, help="sign every request (ACL)")
     ap.add_argument("--secret-key", default=None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(ap)
     args = ap.parse_args(argv)
     try:
         import uvloop

@@ -16,11 +16,14 @@ FIGURES = [
     ("max_ms", "max ms", "{:.1f}", False),
     ("cpu_s_per_m", "broker CPU s/M msgs", "{:.1f}", False),
     ("broker_peak_rss_mb", "peak RSS MiB", "{:,.0f}", False),
+    ("query_qps", "query QPS", "{:,.0f}", True),
     ("failures", "failures", "{:d}", False),
 ]
 
 
 def workload_key(run: dict) -> str:
+    if run.get("workload"):  # a scale workload (bench/lib/scale.py)
+        return f"{run['deployment']} {run['workload']}"
     return f"{run['deployment']} {run['size']}B c{run['threads']}"
 
 
@@ -76,6 +79,8 @@ def table(rows: list[dict]) -> str:
     lines.append("|" + "---|" * len(head))
     for row in rows:
         for key, name, fmt, _ in FIGURES:
+            if all(row.get(impl, {}).get(key) is None for impl in ("rocketmq", "pocketmq")):
+                continue  # e.g. query QPS of a send workload
             cells = [row["workload"], name]
             for impl in ("rocketmq", "pocketmq"):
                 v = row.get(impl, {}).get(key)

@@ -53,3 +53,38 @@ def test_cluster_script_runs_2m_noslave_and_stops_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
             subprocess.run(["bash", str(ROOT / "scripts" / "cluster.sh"), "stop", "--dir", str(tmp_path)], timeout=60)
+
+
+@pytest.mark.parametrize("store, controllers", [("file", ("127.0.0.1:9878",)),
+                                                 ("etcd", ("127.0.0.1:9878", "127.0.0.1:9879"))])
+def test_cluster_script_starts_the_controller_preset(tmp_path, store, controllers):
+    """`make cluster PRESET=controller`: the controller(s) start before the brokers; with
+    CONTROLLER_STORE=etcd an etcd too, and both controllers see the same state."""
+    import os
+
+    from pocketmq.protocol import controller as p
+    from pocketmq.protocol.controller import ControllerRequestCode as Req
+    from pocketmq.remoting.header import decode_header, encode_header
+    from tests.support.rpc import call
+
+    busy = [port for port in (9876, 9877, 9878, 9879, 2379, 2380) if not port_is_free(port)]
+    if busy:
+        pytest.skip(f"the preset's fixed ports are in use here: {busy}")
+    env = dict(os.environ, CONSOLE_PORT="0", CONTROLLER_STORE=store)
+    script = ["bash", str(ROOT / "scripts" / "cluster.sh")]
+    started = subprocess.run([*script, "start", "--preset", "controller", "--dir", str(tmp_path)], env=env,
+                             capture_output=True, text=True, timeout=300)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        for controller in controllers:
+            meta = decode_header(p.GetMetaDataResponseHeader, call(controller, Req.CONTROLLER_GET_METADATA_INFO).ext_fields)
+            assert meta.isLeader and meta.controllerLeaderAddress == controller
+        applied = call(controllers[0], Req.CONTROLLER_APPLY_BROKER_ID, encode_header(
+            p.ApplyBrokerIdRequestHeader("DefaultCluster", "broker-z", 1, "127.0.0.1:1;1")))
+        assert applied.code == 0
+        nxt = call(controllers[-1], Req.CONTROLLER_GET_NEXT_BROKER_ID,
+                   encode_header(p.GetNextBrokerIdRequestHeader("DefaultCluster", "broker-z")))
+        assert decode_header(p.GetNextBrokerIdResponseHeader, nxt.ext_fields).nextBrokerId == 2
+    finally:
+        stopped = subprocess.run([*script, "stop", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+        assert stopped.returncode == 0, stopped.stderr

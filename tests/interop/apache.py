@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 INTEROP_DIR = Path(__file__).resolve().parent
 JAVA_DIR = INTEROP_DIR / "java"
@@ -332,12 +332,13 @@ def _tempdir(prefix: str) -> Path:
 
 
 @contextlib.contextmanager
-def apache_namesrv(port: int | None = None, **kw: object) -> Iterator[JavaServer]:
-    """A real Apache RocketMQ name server; `.addr` is "127.0.0.1:PORT". Killed on exit."""
-    home = _tempdir("pocketmq-apache-namesrv-")
+def running(prefix: str, start: Callable[[Path], JavaServer]) -> Iterator[JavaServer]:
+    """``start(home)`` in a fresh temporary home; the JVM is stopped and the home removed on exit
+    (kept with POCKETMQ_KEEP_TMP=1)."""
+    home = _tempdir(prefix)
     server = None
     try:
-        server = start_namesrv(home, port, **kw)
+        server = start(home)
         yield server
     finally:
         if server is not None:
@@ -347,19 +348,19 @@ def apache_namesrv(port: int | None = None, **kw: object) -> Iterator[JavaServer
 
 
 @contextlib.contextmanager
+def apache_namesrv(port: int | None = None, **kw: object) -> Iterator[JavaServer]:
+    """A real Apache RocketMQ name server; `.addr` is "127.0.0.1:PORT". Killed on exit."""
+    with running("pocketmq-apache-namesrv-", lambda home: start_namesrv(home, port, **kw)) as server:
+        yield server
+
+
+@contextlib.contextmanager
 def apache_broker(namesrv_addr: str, port: int | None = None, **config: object) -> Iterator[JavaServer]:
     """A real Apache RocketMQ broker (master, DefaultCluster/broker-a unless overridden).
     `.addr` is "127.0.0.1:listenPort"; `.extra["conf"]` is its broker.conf. Killed on exit."""
-    home = _tempdir("pocketmq-apache-broker-")
-    server = None
-    try:
-        server = start_broker(home, namesrv_addr, port, **config)
+    with running("pocketmq-apache-broker-",
+                 lambda home: start_broker(home, namesrv_addr, port, **config)) as server:
         yield server
-    finally:
-        if server is not None:
-            server.stop()
-        if not keep_tmp():
-            shutil.rmtree(home, ignore_errors=True)
 
 
 @dataclass

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -35,12 +34,11 @@ from apache import (  # type: ignore[import-not-found]  # noqa: E402
     InteropSetupMissing,
     JavaServer,
     _spawn,
-    _tempdir,
     _with_port_retry,
     broker_config,
     free_broker_port,
     free_port,
-    keep_tmp,
+    running,
     server_jvm_args,
 )
 
@@ -153,30 +151,16 @@ def start_controller5(home: Path, port: int | None = None, timeout: float = BOOT
 
 
 @contextlib.contextmanager
-def _running(prefix: str, start) -> Iterator[JavaServer]:
-    home = _tempdir(prefix)
-    server = None
-    try:
-        server = start(home)
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        if not keep_tmp():
-            shutil.rmtree(home, ignore_errors=True)
-
-
-@contextlib.contextmanager
 def apache5_namesrv(port: int | None = None, **config: object) -> Iterator[JavaServer]:
     """A real Apache RocketMQ 5.3.3 name server; `.addr` is "127.0.0.1:PORT"."""
-    with _running("pocketmq-apache5-namesrv-", lambda h: start_namesrv5(h, port, **config)) as s:
+    with running("pocketmq-apache5-namesrv-", lambda h: start_namesrv5(h, port, **config)) as s:
         yield s
 
 
 @contextlib.contextmanager
 def apache5_broker(namesrv_addr: str, port: int | None = None, **config: object) -> Iterator[JavaServer]:
     """A real Apache RocketMQ 5.3.3 broker (DefaultCluster/broker-a master unless overridden)."""
-    with _running("pocketmq-apache5-broker-",
+    with running("pocketmq-apache5-broker-",
                   lambda h: start_broker5(h, namesrv_addr, port, **config)) as s:
         yield s
 
@@ -184,7 +168,7 @@ def apache5_broker(namesrv_addr: str, port: int | None = None, **config: object)
 @contextlib.contextmanager
 def apache5_controller(port: int | None = None, **config: object) -> Iterator[JavaServer]:
     """A real Apache RocketMQ 5.3.3 controller; `.addr` is its remoting address."""
-    with _running("pocketmq-apache5-controller-", lambda h: start_controller5(h, port, **config)) as s:
+    with running("pocketmq-apache5-controller-", lambda h: start_controller5(h, port, **config)) as s:
         yield s
 
 

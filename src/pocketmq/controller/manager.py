@@ -48,9 +48,12 @@ class ControllerManager:
         self._scans: list[asyncio.Task[None]] = []
         self._notify_tasks: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self.on_role_change: Callable[[str, r.Outcome], None] | None = None  # tests and metrics listen here
+        self._started_at = clock.monotonic()
+        self.stopping = False  # set before the server closes its connections: those are no broker deaths
 
     # ---------------------------------------------------------------------------- lifecycle
     async def start(self, *, run_scans: bool = True) -> None:
+        self._started_at = self.clock.monotonic()
         await self.store.open()
         log.info("controller %s started, state in %s", self.self_address, self.store.describe())
         if run_scans:
@@ -60,6 +63,7 @@ class ControllerManager:
             ]
 
     async def shutdown(self) -> None:
+        self.stopping = True
         for task in self._scans + list(self._tasks):
             task.cancel()
         for task in self._scans + list(self._tasks):
@@ -162,6 +166,8 @@ class ControllerManager:
                                      header.confirmOffset, header.electionPriority)
 
     def on_connection_closed(self, channel: Any) -> None:
+        if self.stopping:
+            return
         for identity in self.heartbeats.on_connection_closed(channel):
             self._spawn(self.on_broker_inactive(identity))
 
@@ -173,6 +179,8 @@ class ControllerManager:
             self._spawn(self.on_broker_inactive(identity))
 
     async def scan_inactive_masters(self) -> None:
+        if (self.clock.monotonic() - self._started_at) * 1000 < p.DEFAULT_BROKER_CHANNEL_EXPIRED_TIME_MS:
+            return  # just started: a living master may not have sent its first heartbeat to us yet
         try:
             sets = await self.store.get_all()
         except StoreUnavailable as exc:
@@ -205,6 +213,9 @@ class ControllerManager:
                 log.error("no election for broker-set %s (try %d): the store is unreachable (%s); "
                           "the current master keeps serving", broker_name, attempt + 1, exc)
                 continue
+            except Exception:  # noqa: BLE001 - e.g. an epoch at the Java int limit: log, never crash
+                log.exception("no election for broker-set %s (try %d)", broker_name, attempt + 1)
+                return False
             if outcome.code == ResponseCode.SUCCESS:
                 return True
             log.warning("election for broker-set %s gave %d: %s", broker_name, outcome.code, outcome.remark)

@@ -16,7 +16,7 @@ from pocketmq.config import local_address
 from pocketmq.controller.config import ControllerConfig
 from pocketmq.controller.manager import ControllerManager
 from pocketmq.controller.processor import ControllerProcessor
-from pocketmq.controller.store import ControllerStore, FileStore
+from pocketmq.controller.store import ControllerStore, FileStore, StoreCorrupt
 from pocketmq.remoting.transport import Dispatcher, RemotingServer
 
 log = logging.getLogger("pocketmq.controller")
@@ -51,7 +51,10 @@ class ControllerService:
         address = self.config.peers().get(self.config.controllerDLegerSelfId) or f"{local_address()}:{self.port}"
         self.manager = ControllerManager(self.config, self.store, self_address=address, clock=self.clock)
         ControllerProcessor(self.manager).register_all(self.dispatcher)
-        await self.manager.start()
+        try:
+            await self.manager.start()
+        except StoreCorrupt as exc:  # the start-up fails with its reason, not a traceback
+            raise OSError(f"controller store: {exc}") from exc
         log.info("controller listening on %s:%d (advertised %s)", self.host, self.port, address)
 
     @property
@@ -59,6 +62,8 @@ class ControllerService:
         return self.server.port
 
     async def shutdown(self) -> None:
+        if self.manager is not None:
+            self.manager.stopping = True
         await self.server.close()
         if self.manager is not None:
             await self.manager.shutdown()

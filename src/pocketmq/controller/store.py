@@ -11,12 +11,14 @@ before the request is answered; on start the log is replayed (the last state of 
 null state deletes it). A crash can tear only the last record: a record that runs past the end of
 the file or whose checksum fails at the tail is cut off (it was never answered); a bad record
 followed by more records is corruption and stops the start-up. The log is rewritten compactly
-(to a temporary file, fsynced, renamed) when it holds many more records than sets.
+(to a temporary file, fsynced, renamed, the directory fsynced) when it holds many more records
+than sets, at start-up and while running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import struct
@@ -32,7 +34,8 @@ log = logging.getLogger("pocketmq.controller")
 
 _HEADER = struct.Struct(">II")
 MAX_RECORD = 16 * 1024 * 1024
-COMPACT_MIN_RECORDS = 1000
+COMPACT_MIN_RECORDS = 1000  # at start-up
+COMPACT_RUNNING_RECORDS = 10_000  # while running
 
 
 class StoreConflict(Exception):
@@ -116,6 +119,7 @@ class FileStore:
         self._sets: dict[str, Versioned] = {}
         self._records = 0
         self._file: "object | None" = None
+        self._lock_file: "object | None" = None
         self._lock = asyncio.Lock()
 
     def describe(self) -> str:
@@ -126,6 +130,14 @@ class FileStore:
 
     def _open_sync(self) -> None:
         os.makedirs(self.directory, exist_ok=True)
+        lock_file = open(os.path.join(self.directory, "lock"), "a+b")
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock_file.close()
+            raise StoreCorrupt(f"{self.directory} is in use by another controller "
+                               "(one file store per controller; share state through etcd)") from None
+        self._lock_file = lock_file
         data = b""
         if os.path.exists(self.path):
             with open(self.path, "rb") as handle:
@@ -180,9 +192,24 @@ class FileStore:
                 raise StoreUnavailable(f"cannot write {self.path}: {exc}") from exc
             if state is None:
                 self._sets.pop(broker_name, None)
-                return 0
-            self._sets[broker_name] = Versioned(state, current_version + 1)
-            return current_version + 1
+                new_version = 0
+            else:
+                self._sets[broker_name] = Versioned(state, current_version + 1)
+                new_version = current_version + 1
+            if self._records > max(COMPACT_RUNNING_RECORDS, 4 * len(self._sets)):
+                await asyncio.to_thread(self._compact_and_reopen)
+            return new_version
+
+    def _compact_and_reopen(self) -> None:
+        """Rewrite the log while running (it is already durable; a failure here loses nothing)."""
+        try:
+            if self._file is not None:
+                self._file.close()  # type: ignore[attr-defined]
+            self._compact_sync()
+        except OSError:
+            log.exception("cannot compact %s; going on with the long log", self.path)
+        finally:
+            self._file = open(self.path, "ab")
 
     def _append_sync(self, record: bytes) -> None:
         handle = self._file
@@ -206,3 +233,6 @@ class FileStore:
         if self._file is not None:
             self._file.close()  # type: ignore[attr-defined]
             self._file = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # type: ignore[attr-defined]  # closing releases the flock
+            self._lock_file = None

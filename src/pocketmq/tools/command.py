@@ -78,7 +78,8 @@ def parse(options: list[Opt], argv: list[str]) -> CommandLine:
             if opt is None:
                 raise UsageError(f"Unrecognized option: {token}")
         elif token.startswith("-") and len(token) > 1:
-            name, inline, eq = token[1], token[2:], ""
+            # commons-cli: a short name may be longer than one letter (electMaster's -bn)
+            name, inline, eq = (token[1:], "", "") if token[1:] in by_short else (token[1], token[2:], "")
             opt = by_short.get(name)
             if opt is None:
                 raise UsageError(f"Unrecognized option: {token}")

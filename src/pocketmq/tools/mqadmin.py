@@ -22,7 +22,7 @@ from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.remoting.transport import RemotingConnectError, RemotingError, RemotingTimeoutError
 from pocketmq.security.credentials import TOOLS_FILE, SessionCredentials, default_home, load_tools_yml
 from pocketmq.tools import (  # noqa: F401 - each module registers its subcommands
-    cmd_broker, cmd_cluster, cmd_group, cmd_inspect, cmd_message, cmd_namesrv, cmd_topic,
+    cmd_broker, cmd_cluster, cmd_controller, cmd_group, cmd_inspect, cmd_message, cmd_namesrv, cmd_topic,
 )
 from pocketmq.tools.admin_ext import AdminError, NoNamesrvError
 from pocketmq.tools.command import REGISTRY, Command, Context, UsageError, find, help_text, parse

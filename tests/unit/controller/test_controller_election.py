@@ -221,3 +221,22 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert nxt.header.nextBrokerId == 3
     run(first, tmp_path)
     run(second, tmp_path)
+
+
+def test_a_just_started_controller_waits_one_heartbeat_timeout_before_replacing_masters(tmp_path: Path) -> None:
+    async def first(manager: ControllerManager, clock: ManualClock) -> None:
+        await join(manager, 1)
+        await join(manager, 2)
+        await elect(manager, 1)
+        await manager.alter_sync_state_set(p.AlterSyncStateSetRequestHeader(SET, 1, 1), p.SyncStateSet({1, 2}, 1))
+
+    async def restarted(manager: ControllerManager, clock: ManualClock) -> None:
+        heartbeat(manager, 2)  # the slave's heartbeat arrives before the master's
+        await manager.scan_inactive_masters()
+        assert (await replica(manager)).masterBrokerId == 1  # too early to call the master dead
+        clock.advance(10_001)
+        heartbeat(manager, 2)
+        await manager.scan_inactive_masters()
+        assert (await replica(manager)).masterBrokerId == 2
+    run(first, tmp_path)
+    run(restarted, tmp_path)

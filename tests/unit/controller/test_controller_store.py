@@ -105,3 +105,32 @@ def test_many_records_are_compacted_on_start(tmp_path: Path) -> None:
         assert (await again.get("a")).state.masterEpoch == 1201
         await again.close()
     asyncio.run(main())
+
+
+def test_two_controllers_cannot_share_one_store_directory(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await opened(tmp_path)
+        with pytest.raises(StoreCorrupt, match="in use by another controller"):
+            await opened(tmp_path)
+        await store.close()
+        again = await opened(tmp_path)  # free again once the first one closed
+        await again.close()
+    asyncio.run(main())
+
+
+def test_a_running_store_compacts_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pocketmq.controller import store as store_module
+
+    monkeypatch.setattr(store_module, "COMPACT_RUNNING_RECORDS", 50)
+
+    async def main() -> None:
+        store = await opened(tmp_path)
+        version = 0
+        for epoch in range(1, 121):
+            version = await store.commit("a", version, a_set("a", 1, epoch))
+        assert os.path.getsize(tmp_path / "controller.log") < 60 * len(encode_record("a", a_set("a", 1, 120)))
+        await store.close()
+        again = await opened(tmp_path)
+        assert (await again.get("a")).state.masterEpoch == 120
+        await again.close()
+    asyncio.run(main())
