@@ -67,15 +67,9 @@ start() {
     mkdir -p "$DIR"
     : > "$PIDS"
     cd "$ROOT/bin"
-    # A preset with a namesrv.conf (conf/controller/) runs the first name server with it: that
-    # one also hosts the controller.
-    namesrv_conf=()
-    [ -f "$ROOT/conf/$PRESET/namesrv.conf" ] && namesrv_conf=(-c "../conf/$PRESET/namesrv.conf")
     for port in "${NAMESRV_PORTS[@]}"; do
-        echo "starting mqnamesrv ${namesrv_conf[*]} on 127.0.0.1:$port"
-        HOME="$DIR/namesrv-$port" nohup bash mqnamesrv "${namesrv_conf[@]}" "--listenPort=$port" \
-            > "$DIR/namesrv-$port.out" 2>&1 &
-        namesrv_conf=()
+        echo "starting mqnamesrv on 127.0.0.1:$port"
+        HOME="$DIR/namesrv-$port" nohup bash mqnamesrv "--listenPort=$port" > "$DIR/namesrv-$port.out" 2>&1 &
         echo $! >> "$PIDS"
         wait_for_line "$DIR/namesrv-$port.out" "boot success" 120
     done
