@@ -23,7 +23,8 @@ from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.protocol.message_id import decode_offset_message_id
 from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runtime_info, send_raw
 from tests.interop.apache5 import start_controller5
-from tests.support.processes import Broker, start_broker, start_controller, start_namesrv, wait_until
+from tests.support.controller import start_controller
+from tests.support.processes import Broker, start_broker, start_namesrv, wait_until
 from tests.support.rpc import call
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 

@@ -184,25 +184,3 @@ def start_proxy(home: Path, namesrv_addr: str, port: int | None = None, extra: d
     proxy = Proxy(home, namesrv_addr, port, extra, env)
     proxy.wait_ready(timeout)
     return proxy
-
-
-class Controller(ServerProcess):
-    """A real `mqcontroller` (RocketMQ 5 controller mode) on a free loopback port, its state in a
-    file store under ``home``."""
-
-    def __init__(self, home: Path, port: int | None = None, extra: dict[str, object] | None = None,
-                 env: dict[str, str] | None = None) -> None:
-        self.port = port or free_port()
-        self.addr = f"127.0.0.1:{self.port}"
-        overrides: dict[str, object] = {"controllerListenPort": self.port, "controllerStoreType": "file",
-                                        "controllerStorePath": home / "controller-store"}
-        overrides.update(extra or {})
-        args = ["bash", str(BIN / "mqcontroller"), *[f"--{key}={value}" for key, value in overrides.items()]]
-        super().__init__(args, home, "The Controller boot success", env=env)
-
-
-def start_controller(home: Path, port: int | None = None, extra: dict[str, object] | None = None,
-                     timeout: float = 30.0, env: dict[str, str] | None = None) -> Controller:
-    controller = Controller(home, port, extra, env)
-    controller.wait_ready(timeout)
-    return controller
