@@ -38,7 +38,7 @@ MAX_EPOCH = 2**31 - 1  # upstream's epoch is a Java int
 MAX_OFFSET = 2**63 - 1
 
 
-class EpochFileError(Exception):
+class EpochFileError(OSError):
     """The epoch file is damaged in a way a crash cannot explain (or unreadable)."""
 
 

@@ -49,7 +49,7 @@ _MAGIC = b"PMQT"
 StepHook = Callable[[str], None]
 
 
-class TruncationError(Exception):
+class TruncationError(OSError):
     """The intent record is unreadable: the store cannot know where it was being cut."""
 
 
