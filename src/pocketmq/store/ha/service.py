@@ -233,10 +233,14 @@ class HAService:
 
     # ---------------------------------------------------------------- role changes (controller)
     async def change_to_master(self) -> None:
-        """Stop following; answer SYNC sends from the SyncStateSet's acknowledgements."""
+        """Stop following; answer SYNC sends from the SyncStateSet's acknowledgements. Slaves
+        still connected (this broker stays master in a new epoch) are dropped: they reconnect
+        at once and learn the new epoch in the handshake."""
         if self.client is not None:
             await self.client.shutdown()
             self.client = None
+        for conn in list(self.connections):
+            await conn.close()
         self.config.brokerRole = "SYNC_MASTER"
         self.store.replication_waiter = self.wait_for_replication
 
