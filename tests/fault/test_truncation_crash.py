@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pocketmq.protocol.message import MessageExtBrokerInner, decode_message
-from pocketmq.store.epoch_file import EpochEntry, EpochFile
+from pocketmq.store.epoch_file import EpochEntry
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.results import GetMessageStatus, PutMessageStatus
 from pocketmq.store.truncation import intent_path
