@@ -22,6 +22,7 @@ from pocketmq.client import AsyncProducer, Message
 from pocketmq.client.message import SendStatus
 from pocketmq.client.errors import MQBrokerError, MQClientError
 from pocketmq.protocol.message_id import decode_offset_message_id
+from pocketmq.store.epoch_file import EpochFile
 from tests.support.cluster import commit_log_bytes, create_topic, pull_all, runtime_info, send_raw
 from tests.interop.apache5 import start_controller5
 from tests.support.controller import start_controller
@@ -111,6 +112,11 @@ def rejoin(old: Broker, namesrv: str, controller: str, new_master: Broker, procs
         int(safe_info(new_master.addr).get("commitLogMaxOffset", "-1")),
         int(safe_info(restarted.addr).get("commitLogMaxOffset", "-2"))), 60, 0.2, "the old master to catch up")
     assert commit_log_bytes(restarted, end) == commit_log_bytes(new_master, end)
+    # Both record the same history: the new master's epoch began where the old one's log was cut.
+    epochs = [EpochFile(str(b.store_root)) for b in (restarted, new_master)]
+    for f in epochs:
+        f.load()
+    assert epochs[0].entries == epochs[1].entries and len(epochs[1].entries) >= 2
     return restarted
 
 
