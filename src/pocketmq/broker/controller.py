@@ -210,7 +210,7 @@ class BrokerController:
         if self.is_slave:
             await SlaveSynchronize(self).sync_all()
 
-    def on_role_change(self, master: bool, master_addr: str | None, ha_addr: str | None) -> None:
+    async def on_role_change(self, master: bool, master_addr: str | None, ha_addr: str | None) -> None:
         """Controller mode: the replicas manager made this broker the master (brokerId 0) or a
         slave (its own brokerId) of ``master_addr``; the name servers learn it at once."""
         manager = self.replicas_manager
@@ -218,17 +218,16 @@ class BrokerController:
             self.config.brokerId = MASTER_ID
             self.master_addr = None
             self.ha_master_addr = None
-            if not self.schedule._tasks:
+            if not self.schedule.running:
                 self.schedule.start()
-            if self.transactions._task is None or self.transactions._task.done():
+            if not self.transactions.running:
                 self.transactions.start()
         else:
             self.config.brokerId = manager.broker_controller_id if manager and manager.broker_controller_id else 1
             self.master_addr = master_addr
             self.ha_master_addr = ha_addr
-            loop = asyncio.get_running_loop()
-            loop.create_task(self.schedule.stop())
-            loop.create_task(self.transactions.stop())
+            await self.schedule.stop()
+            await self.transactions.stop()
         self.topic_config_manager.data_version.next_version()
         self.register_soon()
 

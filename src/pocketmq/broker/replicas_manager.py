@@ -344,7 +344,7 @@ class ReplicasManager:
         store.set_role("SYNC_MASTER")
         self.master_broker_id = self.broker_controller_id
         self.master_address = self.broker_address
-        broker.on_role_change(master=True, master_addr=self.broker_address, ha_addr=None)
+        await broker.on_role_change(master=True, master_addr=self.broker_address, ha_addr=None)
         asyncio.get_running_loop().create_task(self.check_sync_state_set())
 
     async def _change_to_slave(self, master_id: int, master_address: str, epoch: int) -> None:
@@ -358,7 +358,7 @@ class ReplicasManager:
         self.master_broker_id = master_id
         self.master_address = master_address
         host, _, port = master_address.rpartition(":")
-        broker.on_role_change(master=False, master_addr=master_address, ha_addr=f"{host}:{int(port) + 1}")
+        await broker.on_role_change(master=False, master_addr=master_address, ha_addr=f"{host}:{int(port) + 1}")
         await ha.change_to_slave()
 
     # ------------------------------------------------------------------------ SyncStateSet
