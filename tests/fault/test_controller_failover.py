@@ -278,6 +278,40 @@ def test_official_java_producer_rides_through_a_failover(tmp_path: Path, procs) 
     assert not lost, f"{len(lost)} acknowledged messages lost"
 
 
+def notify_oneway(addr: str, fields: dict[str, str], body: bytes) -> None:
+    from pocketmq.protocol.controller import ControllerRequestCode
+    from pocketmq.remoting.command import make_request
+    from pocketmq.remoting.transport import RemotingClient
+
+    async def main() -> None:
+        client = RemotingClient()
+        try:
+            await client.invoke_oneway(addr, make_request(ControllerRequestCode.NOTIFY_BROKER_ROLE_CHANGED, fields,
+                                                          body, oneway=True))
+            await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+
+    asyncio.run(main())
+
+
+def test_forged_or_stale_role_notifications_change_nothing(tmp_path: Path, procs) -> None:
+    """A NOTIFY_BROKER_ROLE_CHANGED with an epoch not above the broker's, or with garbage, is
+    ignored: the master stays master (brokerId 0, takes sends), no process dies."""
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+    slave = next(b for b in brokers if b.addr != master_addr)
+    slave_id = safe_info(slave.addr)["brokerControllerId"]
+    stale = {"masterAddress": slave.addr, "masterEpoch": "1", "syncStateSetEpoch": "9", "masterBrokerId": slave_id}
+    for target in brokers:
+        notify_oneway(target.addr, stale, b'{"syncStateSet":[1,2,3],"syncStateSetEpoch":9}')
+        notify_oneway(target.addr, {"masterEpoch": "x"}, b"not json")
+        notify_oneway(target.addr, {"masterAddress": "nowhere", "masterEpoch": "99999999999"}, b"[1,2]")
+    assert send_raw(master_addr, TOPIC, b"still the master").code == ResponseCode.SUCCESS
+    assert route_master(namesrv) == master_addr
+    assert all(b.proc.poll() is None for b in brokers)
+    assert safe_info(master_addr)["masterEpoch"] == "1"
+
+
 async def wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
