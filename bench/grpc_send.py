@@ -10,6 +10,11 @@ concurrent senders on one asyncio loop (uvloop) for ``--seconds`` after ``--warm
     .venv/bin/python bench/grpc_send.py --threads 32 --size 128 --seconds 10 --warmup 3
 
 Prints one JSON line per path (send_tps, p50/p99 ms) and the ratio grpc/remoting.
+
+``--tls cert`` gives the proxy a certificate, so that its port is the front that sniffs TLS vs
+plaintext and relays to grpcio (proxy/front.py): ``grpc`` is then plaintext through the front,
+and a ``grpc-tls`` path (TLS through it) is added. Run once without and once with it to see what
+the front costs.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pocketmq.client import AsyncProducer, Message  # noqa: E402
 from pocketmq.proxy.stubs import pb, pb_grpc  # noqa: E402
 from tests.support.cluster import create_topic  # noqa: E402
 from tests.support.processes import start_broker, start_namesrv, start_proxy  # noqa: E402
+from tests.support.tls import make_cert, tls_args  # noqa: E402
 
 TOPIC = "BenchGrpcTopic"
 
@@ -81,11 +87,13 @@ async def remoting(namesrv: str, args: argparse.Namespace, body: bytes) -> dict:
         await producer.shutdown()
 
 
-async def grpc_path(endpoint: str, args: argparse.Namespace, body: bytes) -> dict:
+async def grpc_path(endpoint: str, args: argparse.Namespace, body: bytes, cert: Path | None = None) -> dict:
     ids = itertools.count()
     digest = pb.Digest(type=pb.MD5, checksum=hashlib.md5(body).hexdigest().upper())
     metadata = (("x-mq-client-id", "bench-grpc"),)
-    async with grpc.aio.insecure_channel(endpoint) as channel:
+    channel = grpc.aio.insecure_channel(endpoint) if cert is None else \
+        grpc.aio.secure_channel(endpoint, grpc.ssl_channel_credentials(cert.read_bytes()))
+    async with channel:
         stub = pb_grpc.MessagingServiceStub(channel)
 
         async def send() -> bool:
@@ -108,6 +116,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--tls", choices=["none", "cert"], default="none")
     args = ap.parse_args()
     body = b"x" * args.size
     try:
@@ -117,17 +126,27 @@ def main() -> None:
         pass
     with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp:
         home = Path(tmp)
+        cert = key = None
+        extra = {}
+        if args.tls == "cert":
+            cert, key = make_cert(home / "tls")
+            extra = tls_args("permissive", cert, key)
         with start_namesrv(home / "ns") as ns, start_broker(home / "broker", ns.addr) as broker, \
-                start_proxy(home / "proxy", ns.addr) as proxy:
+                start_proxy(home / "proxy", ns.addr, extra=extra) as proxy:
             create_topic(broker.addr, TOPIC, queues=4)
             results = {}
-            for name, run in (("remoting", lambda: remoting(ns.addr, args, body)),
-                              ("grpc", lambda: grpc_path(proxy.endpoint, args, body))):
+            paths = [("remoting", lambda: remoting(ns.addr, args, body)),
+                     ("grpc", lambda: grpc_path(proxy.endpoint, args, body))]
+            if cert is not None:
+                paths.append(("grpc-tls", lambda: grpc_path(proxy.endpoint, args, body, cert)))
+            for name, run in paths:
                 results[name] = asyncio.run(run())
                 print(json.dumps({"path": name, "threads": args.threads, "size": args.size, **results[name]}),
                       flush=True)
-            ratio = results["grpc"]["send_tps"] / max(1, results["remoting"]["send_tps"])
-            print(json.dumps({"grpc_over_remoting": round(ratio, 2)}), flush=True)
+            for name in results:
+                if name != "remoting":
+                    ratio = results[name]["send_tps"] / max(1, results["remoting"]["send_tps"])
+                    print(json.dumps({f"{name}_over_remoting": round(ratio, 2)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -205,3 +205,29 @@ def test_two_managers_deciding_from_the_same_revision_elect_once(etcd) -> None:
     codes, final = asyncio.run(main())
     assert codes == [0, Code.CONTROLLER_MASTER_STILL_EXIST]  # one wins; the other re-reads and sees it
     assert (final.masterBrokerId, final.masterEpoch, final.syncStateSet) == (3, 2, {3})
+
+
+def test_a_stopped_etcd_is_answered_before_a_brokers_timeout(tmp_path: Path, etcd) -> None:
+    """etcd SIGSTOPped (hung, not refusing): the controller answers within etcdTimeoutMillis with
+    SYSTEM_ERROR instead of leaving the broker's 3 s request to time out; after SIGCONT all is well."""
+    import signal
+    import time
+
+    controller = start_controller(tmp_path / "c", extra=["--controllerStoreType=etcd", f"--etcdEndpoints={etcd.endpoint}"])
+    broker = ControllerBroker(CLUSTER, "broker-h")
+    try:
+        broker.join(controller.addr)
+        etcd.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            answer = broker.register(controller.addr)
+            waited = time.monotonic() - started
+            assert answer.code == ResponseCode.SYSTEM_ERROR and "controller store unavailable" in (answer.remark or "")
+            assert waited < 3.0, waited
+        finally:
+            etcd.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: broker.register(controller.addr).code == 0, timeout=30, interval=0.5,
+                   message="the controller using etcd again")
+    finally:
+        broker.close()
+        controller.kill()

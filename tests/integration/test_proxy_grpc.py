@@ -235,8 +235,6 @@ def test_a_half_message_shows_after_commit_and_never_after_rollback(env: Env) ->
 def test_not_yet_served_rpcs_answer_not_implemented(env: Env) -> None:
     pull = next(env.stub.PullMessage(pb.PullMessageRequest(), metadata=CLIENT))
     assert pull.status.code == pb.NOT_IMPLEMENTED
-    assert env.stub.ForwardMessageToDeadLetterQueue(pb.ForwardMessageToDeadLetterQueueRequest(),
-                                                    metadata=CLIENT).status.code == pb.NOT_IMPLEMENTED
 
 
 def test_query_assignment_gives_one_pop_queue_per_master(env: Env) -> None:

@@ -204,12 +204,23 @@ def py5_python() -> Path:
 
 
 def run_py5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
-                   check: bool = True) -> list[dict]:
+                   check: bool = True, trust: Path | None = None) -> list[dict]:
     """Run ``py5/driver.py produce ...`` with the official RocketMQ 5 Python client (gRPC) against
-    ``endpoints`` (a proxy's host:port); returns its events."""
+    ``endpoints`` (a proxy's host:port); returns its events. ``trust``: a certificate the client
+    takes as its root (gRPC's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), for --tls."""
     args = [str(a) for a in args]
     cmd = [str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]]
-    return _run(cmd, timeout, check, client_env(), "python 5 driver")
+    env = client_env()
+    if trust is not None:
+        env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(trust)
+    return _run(cmd, timeout, check, env, "python 5 driver")
+
+
+def start_py5_driver(args: Sequence[str], *, endpoints: str) -> "DriverProcess":
+    """``run_py5_driver`` in the background (e.g. a producer under load while a test kills a server)."""
+    args = [str(a) for a in args]
+    return DriverProcess([str(py5_python()), str(PY5_DRIVER), *args[:1], "--endpoints", endpoints, *args[1:]],
+                         client_env(), "python 5 driver")
 
 
 # ---- Java 5.x (gRPC) -------------------------------------------------------------------------
@@ -228,7 +239,7 @@ def java5_classpath() -> str:
 
 def run_java5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DEFAULT_TIMEOUT,
                      check: bool = True) -> list[dict]:
-    """Run ``Driver5 produce ...`` with the official RocketMQ 5 Java client (gRPC, plaintext)
+    """Run ``Driver5 produce ...`` with the official RocketMQ 5 Java client (gRPC; --tls true for TLS)
     against ``endpoints`` (a proxy's host:port); returns its events."""
     args = [str(a) for a in args]
     home = client_home()
@@ -236,6 +247,30 @@ def run_java5_driver(args: Sequence[str], *, endpoints: str, timeout: float = DE
            f"-Djava.io.tmpdir={home}", "-cp", java5_classpath(), JAVA5_DRIVER_MAIN, *args[:1],
            "--endpoints", endpoints, *args[1:]]
     return _run(cmd, timeout, check, client_env(), "java 5 driver")
+
+
+JAVA5R_DIR = INTEROP_DIR / "java5r"
+JAVA5R_DRIVER_MAIN = "pocketmq.interop5r.Driver5r"
+
+
+def java5r_classpath() -> str:
+    classes = JAVA5R_DIR / "target" / "classes"
+    jars = sorted((JAVA5R_DIR / "lib").glob("*.jar")) if (JAVA5R_DIR / "lib").exists() else []
+    if not (classes / "pocketmq" / "interop5r" / "Driver5r.class").exists() or not jars:
+        raise InteropSetupMissing(f"{JAVA5R_DIR} is not built: run `bash tests/interop/setup.sh`")
+    return os.pathsep.join([str(classes), *map(str, jars)])
+
+
+def run_java5r_driver(args: Sequence[str], *, namesrv: str, timeout: float = DEFAULT_TIMEOUT,
+                      check: bool = True) -> list[dict]:
+    """Run ``Driver5r produce|pop-consume ...`` with the official RocketMQ 5 Java remoting client
+    (rocketmq-client 5.3.3) against the name server ``namesrv``; returns its events."""
+    args = [str(a) for a in args]
+    home = client_home()
+    cmd = [java_bin(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", f"-Duser.home={home}",
+           f"-Djava.io.tmpdir={home}", "-cp", java5r_classpath(), JAVA5R_DRIVER_MAIN, *args[:1],
+           "--namesrv", namesrv, *args[1:]]
+    return _run(cmd, timeout, check, client_env(), "java 5 remoting driver")
 
 
 # ---- Go --------------------------------------------------------------------------------------

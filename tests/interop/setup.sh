@@ -8,6 +8,8 @@
 #   - Python: the official RocketMQ 5 client (gRPC) in its own venv, tests/interop/py5/.venv
 #   - Maven: the official Java 5 client (rocketmq-client-java 5.0.7, gRPC) + our driver for it
 #     into tests/interop/java5/lib/ and java5/target/classes/ (apart from the 4.9 jars)
+#   - Maven: the official Java 5 remoting client (rocketmq-client 5.3.3, POP mode) + our driver
+#     for it into tests/interop/java5r/lib/ and java5r/target/classes/
 #   - Maven: Apache RocketMQ 5.3.3 (namesrv, broker, proxy, controller, tools) + dependencies into
 #     tests/interop/apache5/lib/: the oracle for the RocketMQ 5 features (tests/interop/apache5.py)
 # Idempotent: a stamp over the inputs makes a second run take about a second.
@@ -18,6 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 JAVA_DIR="$HERE/java"
 JAVA5_DIR="$HERE/java5"
+JAVA5R_DIR="$HERE/java5r"
 APACHE5_DIR="$HERE/apache5"
 GO_DIR="$HERE/go"
 PY="${PY:-$ROOT/.venv/bin/python}"
@@ -60,8 +63,8 @@ bash "$HERE/py5/setup.sh"
 inputs_hash() {
     (
         cd "$HERE"
-        cat setup.sh java/pom.xml java5/pom.xml apache5/pom.xml go/go.mod go/go.sum go/main.go
-        find java/src java5/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
+        cat setup.sh java/pom.xml java5/pom.xml java5r/pom.xml apache5/pom.xml go/go.mod go/go.sum go/main.go
+        find java/src java5/src java5r/src -type f -name '*.java' | LC_ALL=C sort | xargs cat
         java -version 2>&1 | head -1
         go version
     ) | sha256sum | cut -d' ' -f1
@@ -74,6 +77,7 @@ outputs_ok() {
         compgen -G "$JAVA_DIR/lib/rocketmq-tools-*.jar" >/dev/null &&
         [ -f "$JAVA_DIR/target/classes/pocketmq/interop/Driver.class" ] &&
         [ -f "$JAVA5_DIR/target/classes/pocketmq/interop5/Driver5.class" ] &&
+        [ -f "$JAVA5R_DIR/target/classes/pocketmq/interop5r/Driver5r.class" ] &&
         compgen -G "$APACHE5_DIR/lib/rocketmq-controller-5.3.3.jar" >/dev/null &&
         [ -x "$GO_DIR/bin/gointerop" ]
 }
@@ -110,6 +114,9 @@ log "resolving the Java 5 client (rocketmq-client-java) and compiling its driver
 rm -rf "$JAVA5_DIR/lib" "$JAVA5_DIR/target"
 mvn -q -B -Dstyle.color=never -f "$JAVA5_DIR/pom.xml" compile 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
 
+log "resolving the Java 5 remoting client (rocketmq-client 5.3.3) and compiling its driver (Maven)"
+rm -rf "$JAVA5R_DIR/lib" "$JAVA5R_DIR/target"
+mvn -q -B -Dstyle.color=never -f "$JAVA5R_DIR/pom.xml" compile 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
 log "resolving Apache RocketMQ 5.3.3 (namesrv, broker, proxy, controller, tools) for the 5.x oracle (Maven)"
 rm -rf "$APACHE5_DIR/lib"
 mvn -q -B -Dstyle.color=never -f "$APACHE5_DIR/pom.xml" package 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]

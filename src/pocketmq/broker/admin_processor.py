@@ -64,6 +64,7 @@ class AdminProcessor:
             RequestCode.UNLOCK_BATCH_MQ: self.unlock_batch_mq,
             RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: self.update_and_create_subscription_group,
             RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG: self.get_all_subscription_group,
+            RequestCode.GET_SUBSCRIPTIONGROUP_CONFIG: self.get_subscription_group,
             RequestCode.DELETE_SUBSCRIPTIONGROUP: self.delete_subscription_group,
             RequestCode.GET_TOPIC_STATS_INFO: self.get_topic_stats_info,
             RequestCode.GET_CONSUMER_CONNECTION_LIST: self.get_consumer_connection_list,
@@ -196,6 +197,15 @@ class AdminProcessor:
 
     def get_all_subscription_group(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         return make_response(request, body=self.broker.subscription_group_manager.encode())
+
+    def get_subscription_group(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """RocketMQ 5's GET_SUBSCRIPTIONGROUP_CONFIG (352): one group's config (the proxy reads
+        consumeMessageOrderly from it)."""
+        group = _field(request, "group")
+        found = self.broker.subscription_group_manager.find(group or "")
+        if found is None:
+            return make_response(request, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, "No group in this broker")
+        return make_response(request, body=found.encode())
 
     def delete_subscription_group(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         group = _field(request, "groupName")

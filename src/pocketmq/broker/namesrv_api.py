@@ -10,7 +10,7 @@ import zlib
 from dataclasses import dataclass
 
 from pocketmq.config import split_namesrv_addr
-from pocketmq.protocol.route import RegisterBrokerBody, TopicConfigWrapper
+from pocketmq.protocol.route import RegisterBrokerBody, TopicConfigWrapper, TopicRouteData
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.remoting.command import make_request
 from pocketmq.remoting.transport import RemotingClient, RemotingError
@@ -75,3 +75,17 @@ class NamesrvApi:
                 log.warning("unregisterBroker Exception, %s: %s", addr, exc)
 
         await asyncio.gather(*(one(addr) for addr in self.addresses))
+
+    async def get_topic_route(self, topic: str, timeout: float = 3.0) -> TopicRouteData | None:
+        """The topic's route from the first name server that has it (upstream TopicRouteInfoManager
+        asks for QUERY_ASSIGNMENT); None when none has."""
+        for addr in self.addresses:
+            request = make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}, language="JAVA")
+            try:
+                response = await self.client.invoke(addr, request, timeout)
+            except RemotingError as exc:
+                log.warning("getTopicRouteInfo from name server %s failed: %s", addr, exc)
+                continue
+            if response.code == ResponseCode.SUCCESS and response.body:
+                return TopicRouteData.decode(response.body_bytes())
+        return None

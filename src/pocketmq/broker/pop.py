@@ -1,5 +1,5 @@
-"""POP consumption in the broker (RocketMQ 5's RIP-19): POP_MESSAGE, ACK_MESSAGE and
-CHANGE_MESSAGE_INVISIBLETIME with upstream's headers, and the revive service.
+"""POP consumption in the broker (RocketMQ 5's RIP-19): POP_MESSAGE, ACK_MESSAGE,
+BATCH_ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME with upstream's headers, and the revive service.
 
 A pop reads up to ``maxMsgNums`` messages of a group from the topic's queues (and first from the
 group's POP retry topic ``%RETRY%<group>_<topic>``), writes a checkpoint (CK) for them and moves
@@ -15,7 +15,17 @@ written) re-puts every message of it that was not acked into the POP retry topic
 then commits its revive offset (the oldest checkpoint still open), so after a restart it reads
 again from there. Delivery is at least once: an ack that arrives after the re-put is ignored.
 
-Not yet: orderly (FIFO) pop, SQL92 filters, BATCH_ACK/PEEK/NOTIFICATION, several revive queues.
+An orderly pop (``order=true``, FIFO) writes no checkpoint: the queue's ``OrderInfo``
+(pop_order.py) blocks it for the group until every message delivered is acked or its invisible
+time is over, acks (reviveQid 999) move the group's offset, and what times out is read again in
+place, from the queue, with its delivery count in ``orderCountInfo``.
+
+BATCH_ACK_MESSAGE acks many offsets of several pops in one request; PEEK_MESSAGE, NOTIFICATION
+and POLLING_INFO are in pop_peek.py, QUERY_ASSIGNMENT and SET_MESSAGE_REQUEST_MODE in
+assignment.py (both registered with POP). Filters: tags, and SQL92 through the broker's filter room
+(SQL92 in POP does not need ``enablePropertyFilter``, as upstream's pop).
+
+Not yet: several revive queues.
 """
 
 from __future__ import annotations
@@ -29,12 +39,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pocketmq.broker.filter import SQL92, FilterSyntaxError, SqlMessageFilter, compile_sql92, describe_error
+from pocketmq.broker.pop_order import ConsumerOrderInfo
 from pocketmq.broker.pull_processor import parse_tag_subscription, tag_codes_of
 from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.protocol import message as m
 from pocketmq.protocol.pop import (
-    INIT_MODE_MIN, RETRY_PREFIX, AckMessageRequestHeader, ChangeInvisibleTimeRequestHeader, ExtraInfo,
-    PopMessageRequestHeader, build_offset_info, pop_retry_topic, real_topic,
+    INIT_MODE_MIN, ORDER_REVIVE_QUEUE, RETRY_PREFIX, AckMessageRequestHeader, BatchAck,
+    ChangeInvisibleTimeRequestHeader, ExtraInfo, PopMessageRequestHeader, build_offset_info, build_order_count_info,
+    pop_retry_topic, real_topic,
 )
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, is_readable
 from pocketmq.remoting.codes import RequestCode, ResponseCode
@@ -50,11 +63,16 @@ log = logging.getLogger("pocketmq.broker")
 
 REVIVE_GROUP = "CID_RMQ_SYS_REVIVE_GROUP"
 REVIVE_QUEUE_ID = 0
-CK_TAG, ACK_TAG = "ck", "ack"
+CK_TAG, ACK_TAG, BATCH_ACK_TAG = "ck", "ack", "bAck"
 MAX_POP_BATCH = 32
 REVIVE_INTERVAL_SECONDS = 0.2
 REVIVE_MARGIN_MS = 1000
 REVIVE_READ_BATCH = 32
+
+
+# Upstream appendCheckPoint: the entry is in the commit log even when a flush or the slave lagged.
+WRITTEN = frozenset({PutMessageStatus.PUT_OK, PutMessageStatus.FLUSH_DISK_TIMEOUT, PutMessageStatus.FLUSH_SLAVE_TIMEOUT,
+                     PutMessageStatus.SLAVE_NOT_AVAILABLE})
 
 
 def revive_topic(cluster: str) -> str:
@@ -110,6 +128,8 @@ class PopService:
         self._rotation = itertools.count(random.randrange(1000))
         self.pending: dict[tuple[str, str, int, int, int], Revival] = {}
         self.read_offset = -1  # next revive-queue offset to read; -1: not loaded
+        self.order_info = ConsumerOrderInfo(clock)
+        self.polling: dict[tuple[str, str, int], int] = {}  # (topic, group, queueId) -> held pops
 
     @property
     def revive_topic(self) -> str:
@@ -118,7 +138,15 @@ class PopService:
     def register(self, register: Any) -> None:
         register(RequestCode.POP_MESSAGE, self.pop)
         register(RequestCode.ACK_MESSAGE, self.ack)
+        register(RequestCode.BATCH_ACK_MESSAGE, self.batch_ack)
         register(RequestCode.CHANGE_MESSAGE_INVISIBLETIME, self.change_invisible_time)
+        from pocketmq.broker.pop_peek import PopPeek
+
+        PopPeek(self.broker, self).register(register)
+        from pocketmq.broker.assignment import AssignmentService
+
+        self.assignment = AssignmentService(self.broker)  # which groups pop, and their queues
+        self.assignment.register(register)
 
     def ensure_revive_topic(self) -> None:
         topics = self.broker.topic_config_manager
@@ -132,15 +160,21 @@ class PopService:
             if not future.done():
                 future.set_result(None)
 
-    async def _wait_arrival(self, topics: list[str], timeout: float) -> None:
+    async def _wait_arrival(self, topics: list[str], timeout: float, polling_key: tuple[str, str, int]) -> None:
         future = asyncio.get_running_loop().create_future()
         for topic in topics:
             self._arrivals.setdefault(topic, []).append(future)
+        self.polling[polling_key] = self.polling.get(polling_key, 0) + 1
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
             pass
         finally:
+            left = self.polling.get(polling_key, 1) - 1
+            if left > 0:
+                self.polling[polling_key] = left
+            else:
+                self.polling.pop(polling_key, None)
             for topic in topics:
                 waiting = self._arrivals.get(topic)
                 if waiting and future in waiting:
@@ -179,39 +213,59 @@ class PopService:
         if not group_config.consumeEnable:
             return self._error(request, ResponseCode.NO_PERMISSION,
                                f"subscription group no permission, {header.consumerGroup}")
-        if header.order:
-            return self._error(request, ResponseCode.SYSTEM_ERROR, "orderly POP is not supported by this broker yet")
-        if (header.expType or "TAG").upper() != "TAG":
-            return self._error(request, ResponseCode.SUBSCRIPTION_PARSE_FAILED,
-                               f"POP supports TAG expressions only here, not {header.expType}")
         return None
 
+    def _filter(self, request: RemotingCommand, header: PopMessageRequestHeader
+                ) -> tuple[set[int] | None, SqlMessageFilter | None] | RemotingCommand:
+        """The tag codes or SQL92 filter of a pop (upstream: SUBSCRIPTION_PARSE_FAILED otherwise)."""
+        expression_type = (header.expType or "TAG").upper()
+        if expression_type == "TAG" or not header.exp:
+            return tag_codes_of(parse_tag_subscription(header.topic, header.exp or "*")), None
+        if expression_type != SQL92:
+            return self._error(request, ResponseCode.SUBSCRIPTION_PARSE_FAILED,
+                               "parse the consumer's subscription failed")
+        try:
+            return None, SqlMessageFilter(compile_sql92(header.exp))
+        except FilterSyntaxError as exc:
+            return self._error(request, ResponseCode.SUBSCRIPTION_PARSE_FAILED,
+                               f"parse the consumer's subscription failed: {describe_error(header.exp, exc)}")
+
     async def pop(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
-        header = decode_header(PopMessageRequestHeader, request.ext_fields)
+        try:
+            header = decode_header(PopMessageRequestHeader, request.ext_fields)
+        except HeaderError as exc:
+            return self._error(request, ResponseCode.SYSTEM_ERROR, str(exc))
         problem = self._check_pop(request, header)
         if problem is not None:
             return problem
-        tag_codes = tag_codes_of(parse_tag_subscription(header.topic, header.exp or "*"))
+        chosen = self._filter(request, header)
+        if isinstance(chosen, RemotingCommand):
+            return chosen
         deadline = self.clock.monotonic() + max(0, header.pollTime) / 1000
+        polling_key = (header.topic, header.consumerGroup, header.queueId)
         while True:
             pop_time = self.clock.now_ms()
-            found = await self._pop_once(header, tag_codes, pop_time)
+            found = await self._pop_once(header, chosen, pop_time)
             remaining = deadline - self.clock.monotonic()
             if found.buffers or remaining <= 0:
                 break
-            await self._wait_arrival([header.topic, pop_retry_topic(header.consumerGroup, header.topic)], remaining)
-        fields = encode_header_fields(pop_time, header.invisibleTime, found)
+            # An orderly pop blocked by messages in flight also wakes up on an ack (notify_ack).
+            await self._wait_arrival([header.topic, pop_retry_topic(header.consumerGroup, header.topic)],
+                                     remaining, polling_key)
+        fields = encode_header_fields(pop_time, header.invisibleTime, found,
+                                      ORDER_REVIVE_QUEUE if header.order else REVIVE_QUEUE_ID)
         if not found.buffers:
             return make_response(request, ResponseCode.PULL_NOT_FOUND, "no new message", ext_fields=fields)
         return make_response(request, ext_fields=fields, body=list(found.buffers))
 
-    async def _pop_once(self, header: PopMessageRequestHeader, tag_codes: set[int] | None, pop_time: int) -> "PopBatch":
+    async def _pop_once(self, header: PopMessageRequestHeader,
+                        chosen: tuple[set[int] | None, SqlMessageFilter | None], pop_time: int) -> "PopBatch":
         batch = PopBatch()
         topics = self.broker.topic_config_manager
         retry = pop_retry_topic(header.consumerGroup, header.topic)
         candidates: list[tuple[str, int]] = []
         retry_config = topics.get(retry)
-        if retry_config is not None:
+        if retry_config is not None and not header.order:
             candidates += [(retry, q) for q in range(retry_config.readQueueNums)]
         if header.queueId >= 0:
             candidates.append((header.topic, header.queueId))
@@ -223,12 +277,43 @@ class PopService:
             want = header.maxMsgNums - len(batch.buffers)
             if want <= 0:
                 break
-            if not await self._pop_queue(header, topic, queue_id, want, tag_codes, pop_time, batch):
+            # The retry topic holds messages that passed the filter already (upstream: SUB_ALL).
+            filters = (None, None) if topic == retry else chosen
+            if header.order:
+                self._pop_queue_orderly(header, topic, queue_id, want, filters, pop_time, batch)
+            elif not await self._pop_queue(header, topic, queue_id, want, filters, pop_time, batch):
                 break
         return batch
 
+    def _pop_queue_orderly(self, header: PopMessageRequestHeader, topic: str, queue_id: int, want: int,
+                           filters: tuple[set[int] | None, SqlMessageFilter | None], pop_time: int,
+                           batch: "PopBatch") -> None:
+        """Upstream's orderly popMsgFromQueue: nothing while the queue's messages are in flight;
+        otherwise from the group's offset (which only acks move), recording the OrderInfo."""
+        offsets = self.broker.consumer_offset_manager
+        group = header.consumerGroup
+        key = (topic, group, queue_id)
+        if self.order_info.blocked(key, header.attemptId):
+            return
+        offset = offsets.query(group, topic, queue_id)
+        if offset < 0:
+            offset = self._init_offset(topic, queue_id, header.initMode)
+        result = self.broker.store.get_message(group, topic, queue_id, offset, want, *filters)
+        batch.rest += max(0, result.max_offset - result.next_begin_offset)
+        if result.buffers:
+            queue_offsets = list(result.message_queue_offsets)
+            counts, minimum = self.order_info.update(key, pop_time, header.invisibleTime, queue_offsets,
+                                                     header.attemptId)
+            batch.add(topic, queue_id, queue_offsets, result.buffers)
+            batch.order_counts.append(build_order_count_info(topic, queue_id, counts, minimum))
+            if offsets.query(group, topic, queue_id) != queue_offsets[0]:
+                offsets.commit(group, topic, queue_id, queue_offsets[0])
+        elif result.next_begin_offset != offset:
+            offsets.commit(group, topic, queue_id, result.next_begin_offset)  # filtered out or moved
+
     async def _pop_queue(self, header: PopMessageRequestHeader, topic: str, queue_id: int, want: int,
-                         tag_codes: set[int] | None, pop_time: int, batch: "PopBatch") -> bool:
+                         filters: tuple[set[int] | None, SqlMessageFilter | None], pop_time: int,
+                         batch: "PopBatch") -> bool:
         """Pop from one queue into ``batch``; False when a checkpoint could not be written."""
         store = self.broker.store
         offsets = self.broker.consumer_offset_manager
@@ -238,7 +323,7 @@ class PopService:
             offset = offsets.query(group, topic, queue_id)
             if offset < 0:
                 offset = self._init_offset(topic, queue_id, header.initMode)
-            result = store.get_message(group, topic, queue_id, offset, want, tag_codes)
+            result = store.get_message(group, topic, queue_id, offset, want, *filters)
             batch.rest += max(0, result.max_offset - result.next_begin_offset)
             if result.buffers:
                 queue_offsets = list(result.message_queue_offsets)
@@ -270,7 +355,7 @@ class PopService:
             sys_flag=0, born_timestamp=self.clock.now_ms(), born_host=self.broker.store.store_host,
             reconsume_times=0, tags_code=m.tags_string_to_tags_code(tag))
         result = await self.broker.store.put_message(msg)
-        if result.status is not PutMessageStatus.PUT_OK:
+        if result.status not in WRITTEN:
             log.warning("cannot write POP %s %s: %s", tag, key, result.status.name)
             return False
         return True
@@ -291,6 +376,43 @@ class PopService:
                                f"offset is illegal, key:{topic}@{queue_id}, offset:{offset}")
         return None
 
+    def _check_queue(self, request: RemotingCommand, topic: str, queue_id: int) -> RemotingCommand | None:
+        config = self.broker.topic_config_manager.get(topic)
+        if config is None:
+            return self._error(request, ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!")
+        if not 0 <= queue_id < config.readQueueNums:
+            return self._error(request, ResponseCode.MESSAGE_ILLEGAL,
+                               f"queueId[{queue_id}] is illegal, topic:[{topic}] "
+                               f"topicConfig.readQueueNums:[{config.readQueueNums}]")
+        return None
+
+    def notify_ack(self, topic: str) -> None:
+        """An orderly ack may unblock a queue: wake the pops held on its topic."""
+        self.on_message_arriving(topic)
+
+    def _ack_orderly(self, request: RemotingCommand, topic: str, group: str, queue_id: int, offset: int,
+                     pop_time: int) -> RemotingCommand | None:
+        """Upstream ackOrderly: set the message's bit and move the group's offset to the first
+        message not acked; None when done, an error response for an offset not in flight."""
+        offsets = self.broker.consumer_offset_manager
+        committed = offsets.query(group, topic, queue_id)
+        if offset < committed:
+            return None  # acked before, or the offset was reset past it
+        key = (topic, group, queue_id)
+        if key not in self.order_info.table and offset != committed:
+            return None  # an ack from before a restart: the queue is delivered again from `committed`
+        next_offset = self.order_info.commit_and_next(key, offset, pop_time)
+        if next_offset == -1:
+            return self._error(request, ResponseCode.MESSAGE_ILLEGAL,
+                               f"offset is illegal, key:{topic}@{group}@{queue_id}, old:{committed}, "
+                               f"commit:{offset}, next:{next_offset}")
+        if next_offset > -1:
+            if next_offset != committed:
+                offsets.commit(group, topic, queue_id, next_offset)
+            if not self.order_info.blocked(key, None):
+                self.notify_ack(topic)
+        return None
+
     async def ack(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         try:
             header = decode_header(AckMessageRequestHeader, request.ext_fields)
@@ -300,12 +422,47 @@ class PopService:
         if isinstance(info, RemotingCommand):
             return info
         topic = real_topic(header.topic, header.consumerGroup, info.retry)
-        problem = self._check_offset(request, topic, header.queueId, header.offset)
+        problem = self._check_queue(request, topic, header.queueId) or \
+            self._check_offset(request, topic, header.queueId, header.offset)
         if problem is not None:
             return problem
+        if info.revive_qid == ORDER_REVIVE_QUEUE:
+            return self._ack_orderly(request, topic, header.consumerGroup, header.queueId, header.offset,
+                                     info.pop_time) or make_response(request)
         key = (topic, header.consumerGroup, header.queueId, info.ck_queue_offset, info.pop_time)
         if not await self._put_revive(encode_ack(key, header.offset, info.broker_name), ACK_TAG, key):
             return self._error(request, ResponseCode.SYSTEM_ERROR, "cannot write the ack")
+        return make_response(request)
+
+    # ------------------------------------------------------------------ BATCH_ACK_MESSAGE
+    async def batch_ack(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """Upstream's BATCH_ACK_MESSAGE: NO_MESSAGE for an empty body; offsets outside their
+        queue are skipped; one revive entry (tag ``bAck``) per pop acked."""
+        try:
+            body = orjson.loads(request.body_bytes() or b"null")
+            acks = [BatchAck.from_dict(a) for a in (body or {}).get("acks") or []]
+            broker_name = str((body or {}).get("brokerName") or self.broker.config.brokerName)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return self._error(request, ResponseCode.SYSTEM_ERROR, f"bad BatchAckMessageRequestBody: {exc}")
+        if not acks:
+            return self._error(request, ResponseCode.NO_MESSAGE, "no ack in the request")
+        store = self.broker.store
+        for entry in acks:
+            topic = real_topic(entry.topic, entry.consumer_group, entry.retry)
+            if self.broker.topic_config_manager.get(topic) is None:
+                continue  # upstream logs an illegal topic or queue and goes on
+            low, high = store.get_min_offset_in_queue(topic, entry.queue_id), \
+                store.get_max_offset_in_queue(topic, entry.queue_id)
+            offsets = [o for o in entry.offsets if low <= o < high]
+            if not offsets:
+                continue
+            if entry.revive_qid == ORDER_REVIVE_QUEUE:
+                for offset in offsets:
+                    self._ack_orderly(request, topic, entry.consumer_group, entry.queue_id, offset, entry.pop_time)
+                continue
+            key = (topic, entry.consumer_group, entry.queue_id, entry.start_offset, entry.pop_time)
+            if not await self._put_revive(encode_batch_ack(key, offsets, broker_name), BATCH_ACK_TAG, key):
+                return self._error(request, ResponseCode.SYSTEM_ERROR, "cannot write the ack")
         return make_response(request)
 
     # ------------------------------------------------------------------ CHANGE_MESSAGE_INVISIBLETIME
@@ -323,6 +480,8 @@ class PopService:
         problem = self._check_offset(request, topic, header.queueId, header.offset)
         if problem is not None:
             return problem
+        if info.revive_qid == ORDER_REVIVE_QUEUE:
+            return self._change_invisible_orderly(request, header, topic, info)
         # A new checkpoint for the one message first, then the ack of the old one (as upstream):
         # a crash in between delivers it again, never loses it.
         now = self.clock.now_ms()
@@ -335,6 +494,20 @@ class PopService:
             return self._error(request, ResponseCode.SYSTEM_ERROR, "cannot write the ack")
         return make_response(request, ext_fields={"popTime": str(now), "invisibleTime": str(header.invisibleTime),
                                                   "reviveQid": str(REVIVE_QUEUE_ID)})
+
+    def _change_invisible_orderly(self, request: RemotingCommand, header: ChangeInvisibleTimeRequestHeader,
+                                  topic: str, info: ExtraInfo) -> RemotingCommand:
+        """Upstream processChangeInvisibleTimeForOrder: the message's next visible time moves; the
+        receipt (popTime, reviveQid) stays, its invisibleTime counts from the pop."""
+        fields = {"popTime": str(info.pop_time), "invisibleTime": str(info.invisible_time),
+                  "reviveQid": str(ORDER_REVIVE_QUEUE)}
+        committed = self.broker.consumer_offset_manager.query(header.consumerGroup, topic, header.queueId)
+        if header.offset >= committed:
+            next_visible = self.clock.now_ms() + header.invisibleTime
+            key = (topic, header.consumerGroup, header.queueId)
+            if self.order_info.change_visibility(key, header.offset, info.pop_time, next_visible):
+                fields["invisibleTime"] = str(next_visible - info.pop_time)
+        return make_response(request, ext_fields=fields)
 
     # ------------------------------------------------------------------ revive
     async def revive_loop(self) -> None:
@@ -397,10 +570,12 @@ class PopService:
                 checkpoint = CheckPoint.decode(data)
                 checkpoint.revive_offset = queue_offset
                 self.pending.setdefault(checkpoint.key, Revival(checkpoint))
-            elif tag == ACK_TAG:
+            elif tag in (ACK_TAG, BATCH_ACK_TAG):
                 key = (str(data["t"]), str(data["c"]), int(data["q"]), int(data["so"]), int(data["pt"]))
                 revival = self.pending.get(key)
-                if revival is not None:
+                if revival is not None and tag == BATCH_ACK_TAG:
+                    revival.acked.update(int(o) for o in data["aol"])
+                elif revival is not None:
                     revival.acked.add(int(data["ao"]))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping a bad revive entry at %d: %s", queue_offset, exc)
@@ -448,6 +623,7 @@ class PopBatch:
     start_offsets: list[tuple[str, int, str]] = field(default_factory=list)
     msg_offsets: list[tuple[str, int, str]] = field(default_factory=list)
     rest: int = 0
+    order_counts: list[str] = field(default_factory=list)
 
     def add(self, topic: str, queue_id: int, queue_offsets: list[int], buffers: list[memoryview]) -> None:
         self.buffers.extend(buffers)
@@ -461,10 +637,19 @@ def encode_ack(key: tuple[str, str, int, int, int], ack_offset: int, broker_name
                          "pt": pop_time, "bn": broker_name})
 
 
-def encode_header_fields(pop_time: int, invisible_time: int, batch: PopBatch) -> dict[str, str]:
+def encode_batch_ack(key: tuple[str, str, int, int, int], ack_offsets: list[int], broker_name: str) -> bytes:
+    """Upstream BatchAckMsg: an AckMsg with ``aol``, the acked offsets, and ``ao`` -1."""
+    topic, group, queue_id, start_offset, pop_time = key
+    return orjson.dumps({"aol": ack_offsets, "ao": -1, "so": start_offset, "c": group, "t": topic, "q": queue_id,
+                         "pt": pop_time, "bn": broker_name})
+
+
+def encode_header_fields(pop_time: int, invisible_time: int, batch: PopBatch,
+                         revive_qid: int = REVIVE_QUEUE_ID) -> dict[str, str]:
     from pocketmq.protocol.pop import PopMessageResponseHeader
 
-    header = PopMessageResponseHeader(popTime=pop_time, invisibleTime=invisible_time, reviveQid=REVIVE_QUEUE_ID,
+    header = PopMessageResponseHeader(popTime=pop_time, invisibleTime=invisible_time, reviveQid=revive_qid,
                                       restNum=batch.rest, startOffsetInfo=build_offset_info(batch.start_offsets) or None,
-                                      msgOffsetInfo=build_offset_info(batch.msg_offsets) or None)
+                                      msgOffsetInfo=build_offset_info(batch.msg_offsets) or None,
+                                      orderCountInfo=";".join(batch.order_counts) or None)
     return encode_header(header)

@@ -4,7 +4,8 @@ Topic configs (GET_ALL_TOPIC_CONFIG, 21) and subscription groups (GET_ALL_SUBSCR
 201) are replaced when the master's data version differs; consumer offsets
 (GET_ALL_CONSUMER_OFFSET, 43) are merged over the slave's own (so offsets committed on the slave
 while the master was away stay for groups the master does not know); delay offsets
-(GET_ALL_DELAY_OFFSET, 45) are replaced. The master is the address the name server returned at
+(GET_ALL_DELAY_OFFSET, 45) and POP's message request modes (GET_ALL_MESSAGE_REQUEST_MODE, 402)
+are replaced. The master is the address the name server returned at
 registration; a slave never syncs from itself.
 """
 
@@ -51,7 +52,7 @@ class SlaveSynchronize:
 
     async def sync_all(self) -> None:
         for step in (self.sync_topic_config, self.sync_consumer_offset, self.sync_delay_offset,
-                     self.sync_subscription_group_config):
+                     self.sync_subscription_group_config, self.sync_message_request_mode):
             addr = self._master()
             if addr is None:
                 return
@@ -107,3 +108,8 @@ class SlaveSynchronize:
                  for name, group in (data.get("subscriptionGroupTable") or {}).items()}
         manager.replace_all(table, version)
         log.info("slave sync: subscription groups from master %s, %d groups", addr, len(table))
+
+    async def sync_message_request_mode(self, addr: str) -> None:
+        body = await self._fetch(addr, RequestCode.GET_ALL_MESSAGE_REQUEST_MODE)
+        if body:
+            self.broker.pop_service.assignment.replace_all(fastjson.loads(body))

@@ -43,7 +43,7 @@ class ControllerConfig:
     controllerStoreType: str = "file"
     etcdEndpoints: str = ""
     etcdKeyPrefix: str = "/pocketmq/controller"
-    etcdTimeoutMillis: int = 3000
+    etcdTimeoutMillis: int = 2000  # under the 3 s a broker waits for a controller answer
     controllerListenPort: int = DEFAULT_CONTROLLER_PORT
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
 

@@ -50,6 +50,7 @@ class EtcdStore:
         self.timeout = timeout
         self._client: Any = None
         self._endpoint_index = 0
+        self._closing: set[asyncio.Task[None]] = set()
 
     def describe(self) -> str:
         return "etcd " + ",".join(f"{h}:{p}" for h, p in self.endpoints) + f" prefix {self.prefix}"
@@ -95,7 +96,10 @@ class EtcdStore:
             log.error("etcd %s failed: %s %s", what, type(exc).__name__, exc)
             self._client = None
             self._endpoint_index += 1
-            await _close_quietly(client)
+            # close the broken client in the background: the answer must not wait on it
+            closing = asyncio.get_running_loop().create_task(_close_quietly(client))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
             raise StoreUnavailable(f"etcd {what} failed: {type(exc).__name__} {exc}") from exc
 
     @staticmethod

@@ -326,10 +326,12 @@ class SubscriptionGroupConfig:
     brokerId: int = 0
     whichBrokerWhenConsumeSlowly: int = 1
     notifyConsumerIdsChangedEnable: bool = True
+    consumeMessageOrderly: bool = False  # RocketMQ 5: the group's POP consumers are FIFO
 
     def to_dict(self) -> dict[str, Any]:
         return {"brokerId": self.brokerId, "consumeBroadcastEnable": self.consumeBroadcastEnable,
                 "consumeEnable": self.consumeEnable, "consumeFromMinEnable": self.consumeFromMinEnable,
+                "consumeMessageOrderly": self.consumeMessageOrderly,
                 "groupName": self.groupName, "notifyConsumerIdsChangedEnable": self.notifyConsumerIdsChangedEnable,
                 "retryMaxTimes": self.retryMaxTimes, "retryQueueNums": self.retryQueueNums,
                 "whichBrokerWhenConsumeSlowly": self.whichBrokerWhenConsumeSlowly}

@@ -264,6 +264,11 @@ class DeleteSubscriptionGroupRequestHeader:
 
 
 @dataclass(slots=True)
+class GetSubscriptionGroupConfigRequestHeader:
+    group: str
+
+
+@dataclass(slots=True)
 class GetTopicStatsInfoRequestHeader:
     topic: str
 

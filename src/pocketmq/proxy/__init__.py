@@ -7,12 +7,16 @@ Local mode (``mqbroker --enable-proxy``, ``local``) runs a broker and the endpoi
 as upstream's local mode does: the endpoint embeds a BrokerController, so the broker room never
 knows of gRPC.
 
-May import: remoting, protocol, client (the remoting client and its API), config, clock, process;
-``local`` also broker (to embed one). The RPC handlers reach brokers over remoting only.
+May import: remoting, protocol, security (plain ACL, signatures, TLS settings), client (the
+remoting client and its API), config, clock, process; ``local`` also broker (to embed one). The
+RPC handlers reach brokers over remoting only.
 
 Modules: ``messaging.proto`` (the wire contract) and ``stubs`` (its generated code), ``config``
 (ProxyConfig keys), ``status`` (upstream status codes and the error -> status mapping),
 ``settings`` (client settings exchanged over Telemetry), ``convert`` (gRPC message -> remoting
-send), ``backend`` (routes and sends over remoting), ``service`` (the RPC handlers), ``server``
-(the gRPC server), ``startup`` (``mqproxy``) and ``local`` (``mqbroker --enable-proxy``).
+send), ``backend`` (routes and sends over remoting), ``service`` (the RPC handlers), ``guard``
+(what every call passes first: namespaces, the ``authorization`` header against plain ACL),
+``namespace`` (``ns%name`` both ways), ``front`` (plaintext and TLS on one port: the first-byte
+sniffing relay), ``haproxy`` (the PROXY protocol header a balancer may send first), ``server`` (the gRPC server), ``startup`` (``mqproxy``) and ``local``
+(``mqbroker --enable-proxy``).
 """

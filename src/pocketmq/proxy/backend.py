@@ -53,10 +53,12 @@ class WriteQueue:
 
 
 class ClusterBackend:
-    def __init__(self, namesrv_addr: str, *, timeout_ms: int = 3000, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, namesrv_addr: str, *, timeout_ms: int = 3000, clock: Clock = SYSTEM_CLOCK,
+                 before_request: Callable[[RemotingCommand], None] | None = None) -> None:
         self.clock = clock
         self.timeout = timeout_ms / 1000
-        self.remoting = RemotingClient(connect_timeout=self.timeout)
+        # before_request signs what goes to brokers with aclEnable (the proxy's own account)
+        self.remoting = RemotingClient(connect_timeout=self.timeout, before_request=before_request)
         self.api = MQClientAPI(self.remoting, split_namesrv_addr(namesrv_addr), timeout=self.timeout)
         self._routes: dict[str, tuple[float, TopicRouteData]] = {}
         self._queues: dict[str, tuple[TopicRouteData, list[WriteQueue]]] = {}

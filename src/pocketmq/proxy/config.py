@@ -11,6 +11,7 @@ import dataclasses
 import os
 
 from pocketmq.config import home_dir
+from pocketmq.security.tls import TlsConfig
 
 DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -47,9 +48,39 @@ class ProxyConfig:
     # SubscriptionGroupConfig defaults: 16 retries, exponential 1s..2h x2).
     retryMaxTimes: int = 16
     remotingTimeoutMillis: int = 3000
+    # Upstream ProxyConfig's certificate and key for the gRPC port, used when the TLS keys of
+    # security.tls (tls.server.certPath/keyPath) name none; empty: ${rocketmqHome}/conf/tls/
+    # rocketmq.crt and rocketmq.key when both exist (upstream's default place). Unlike upstream
+    # (tlsTestModeEnable), no self-signed certificate is made up.
+    tlsCertPath: str = ""
+    tlsKeyPath: str = ""
+    # Upstream 5.1's switch for plain ACL on the gRPC endpoint (rules: ${rocketmqHome}/conf/plain_acl.yml).
+    enableACL: bool = False
+    # The account the proxy signs its own requests to brokers with (brokers with aclEnable=true),
+    # as a broker's own aclAccessKey/aclSecretKey. Empty: unsigned.
+    aclAccessKey: str = ""
+    aclSecretKey: str = ""
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
 
     IMPORTANT_KEYS = ("namesrvAddr", "proxyMode", "grpcServerPort")
+
+    def tls_files(self) -> tuple[str, str] | None:
+        """(certificate, key) from tlsCertPath/tlsKeyPath or upstream's default place, if any."""
+        if self.tlsCertPath and self.tlsKeyPath:
+            return self.tlsCertPath, self.tlsKeyPath
+        if not self.rocketmqHome:
+            return None
+        folder = os.path.join(self.rocketmqHome, "conf", "tls")
+        cert, key = os.path.join(folder, "rocketmq.crt"), os.path.join(folder, "rocketmq.key")
+        return (cert, key) if os.path.isfile(cert) and os.path.isfile(key) else None
+
+    def grpc_tls(self, tls: TlsConfig) -> TlsConfig:
+        """The TLS settings of the gRPC port: ``tls`` (security.tls keys), with this config's
+        certificate when those name none."""
+        files = None if tls.server_cert_path and tls.server_key_path else self.tls_files()
+        if files is None:
+            return tls
+        return dataclasses.replace(tls, server_cert_path=files[0], server_key_path=files[1])
 
     def delay_levels_ms(self) -> list[int]:
         """``messageDelayLevel`` as milliseconds, level 1 first."""

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import sys
+from typing import Callable
 
 from pocketmq.broker.startup import announce, boot_line, build_configs, prepare_controller
 from pocketmq.client.errors import MQBrokerError
@@ -24,11 +26,15 @@ from pocketmq.protocol.route import TopicRouteData
 from pocketmq.protocol.namesrv_headers import GetKVConfigRequestHeader, PutKVConfigRequestHeader
 from pocketmq.proxy.backend import ClusterBackend, WriteQueue
 from pocketmq.proxy.config import ProxyConfig
+from pocketmq.proxy.guard import RequestGuard
 from pocketmq.proxy.server import GrpcEndpoint
 from pocketmq.proxy.service import MessagingService
 from pocketmq.proxy.stubs import pb
 from pocketmq.remoting.codes import RequestCode, ResponseCode
+from pocketmq.remoting.command import RemotingCommand
 from pocketmq.remoting.transport import RemotingError
+from pocketmq.security.server import request_signer
+from pocketmq.security.tls import grpc_server_tls
 
 log = logging.getLogger("pocketmq.proxy")
 
@@ -42,8 +48,9 @@ class LocalBackend(ClusterBackend):
     """Routes from the name servers; sends to this process's broker set only."""
 
     def __init__(self, namesrv_addr: str, broker_name: str, own_broker_addr: str, own_endpoint: str, *,
-                 timeout_ms: int = 3000, clock: Clock = SYSTEM_CLOCK) -> None:
-        super().__init__(namesrv_addr, timeout_ms=timeout_ms, clock=clock)
+                 timeout_ms: int = 3000, clock: Clock = SYSTEM_CLOCK,
+                 before_request: Callable[[RemotingCommand], None] | None = None) -> None:
+        super().__init__(namesrv_addr, timeout_ms=timeout_ms, clock=clock, before_request=before_request)
         self.broker_name = broker_name
         self.own_broker_addr = own_broker_addr
         self.own_endpoint = own_endpoint
@@ -110,8 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     own_addr = broker_config.broker_addr()
     own_endpoint = f"{broker_config.brokerIP1}:{proxy_config.grpcServerPort}"
     backend = LocalBackend(broker_config.namesrvAddr, broker_config.brokerName, own_addr, own_endpoint,
-                           timeout_ms=proxy_config.remotingTimeoutMillis)
-    endpoint = GrpcEndpoint(MessagingService(proxy_config, backend), proxy_config.grpcServerPort)
+                           timeout_ms=proxy_config.remotingTimeoutMillis,
+                           before_request=request_signer(broker_config.aclAccessKey, broker_config.aclSecretKey))
+    # The endpoint speaks TLS with the broker's keys, and checks calls against the broker's ACL.
+    acl = controller.acl.acl if controller.acl is not None else None
+    try:
+        server_tls = grpc_server_tls(proxy_config.grpc_tls(tls))
+    except (OSError, ssl.SSLError) as exc:  # tlsCertPath/tlsKeyPath that do not load
+        print(f"The broker cannot start: {exc}", file=sys.stderr)
+        return 1
+    endpoint = GrpcEndpoint(MessagingService(proxy_config, backend), proxy_config.grpcServerPort,
+                            tls=server_tls, guard=RequestGuard(acl))
     tasks: list[asyncio.Task[None]] = []
 
     async def keep_publishing() -> None:

@@ -6,8 +6,8 @@ other RPCs (QueryAssignment for push consumers, FIFO receive, pull, recall, lite
 NOT_IMPLEMENTED in their status.
 
 Every handler answers with an upstream status code (``status``): nothing a client sends makes a
-handler raise into grpc. The ``authorization`` header and ``x-mq-namespace`` are accepted and
-ignored while ACL is not wired in.
+handler raise into grpc. The ``authorization`` header and ``x-mq-namespace`` are dealt with
+before the handlers, by ``guard``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pocketmq.protocol.message import (
 )
 from pocketmq.protocol.message_id import decode_offset_message_id
 from pocketmq.proxy.consume import Consumption
+from pocketmq.proxy.front import PeerTable
 from pocketmq.proxy.convert import OutgoingMessage, to_grpc_message, to_outgoing
 from pocketmq.proxy.transactions import TransactionTable
 from pocketmq.proxy.settings import ClientSettings
@@ -83,9 +84,13 @@ def client_id_of(context: grpc.aio.ServicerContext) -> str:
     return ""
 
 
-def remote_host_of(context: grpc.aio.ServicerContext) -> str:
-    """``ipv4:127.0.0.1:5000`` -> ``127.0.0.1:5000`` (upstream puts host:port in __BORNHOST)."""
+def remote_host_of(context: grpc.aio.ServicerContext, peers: PeerTable | None = None) -> str:
+    """``ipv4:127.0.0.1:5000`` -> ``127.0.0.1:5000`` (upstream puts host:port in __BORNHOST);
+    the real client when the call came through the TLS front (``peers``)."""
     peer = context.peer() or ""
+    real = peers.real(peer) if peers is not None else None
+    if real:
+        return real
     kind, _, rest = peer.partition(":")
     if kind == "ipv6":
         return rest.replace("%5B", "[").replace("%5D", "]")
@@ -109,10 +114,12 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.config = config
         self.backend = backend
         self.clock = clock
-        self.settings = ClientSettings(config)
         self.transactions = TransactionTable(clock=clock)
         self.consumption = Consumption(config, backend, clock)  # type: ignore[arg-type]
+        self.settings = ClientSettings(config, is_fifo=self.consumption.is_fifo,
+                                       max_attempts=self.consumption.max_attempts)
         self.channels: dict[str, asyncio.Queue[pb.TelemetryCommand | None]] = {}
+        self.peers: PeerTable | None = None  # set by the endpoint when a TLS front relays calls
         if hasattr(backend, "on_check"):
             backend.on_check = self.on_transaction_check  # type: ignore[attr-defined]
 
@@ -227,6 +234,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
                 check_topic(topic.name)
         except ProxyError as exc:
             return pb.TelemetryCommand(status=status_for(exc))
+        await self.consumption.refresh_groups(settings)  # a FIFO group's consumers learn it here
         answer = pb.TelemetryCommand(status=ok(), settings=self.settings.update(client_id, settings))
         topics = {topic.name for topic in settings.publishing.topics}
         if topics:
@@ -287,7 +295,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
             check_topic(topic)
         except ProxyError as exc:
             return pb.SendMessageResponse(status=status_for(exc))
-        remote = remote_host_of(context)
+        remote = remote_host_of(context, self.peers)
         entries = [await self.send_one(message, remote) for message in request.messages]
         codes = {entry.status.code for entry in entries}
         if len(codes) > 1:
@@ -366,10 +374,12 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
                                       context: grpc.aio.ServicerContext) -> pb.ChangeInvisibleDurationResponse:
         return await self.consumption.change_invisible_duration(request)
 
-    # ------------------------------------------------------------------ not yet
+    async def ForwardMessageToDeadLetterQueue(self, request: pb.ForwardMessageToDeadLetterQueueRequest,
+                                              context: grpc.aio.ServicerContext
+                                              ) -> pb.ForwardMessageToDeadLetterQueueResponse:
+        return await self.consumption.forward_message_to_dlq(request)
 
-    async def ForwardMessageToDeadLetterQueue(self, request, context):  # type: ignore[no-untyped-def]
-        return pb.ForwardMessageToDeadLetterQueueResponse(status=not_implemented("ForwardMessageToDeadLetterQueue"))
+    # ------------------------------------------------------------------ not yet
 
     async def PullMessage(self, request, context):  # type: ignore[no-untyped-def]
         yield pb.PullMessageResponse(status=not_implemented("PullMessage"))

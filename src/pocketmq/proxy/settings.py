@@ -2,14 +2,16 @@
 
 A client opens its Telemetry stream by sending its Settings; the endpoint keeps them per client
 id and answers with the server's view: for a producer the retry backoff, ``max_body_size`` and
-whether message types are validated; for a consumer ``fifo``, the receive batch size, the
-long-polling timeout and the group's retry policy. The Java client adopts what it gets and the
+whether message types are validated; for a consumer ``fifo`` (the group's
+``consumeMessageOrderly``, as the proxy last read it), the receive batch size, the long-polling
+timeout and the group's retry policy. The Java client adopts what it gets and the
 Go client waits for this answer before it starts, so it must always come.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from google.protobuf.duration_pb2 import Duration
 
@@ -26,8 +28,11 @@ def duration_ms(ms: int) -> Duration:
 class ClientSettings:
     """Settings by client id; safe to use from the loop and from threads."""
 
-    def __init__(self, config: ProxyConfig) -> None:
+    def __init__(self, config: ProxyConfig, is_fifo: Callable[[str], bool] = lambda group: False,
+                 max_attempts: Callable[[str], int] | None = None) -> None:
         self.config = config
+        self.is_fifo = is_fifo
+        self.max_attempts = max_attempts or (lambda group: config.retryMaxTimes + 1)
         self._by_client: dict[str, pb.Settings] = {}
         self._lock = threading.Lock()
 
@@ -78,10 +83,9 @@ class ClientSettings:
         subscription = settings.subscription
         subscription.receive_batch_size = config.grpcClientConsumerLongPollingBatchSize
         subscription.long_polling_timeout.CopyFrom(duration_ms(config.grpcClientConsumerMaxLongPollingTimeoutMillis))
-        # PocketMQ's groups have no consumeMessageOrderly yet: not FIFO.
-        subscription.fifo = False
+        subscription.fifo = self.is_fifo(subscription.group.name)
         policy = settings.backoff_policy
-        policy.max_attempts = config.retryMaxTimes + 1
+        policy.max_attempts = self.max_attempts(subscription.group.name)
         # Upstream's default group retry policy: exponential, 1 s to 2 h, x2.
         policy.exponential_backoff.initial.CopyFrom(duration_ms(1000))
         policy.exponential_backoff.max.CopyFrom(duration_ms(7_200_000))

@@ -183,15 +183,22 @@ class PlainAcl:
 
     def check(self, request: RemotingCommand, remote_address: str) -> None:
         """Raise AclDenied unless ``request`` from ``remote_address`` (``ip:port``) may pass."""
-        ip = remote_address.rpartition(":")[0] if ":" in remote_address else remote_address
         try:
             needed = self.resources(request) if request.ext_fields is not None else {}
         except ParseError as exc:
             raise AclDenied(str(exc), _AT_PARSE) from None
+        self.check_access(request.code, request.field(ACCESS_KEY), remote_address,
+                          lambda secret_key: signature_matches(request, secret_key), needed)
+
+    def check_access(self, code: int, access_key: str | None, remote_address: str,
+                     signed: Callable[[str], bool], needed: dict[str, int]) -> None:
+        """Upstream's validate for any protocol: ``signed(secret_key)`` says whether the request's
+        signature is the account's; ``needed`` maps resources to the permission they need (in
+        Java HashMap order). gRPC calls come here with code 0 (none is an admin code)."""
+        ip = remote_address.rpartition(":")[0] if ":" in remote_address else remote_address
         config = self.config
         if config.global_white and any(match(ip) for match in config.global_white):
             return
-        access_key = request.field(ACCESS_KEY)
         if access_key is None:
             raise AclDenied("No accessKey is configured", _AT_NO_ACCESS_KEY)
         account = config.accounts.get(access_key)
@@ -199,11 +206,11 @@ class PlainAcl:
             raise AclDenied(f"No acl config for {access_key}", _AT_NO_ACCOUNT)
         if account.white(ip):
             return
-        if not signature_matches(request, account.secret_key):
+        if not signed(account.secret_key):
             raise AclDenied(f"Check signature failed for accessKey={access_key}", _AT_SIGNATURE)
         if needed.get(TRACE_TOPIC) == permission.PUB:
             return
-        check_permissions(request.code, needed, account, self.admin_codes)
+        check_permissions(code, needed, account, self.admin_codes)
 
 
 def check_permissions(code: int, needed: dict[str, int], account: Account,

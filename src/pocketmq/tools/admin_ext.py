@@ -8,6 +8,8 @@ fields. Owns no output formatting: see the command modules.
 
 from __future__ import annotations
 
+import orjson
+
 import random
 import time
 from dataclasses import dataclass, field
@@ -213,6 +215,12 @@ class AdminExt:
 
     async def create_group(self, addr: str, config: bodies.SubscriptionGroupConfig) -> None:
         await self.call(addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body=config.encode())
+
+    async def set_message_request_mode(self, addr: str, topic: str, group: str, mode: str,
+                                       pop_share_queue_num: int) -> None:
+        """RocketMQ 5's SET_MESSAGE_REQUEST_MODE (401): the group's consumers of the topic PULL or POP."""
+        body = {"consumerGroup": group, "mode": mode, "popShareQueueNum": pop_share_queue_num, "topic": topic}
+        await self.call(addr, RequestCode.SET_MESSAGE_REQUEST_MODE, body=orjson.dumps(body))
 
     async def delete_group(self, addr: str, group: str, remove_offset: bool) -> None:
         await self.call(addr, RequestCode.DELETE_SUBSCRIPTIONGROUP, {"groupName": group, "removeOffset": remove_offset})

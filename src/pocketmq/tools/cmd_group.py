@@ -39,6 +39,7 @@ def group_config_str(c: SubscriptionGroupConfig) -> str:
           Opt("s", "consumeEnable", True, "consume enable"),
           Opt("m", "consumeFromMinEnable", True, "from min offset"),
           Opt("d", "consumeBroadcastEnable", True, "broadcast"),
+          Opt("o", "consumeMessageOrderly", True, "consume message orderly"),
           Opt("q", "retryQueueNums", True, "retry queue nums"),
           Opt("r", "retryMaxTimes", True, "retry max times"),
           Opt("i", "brokerId", True, "consumer from which broker id"),
@@ -52,6 +53,8 @@ async def update_sub_group(ctx: Context, cl) -> None:  # noqa: ANN001
         c.consumeFromMinEnable = _bool(cl.get("m"))
     if cl.has("d"):
         c.consumeBroadcastEnable = _bool(cl.get("d"))
+    if cl.has("o"):
+        c.consumeMessageOrderly = _bool(cl.get("o"))
     if cl.has("q"):
         c.retryQueueNums = int(cl.get("q"))
     if cl.has("r"):
@@ -70,6 +73,29 @@ async def update_sub_group(ctx: Context, cl) -> None:  # noqa: ANN001
 
     await ctx.on_brokers(cl, "updateSubGroup", create)
     ctx.printf("%s", group_config_str(c))
+
+
+@command("setConsumeMode", "Set consume message mode. pull/pop etc.",
+         [Opt("b", "brokerAddr", True, "create subscription group to which broker"),
+          Opt("c", "clusterName", True, "create subscription group to which cluster"),
+          Opt("t", "topicName", True, "topic name", required=True),
+          Opt("g", "groupName", True, "consumer group name", required=True),
+          Opt("m", "mode", True, "consume mode. PULL/POP", required=True),
+          Opt("q", "popShareQueueNum", True, "num of queue which share in pop mode")])
+async def set_consume_mode(ctx: Context, cl) -> None:  # noqa: ANN001
+    topic, group = cl.get("t").strip(), cl.get("g").strip()
+    mode = cl.get("m").strip()
+    if mode not in ("PULL", "POP"):
+        raise AdminError(f"No enum constant org.apache.rocketmq.common.message.MessageRequestMode.{mode}")
+    share = int(cl.get("q").strip()) if cl.has("q") else 0
+    admin = await ctx.admin()
+
+    async def set_mode(addr: str) -> None:
+        await admin.set_message_request_mode(addr, topic, group, mode, share)
+        ctx.printf("set consume mode to %s success.%n", addr)
+
+    await ctx.on_brokers(cl, "setConsumeMode", set_mode)
+    ctx.printf("topic[%s] group[%s] consume mode[%s] popShareQueueNum[%d]", topic, group, mode, share)
 
 
 @command("deleteSubGroup", "Delete subscription group from broker.",

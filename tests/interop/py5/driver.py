@@ -5,10 +5,17 @@ as a subprocess with tests/interop/py5/.venv/bin/python (its own environment: se
                       [--prop k=v] [--delay-ms MS | --delay-s S] [--group MESSAGE_GROUP] [--body TEXT]
                       [--transaction commit|rollback|orphan --check commit|rollback --wait-check S]
 
+--keep-going prints {"event": "send-error", "body"} for a send that failed (after the client's own
+retries) and goes on with the next; --interval-ms pauses between sends.
+
 --transaction sends each message as a half message of its own transaction and then commits or
 rolls it back; "orphan" does neither and keeps the producer up (at most --wait-check seconds)
 until the server's check-back has reached the checker, which answers --check; each check prints
 {"event": "check", "msgId"}.
+
+Every command also takes --tls (the client's tls_enable; it checks the server against the roots
+in GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), --access-key/--secret-key (Credentials: every call signed)
+and --namespace (ClientConfiguration's namespace).
 
 Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "send", "msgId",
 "body", "offset"} per sent message, then {"event": "done", "count": N}; a failure prints
@@ -50,10 +57,22 @@ class Checker(TransactionChecker):
         return self.answer
 
 
+def credentials(args: argparse.Namespace) -> Credentials:
+    return Credentials(args.access_key, args.secret_key) if args.access_key else Credentials()
+
+
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--access-key", default="")
+    p.add_argument("--secret-key", default="")
+    p.add_argument("--namespace", default="")
+
+
 def produce(args: argparse.Namespace) -> int:
-    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout)
+    config = ClientConfiguration(args.endpoints, credentials(args), namespace=args.namespace,
+                                 request_timeout=args.timeout)
     checker = Checker(args.check) if args.transaction else None
-    producer = Producer(config, (args.topic,), checker=checker)
+    producer = Producer(config, (args.topic,), checker=checker, tls_enable=args.tls)
     producer.startup()
     try:
         for i in range(args.count):
@@ -81,10 +100,20 @@ def produce(args: argparse.Namespace) -> int:
                     transaction.commit()
                 elif args.transaction == "rollback":
                     transaction.rollback()
+            elif args.keep_going:
+                try:
+                    receipt = producer.send(msg)
+                except Exception as exc:  # noqa: BLE001 - not acknowledged: say so and go on
+                    print(json.dumps({"event": "send-error", "body": body, "error": f"{type(exc).__name__}: {exc}"}),
+                          flush=True)
+                    time.sleep(args.interval_ms / 1000)
+                    continue
             else:
                 receipt = producer.send(msg)
             print(json.dumps({"event": "send", "msgId": receipt.message_id, "body": body,
                               "offset": receipt.offset}), flush=True)
+            if args.interval_ms:
+                time.sleep(args.interval_ms / 1000)
         if args.transaction == "orphan" and checker is not None and not checker.checked.wait(args.wait_check):
             raise TimeoutError(f"no transaction check-back within {args.wait_check} s")
         if args.transaction == "orphan":
@@ -98,8 +127,10 @@ def produce(args: argparse.Namespace) -> int:
 
 
 def simple_consume(args: argparse.Namespace) -> int:
-    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout_rpc)
-    consumer = SimpleConsumer(config, args.group, {args.topic: FilterExpression(args.expr)}, await_duration=args.await_s)
+    config = ClientConfiguration(args.endpoints, credentials(args), namespace=args.namespace,
+                                 request_timeout=args.timeout_rpc)
+    consumer = SimpleConsumer(config, args.group, {args.topic: FilterExpression(args.expr)}, await_duration=args.await_s,
+                              tls_enable=args.tls)
     consumer.startup()
     acked: set[str] = set()
     seen: set[str] = set()
@@ -153,9 +184,11 @@ class Listener(MessageListener):
 
 
 def push_consume(args: argparse.Namespace) -> int:
-    config = ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.timeout_rpc)
+    config = ClientConfiguration(args.endpoints, credentials(args), namespace=args.namespace,
+                                 request_timeout=args.timeout_rpc)
     listener = Listener(args.skip_ack_first)
-    consumer = PushConsumer(config, args.group, listener, {args.topic: FilterExpression(args.expr)})
+    consumer = PushConsumer(config, args.group, listener, {args.topic: FilterExpression(args.expr)},
+                            tls_enable=args.tls)
     consumer.startup()
     deadline = time.monotonic() + args.timeout
     try:
@@ -187,6 +220,9 @@ def main() -> int:
     p.add_argument("--transaction", choices=["commit", "rollback", "orphan"])
     p.add_argument("--check", choices=["commit", "rollback"], default="commit")
     p.add_argument("--wait-check", type=float, default=60)
+    p.add_argument("--keep-going", action="store_true")  # a failed send prints send-error, the next one goes
+    p.add_argument("--interval-ms", type=int, default=0)  # pause between sends (a steady load for fault tests)
+    add_common_args(p)
     for name in ("simple-consume", "push-consume"):
         add_consume_args(sub.add_parser(name))
     args = parser.parse_args()
@@ -210,6 +246,7 @@ def add_consume_args(c: argparse.ArgumentParser) -> None:
     c.add_argument("--timeout", type=float, default=60)
     c.add_argument("--await-s", type=int, default=5)
     c.add_argument("--timeout-rpc", type=int, default=15)
+    add_common_args(c)
 
 
 if __name__ == "__main__":
