@@ -315,6 +315,7 @@ class MessageStoreConfig:
     minInSyncReplicas: int = 1
     allAckInSyncStateSet: bool = False
     haMaxTimeSlaveNotCatchup: int = 15000
+    readUnCommitted: bool = False  # controller mode: let consumers read beyond the confirm offset
 
     def commit_log_dir(self) -> str:
         return self.storePathCommitLog or os.path.join(self.storePathRootDir, "commitlog")

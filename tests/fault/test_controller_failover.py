@@ -215,6 +215,10 @@ def test_old_master_with_unreplicated_data_truncates_when_it_rejoins(tmp_path: P
     assert int(safe_info(restarted.addr)["commitLogMaxOffset"]) < divergent_end
 
 
+def bodies_on(addr: str) -> list[bytes]:
+    return [m.body for qid in range(4) for m in pull_all(addr, TOPIC, qid, timeout=3.0)]
+
+
 def test_sync_send_waits_for_every_member_of_the_sync_state_set(tmp_path: Path, procs) -> None:
     """allAckInSyncStateSet: a stopped slave holds SEND_OK back until the master drops it from
     the SyncStateSet (haMaxTimeSlaveNotCatchup); minInSyncReplicas refuses sends below it; the
@@ -228,8 +232,13 @@ def test_sync_send_waits_for_every_member_of_the_sync_state_set(tmp_path: Path, 
     try:
         held = send_raw(master_addr, TOPIC, b"one member stopped")
         assert held.code == ResponseCode.FLUSH_SLAVE_TIMEOUT, (slaves[0].addr, safe_info(master_addr))
+        # Not acknowledged, so not served either: consumers read up to the confirm offset.
+        assert b"one member stopped" not in bodies_on(master_addr)
+        assert b"all three" in bodies_on(master_addr)
         wait_until(lambda: safe_info(master_addr).get("syncStateSet", "").count(",") == 1, 30, 0.2,
                    "the master to drop the stopped slave from the SyncStateSet")
+        wait_until(lambda: b"one member stopped" in bodies_on(master_addr), 30, 0.2,
+                   "the message to be served once the smaller SyncStateSet holds it")
         assert send_raw(master_addr, TOPIC, b"two members").code == ResponseCode.SUCCESS
         # Three replicas required, two in sync: refused before it is acknowledged.
         call(master_addr, RequestCode.UPDATE_BROKER_CONFIG, body=b"minInSyncReplicas=3\n")
@@ -276,6 +285,34 @@ def test_official_java_producer_rides_through_a_failover(tmp_path: Path, procs) 
     stored = {(m.properties or {}).get("UNIQ_KEY") for qid in range(4) for m in pull_all(new_master, TOPIC, qid)}
     lost = acked - stored
     assert not lost, f"{len(lost)} acknowledged messages lost"
+
+
+def test_long_polling_consumer_gets_messages_once_the_sync_state_set_has_them(tmp_path: Path, procs) -> None:
+    """Arrival notices wait for the confirm offset, then wake held pulls: a consumer suspended on
+    the master (15 s long polling) gets each message as soon as it is acknowledged."""
+    from pocketmq.client.lite_pull import AsyncLitePullConsumer
+
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+
+    async def main() -> float:
+        async with AsyncLitePullConsumer("CID_ctl_longpoll", namesrv) as consumer:
+            consumer.subscribe(TOPIC)
+            await consumer.poll(1.0)  # assigned, pulls now held on the master
+            async with AsyncProducer("PID_ctl_longpoll", namesrv) as producer:
+                began = time.monotonic()
+                sent = set()
+                for i in range(20):
+                    result = await producer.send(Message(TOPIC, f"lp-{i}".encode()))
+                    assert result.status is SendStatus.SEND_OK
+                    sent.add(f"lp-{i}".encode())
+            got: set[bytes] = set()
+            while not sent <= got:
+                assert time.monotonic() - began < 10, f"held pulls not woken: got {len(got)} of 20"
+                got |= {m.body for m in await consumer.poll(0.5)}
+            return time.monotonic() - began
+
+    elapsed = asyncio.run(main())
+    assert elapsed < 10
 
 
 def notify_oneway(addr: str, fields: dict[str, str], body: bytes) -> None:

@@ -178,6 +178,8 @@ class BrokerController:
                                     ssl_client=self.remoting_client.ssl_context,
                                     controller_mode=self.config.enableControllerMode)
         await self.ha_service.start()
+        if self.config.enableControllerMode:
+            self.store.read_limit = self.ha_service.read_limit
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
         if exporter_enabled(self.config.metricsExporterType):

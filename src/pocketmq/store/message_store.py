@@ -130,6 +130,7 @@ class MessageStore:
         self.checkpoint: StoreCheckpoint | None = None
         self.message_arriving_listener: ArrivingListener | None = None
         self.replication_waiter: Callable[[int], Awaitable[PutMessageStatus]] | None = None
+        self.read_limit: Callable[[], int | None] | None = None  # controller mode: the confirm offset
         self.running = False
         self.disk_full = False
         self.disk_ratio = 0.0
@@ -645,12 +646,14 @@ class MessageStore:
                 result.next_begin_offset = self._next_offset_correction(
                     offset, min_offset if min_offset == 0 else max_offset)
             else:
-                self._read_queue(cq, offset, max_msg_nums, tags_codes, message_filter, max_offset_py, result)
+                limit = self.read_limit() if self.read_limit is not None else None
+                self._read_queue(cq, offset, max_msg_nums, tags_codes, message_filter, max_offset_py, result, limit)
         self.stats.record_get(result.message_count, (time.perf_counter() - begin) * 1000)
         return result
 
     def _read_queue(self, cq: ConsumeQueue, offset: int, max_msg_nums: int, tags_codes: set[int] | None,
-                    message_filter: MessageFilter | None, max_offset_py: int, result: GetMessageResult) -> None:
+                    message_filter: MessageFilter | None, max_offset_py: int, result: GetMessageResult,
+                    limit: int | None = None) -> None:
         units = cq.get_index_buffer(offset)
         if units is None:
             result.status = GetMessageStatus.OFFSET_FOUND_NULL
@@ -672,6 +675,11 @@ class MessageStore:
             i += CQ_STORE_UNIT_SIZE
             if size_py == 0x7FFFFFFF:  # pre-blank unit
                 continue
+            if limit is not None and offset_py + size_py > limit:  # not confirmed yet: not there
+                i -= CQ_STORE_UNIT_SIZE
+                if result.message_count == 0:
+                    result.status = GetMessageStatus.OFFSET_OVERFLOW_ONE
+                break
             max_phy_pulling = offset_py
             if next_phy_file_start != -1 and offset_py < next_phy_file_start:
                 continue

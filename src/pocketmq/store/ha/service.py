@@ -22,6 +22,7 @@ acknowledgement covering it (FLUSH_SLAVE_TIMEOUT when none comes).
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import logging
@@ -203,6 +204,9 @@ class HAService:
         self.local_broker_id = -1
         self.sync_state_set: set[int] = set()
         self.on_slave_caught_up: Callable[[int], None] | None = None
+        # allAckInSyncStateSet: consumers see a message only once the SyncStateSet holds it (as
+        # upstream, which dispatches only up to the confirm offset); arrival notices wait too.
+        self._pending_notices: collections.deque[tuple[int, tuple[object, ...]]] = collections.deque()
         if config.brokerRole == "SLAVE" and not controller_mode:  # controller mode: when told whom
             self.client = self._new_client()
 
@@ -219,7 +223,11 @@ class HAService:
 
         def on_arriving(*args: object) -> None:
             if previous is not None:
-                previous(*args)
+                end = self.store.reput_from_offset  # the end of the message just stored
+                if self.read_gate_active() and (self._pending_notices or self.confirmed_offset() < end):
+                    self._pending_notices.append((end, args))  # told when the SyncStateSet has it
+                else:
+                    previous(*args)
             if self.connections:
                 self.wakeup_all()
 
@@ -247,6 +255,7 @@ class HAService:
     async def change_to_slave(self) -> None:
         """Drop the slaves and pending SYNC sends; follow the master at ``master_addr()``."""
         self.config.brokerRole = "SLAVE"
+        self._pending_notices.clear()
         if self.store.replication_waiter == self.wait_for_replication:
             self.store.replication_waiter = None
         for conn in list(self.connections):
@@ -340,6 +349,7 @@ class HAService:
     def notify_transfer_some(self, offset: int) -> None:
         if self.controller_mode:
             offset = self.confirmed_offset()
+            self._release_notices(offset)
             self._check_caught_up()
         if offset <= self.push2slave_max_offset:
             return
@@ -409,6 +419,31 @@ class HAService:
     def set_sync_state_set(self, members: set[int]) -> None:
         self.sync_state_set = set(members)
         self.notify_transfer_some(0)
+
+    def read_gate_active(self) -> bool:
+        """Reads stop at the confirm offset: a controller-mode master acknowledging sends only
+        once every SyncStateSet member holds them (readUnCommitted=true turns it off)."""
+        return (self.controller_mode and self.config.allAckInSyncStateSet and not self.config.readUnCommitted
+                and self.config.brokerRole != "SLAVE" and len(self.sync_state_set) > 1)
+
+    def read_limit(self) -> int | None:
+        """The commit-log offset consumers may read up to (None: no limit)."""
+        return self.confirmed_offset() if self.read_gate_active() else None
+
+    def _release_notices(self, confirmed: int) -> None:
+        pending = self._pending_notices
+        if not pending:
+            return
+        if not self.read_gate_active():
+            confirmed = self.store.get_max_phy_offset()
+        listener = self._previous_listener
+        while pending and pending[0][0] <= confirmed:
+            _, args = pending.popleft()
+            if listener is not None:
+                try:
+                    listener(*args)
+                except Exception:  # a listener bug must not break replication
+                    log.exception("message arriving listener failed")
 
     async def wait_for_replication(self, end_offset: int) -> PutMessageStatus:
         """SYNC_MASTER: PUT_OK once a slave acknowledged ``end_offset`` (controller mode: once
