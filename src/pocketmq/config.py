@@ -284,6 +284,12 @@ class MessageStoreConfig:
     haSharedSecret: str = ""
     slaveTimeout: int = 3000
     messageDelayLevel: str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+    # Timer messages (RIP-43, upstream 5.x names and defaults): the wheel's slot width, the
+    # furthest delivery time accepted, and whether timer messages are accepted at all.
+    timerWheelEnable: bool = True
+    timerPrecisionMs: int = 1000
+    timerMaxDelaySec: int = 3 * 24 * 3600
+    timerFlushIntervalMs: int = 1000
     accessMessageInMemoryMaxRatio: int = 40
     maxTransferBytesOnMessageInMemory: int = 256 * 1024
     maxTransferCountOnMessageInMemory: int = 32

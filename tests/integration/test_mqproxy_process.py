@@ -21,7 +21,7 @@ def test_print_config_shows_upstream_keys(tmp_path) -> None:
     done = run([str(BIN / "mqproxy"), "-p"], tmp_path)
     assert done.returncode == 0, done.stderr
     lines = set(done.stdout.splitlines())
-    assert {"grpcServerPort=8081", "proxyMode=cluster", "maxMessageSize=4194304", "useDelayLevel=true"} <= lines
+    assert {"grpcServerPort=8081", "proxyMode=cluster", "maxMessageSize=4194304", "useDelayLevel=false"} <= lines
 
 
 def test_no_name_server_is_refused(tmp_path) -> None:

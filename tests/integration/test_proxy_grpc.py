@@ -152,17 +152,17 @@ def test_fifo_messages_of_one_group_share_a_queue(env: Env) -> None:
     assert stored[ids[0]].properties["__SHARDINGKEY"] == "order-42"
 
 
-def test_delivery_timestamp_becomes_the_nearest_delay_level(env: Env) -> None:
+def test_delivery_timestamp_goes_through_the_timer_wheel(env: Env) -> None:
     msg = grpc_message(b"later", "DELAY0000000001")
     msg.system_properties.message_type = pb.DELAY
-    msg.system_properties.delivery_timestamp.FromMilliseconds(int(time.time() * 1000) + 800)
-    sent_at = time.monotonic()
+    deliver_ms = int(time.time() * 1000) + 1500
+    msg.system_properties.delivery_timestamp.FromMilliseconds(deliver_ms)
     assert env.stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=CLIENT).status.code == pb.OK
-    assert "DELAY0000000001" not in read_back(env)  # held back by the broker's delay level 1 (1 s)
-    stored = wait_until(lambda: read_back(env).get("DELAY0000000001"), 15, 0.1, "the delayed message")
-    assert time.monotonic() - sent_at >= 0.7
-    assert stored.properties["REAL_TOPIC"] == TOPIC  # it went through the schedule topic
-    assert stored.properties["TIMER_DELIVER_MS"] == str(msg.system_properties.delivery_timestamp.ToMilliseconds())
+    assert "DELAY0000000001" not in read_back(env)  # held back by the broker's timer wheel
+    stored = wait_until(lambda: read_back(env).get("DELAY0000000001"), 15, 0.1, "the timer message")
+    assert stored.store_timestamp >= deliver_ms  # never early
+    assert stored.properties["TIMER_DELIVER_MS"] == str(deliver_ms)
+    assert "TIMER_OUT_MS" in stored.properties and stored.properties["REAL_TOPIC"] == TOPIC
 
 
 @pytest.mark.parametrize("mutate, code", [
@@ -340,3 +340,36 @@ def test_telemetry_streams_that_end_or_break_mid_way_leave_the_proxy_serving(env
     closed.set()
     assert env.stub.QueryRoute(route_request(TOPIC), metadata=CLIENT).status.code == pb.OK
     assert env.proxy.proc.poll() is None
+
+
+def test_a_delivery_time_beyond_the_brokers_timer_max_delay_is_refused_by_the_broker(tmp_path) -> None:
+    """The proxy's maxDelayTimeMills (one day) usually answers first; set above the broker's
+    timerMaxDelaySec, the broker's refusal reaches the client as upstream's proxy passes it on:
+    INTERNAL_SERVER_ERROR with the broker's remark. Nothing is stored."""
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "broker", ns.addr, extra={"timerMaxDelaySec": 60}) as broker, \
+            start_proxy(tmp_path / "proxy", ns.addr, extra={"maxDelayTimeMills": 86_400_000}) as proxy:
+        create_topic(broker.addr, TOPIC, queues=4)
+        env = Env(ns, broker, proxy)
+        try:
+            wait_until(lambda: env.stub.QueryRoute(route_request(TOPIC), metadata=CLIENT).status.code == pb.OK,
+                       20, 0.2, "the topic's route through the proxy")
+            msg = grpc_message(b"too far", "FAR0000000000001")
+            msg.system_properties.message_type = pb.DELAY
+            msg.system_properties.delivery_timestamp.FromMilliseconds(int(time.time() * 1000) + 120_000)
+            response = env.stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=CLIENT)
+            assert response.status.code == pb.INTERNAL_SERVER_ERROR
+            assert response.status.message.startswith(
+                "timer message illegal, the delay time should not be bigger than the max delay 60000ms")
+            assert read_back(env) == {}
+        finally:
+            env.channel.close()
+
+
+def test_a_delivery_time_in_the_past_is_stored_at_once(env: Env) -> None:
+    msg = grpc_message(b"already due", "PAST000000000001")
+    msg.system_properties.message_type = pb.DELAY
+    msg.system_properties.delivery_timestamp.FromMilliseconds(int(time.time() * 1000) - 60_000)
+    assert env.stub.SendMessage(pb.SendMessageRequest(messages=[msg]), metadata=CLIENT).status.code == pb.OK
+    stored = read_back(env)["PAST000000000001"]  # no waiting: it is in its topic already
+    assert "TIMER_OUT_MS" not in stored.properties

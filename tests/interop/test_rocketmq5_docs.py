@@ -1,7 +1,9 @@
 """docs/rocketmq5.md, executed: its Python blocks in order — the official RocketMQ 5 Python client
 (rocketmq-python-client, in tests/interop/py5/.venv) sending through a real `mqproxy`, then its
-SimpleConsumer receiving and acknowledging the message — with PROXY_ENDPOINTS pointing at
-processes on free ports."""
+SimpleConsumer receiving and acknowledging the message; then the timer messages section, a timer
+message from PocketMQ's own client and one with a delivery timestamp from the 5.x client, both
+received no earlier than their time — with PROXY_ENDPOINTS and NAMESRV_ADDR pointing at processes
+on free ports."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ def interpreter(code: str) -> str:
 
 
 def test_doc_shows_a_producer_and_a_reader() -> None:
-    assert [code.splitlines()[0] for code in BLOCKS] == ["# rocketmq-python-client 5.x"] * 2
+    assert [code.splitlines()[0] for code in BLOCKS] == ["# rocketmq-python-client 5.x"] * 2 + [
+        "# pocketmq.client", "# rocketmq-python-client 5.x"]
     assert "bash mqproxy -n 127.0.0.1:9876" in DOC
 
 
@@ -52,3 +55,11 @@ def test_rocketmq5_docs_examples_run(tmp_path, interop_ready) -> None:
     [sent_id] = re.findall(r"^sent (\S+)$", outputs[0], re.M)
     assert re.search(rf"^received {sent_id} rocketmq-send-message hello, rocketmq. attempt 1$", outputs[1], re.M), \
         outputs
+    # Timer messages: each received no earlier than its time, carrying it as its delivery_timestamp
+    due = dict(re.findall(r"^sent (\S+) due (\d+)$", outputs[2] + outputs[3], re.M))
+    received = {msg_id: (int(at), int(ts)) for msg_id, at, ts in
+                re.findall(r"^received (\S+) at (\d+) due (\d+)$", outputs[3], re.M)}
+    assert set(received) == set(due) and len(due) == 2, outputs[2:]
+    for msg_id, (at, delivery_timestamp) in received.items():
+        assert delivery_timestamp == int(due[msg_id])
+        assert at >= int(due[msg_id])

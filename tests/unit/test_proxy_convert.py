@@ -87,18 +87,27 @@ def test_a_gzip_body_is_stored_plain_and_bad_gzip_is_corrupted() -> None:
 
 @pytest.mark.parametrize("delay_ms, level", [(1, 1), (999, 1), (1000, 2), (4000, 2), (60_000, 6),
                                               (7_200_000, 18), (20 * 3_600_000, 18)])
-def test_delivery_timestamp_maps_to_upstreams_delay_level(delay_ms: int, level: int) -> None:
+def test_with_use_delay_level_delivery_timestamp_maps_to_upstreams_delay_level(delay_ms: int, level: int) -> None:
+    msg = message()
+    msg.system_properties.delivery_timestamp.FromMilliseconds(NOW + delay_ms)
+    out = to_outgoing(msg, ProxyConfig(useDelayLevel=True), NOW, "")
+    assert out.properties["DELAY"] == str(level)
+    assert "TIMER_DELIVER_MS" not in out.properties
+
+
+@pytest.mark.parametrize("delay_ms", [-1000, 1, 999, 7_200_001])
+def test_delivery_timestamp_becomes_timer_deliver_ms(delay_ms: int) -> None:
     msg = message()
     msg.system_properties.delivery_timestamp.FromMilliseconds(NOW + delay_ms)
     out = to_outgoing(msg, ProxyConfig(), NOW, "")
-    assert out.properties["DELAY"] == str(level)
-    assert out.properties["TIMER_DELIVER_MS"] == str(NOW + delay_ms)
+    assert out.properties["TIMER_DELIVER_MS"] == str(NOW + delay_ms)  # the broker's timer wheel
+    assert "DELAY" not in out.properties
 
 
-def test_a_delivery_time_in_the_past_is_delivered_now() -> None:
+def test_with_use_delay_level_a_delivery_time_in_the_past_is_delivered_now() -> None:
     msg = message()
     msg.system_properties.delivery_timestamp.FromMilliseconds(NOW - 1000)
-    assert "DELAY" not in to_outgoing(msg, ProxyConfig(), NOW, "").properties
+    assert "DELAY" not in to_outgoing(msg, ProxyConfig(useDelayLevel=True), NOW, "").properties
 
 
 def test_too_many_or_too_large_user_properties() -> None:
@@ -177,3 +186,22 @@ def test_transaction_table_forgets_what_expired_and_what_was_taken() -> None:
     table.add("T", "tx3", "a", 1, 1, "ID3")
     clock.advance(30_001)
     assert table.take("T", "tx3") is None
+
+
+def stored(properties: dict[str, str]):
+    from pocketmq.protocol import message as pm
+    return pm.MessageExt(store_size=0, body_crc=0, queue_id=0, flag=0, queue_offset=7, commit_log_offset=0,
+                         sys_flag=0, born_timestamp=NOW - 5000, born_host=("127.0.0.1", 1), store_timestamp=NOW,
+                         store_host=("127.0.0.1", 2), reconsume_times=0, prepared_transaction_offset=0,
+                         body=b"b", topic="T", properties={"UNIQ_KEY": "U1", **properties}, msg_id="M")
+
+
+def test_a_received_timer_message_is_a_delay_message_with_its_delivery_timestamp() -> None:
+    from pocketmq.proxy.convert import to_grpc_message
+    out = to_grpc_message(stored({"TIMER_DELIVER_MS": str(NOW), "TIMER_OUT_MS": str(NOW - 1000)}))
+    assert out.system_properties.message_type == pb.DELAY
+    assert out.system_properties.delivery_timestamp.ToMilliseconds() == NOW
+    assert "TIMER_OUT_MS" not in out.user_properties
+    plain = to_grpc_message(stored({"TIMER_DELIVER_MS": "not a number"}))
+    assert not plain.system_properties.HasField("delivery_timestamp")
+    assert to_grpc_message(stored({})).system_properties.message_type == pb.NORMAL

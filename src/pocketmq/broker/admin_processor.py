@@ -72,6 +72,7 @@ class AdminProcessor:
             RequestCode.GET_CONSUME_STATS: self.get_consume_stats,
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
             RequestCode.GET_ALL_DELAY_OFFSET: self.get_all_delay_offset,
+            RequestCode.GET_TIMER_CHECK_POINT: self.get_timer_check_point,
             RequestCode.INVOKE_BROKER_TO_RESET_OFFSET: self.reset_offset,
             RequestCode.QUERY_TOPIC_CONSUME_BY_WHO: self.query_topic_consume_by_who,
             RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_BROKER: self.get_system_topic_list,
@@ -309,6 +310,11 @@ class AdminProcessor:
 
     def get_all_delay_offset(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         return make_response(request, body=self.broker.schedule.encode_offsets())
+
+    def get_timer_check_point(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """PocketMQ's timer checkpoint as JSON (upstream answers its binary TimerCheckpoint; only
+        PocketMQ slaves ask for it)."""
+        return make_response(request, body=self.broker.timer.encode_checkpoint())
 
     def clone_group_offset(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         src = _field(request, "srcGroup") or ""

@@ -27,6 +27,8 @@ from pocketmq.broker.query_processor import QueryProcessor
 from pocketmq.broker.rebalance_lock import RebalanceLockManager
 from pocketmq.broker.replicas_manager import ReplicasManager
 from pocketmq.broker.schedule import SCHEDULE_TOPIC, ScheduleMessageService
+from pocketmq.broker.timer import TimerMessageService
+from pocketmq.store.timer import TIMER_TOPIC
 from pocketmq.broker.send_processor import SendProcessor
 from pocketmq.broker.slave_sync import SlaveSynchronize
 from pocketmq.broker.stats_manager import BrokerStatsManager
@@ -76,6 +78,8 @@ class BrokerController:
         self.subscription_group_manager = SubscriptionGroupManager(config, root)
         self.consumer_offset_manager = ConsumerOffsetManager(root)
         self.schedule = ScheduleMessageService(self.store, root, store_config.messageDelayLevel)
+        self.timer = TimerMessageService(self.store, root, store_config.timerPrecisionMs,
+                                         store_config.timerFlushIntervalMs)
         self.consumer_manager = ConsumerManager()
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()
@@ -171,6 +175,7 @@ class BrokerController:
         self.subscription_group_manager.load()
         self.consumer_offset_manager.load()
         self.schedule.load()
+        self.timer.load()
         self.store.message_arriving_listener = self._on_message_arriving
         await self.store.start()
         self.ha_service = HAService(self.store, self.store_config, host=self.host,
@@ -187,6 +192,8 @@ class BrokerController:
         loop = asyncio.get_running_loop()
         if not self.is_slave:
             self.schedule.start()
+            if self.store_config.timerWheelEnable:
+                self.timer.start()
             self.transactions.start()
         if self.config.enableControllerMode:
             self.replicas_manager = ReplicasManager(self)
@@ -266,6 +273,7 @@ class BrokerController:
         if self.replicas_manager is not None:
             await self.replicas_manager.shutdown()
         await self.schedule.stop()
+        await self.timer.stop()
         await self.transactions.stop()
         self.pull_processor.hold_service.wake_all()
         try:
@@ -353,6 +361,8 @@ class BrokerController:
         self.pop_service.on_message_arriving(topic)
         if topic == SCHEDULE_TOPIC:
             self.schedule.on_message_arriving(queue_id)
+        elif topic == TIMER_TOPIC:
+            self.timer.on_message_arriving()
 
     def persist_config(self) -> None:
         path = self.config_file or os.path.join(self.store_config.storePathRootDir, "config", "broker.properties")
@@ -366,6 +376,7 @@ class BrokerController:
     def runtime_info(self) -> dict[str, str]:
         info = self.store.get_runtime_info()
         info.update(self.schedule.runtime_info())
+        info.update(self.timer.runtime_info())
         if self.ha_service is not None:
             info.update(self.ha_service.runtime_info())
         if self.replicas_manager is not None:

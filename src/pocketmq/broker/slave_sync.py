@@ -4,9 +4,9 @@ Topic configs (GET_ALL_TOPIC_CONFIG, 21) and subscription groups (GET_ALL_SUBSCR
 201) are replaced when the master's data version differs; consumer offsets
 (GET_ALL_CONSUMER_OFFSET, 43) are merged over the slave's own (so offsets committed on the slave
 while the master was away stay for groups the master does not know); delay offsets
-(GET_ALL_DELAY_OFFSET, 45) and POP's message request modes (GET_ALL_MESSAGE_REQUEST_MODE, 402)
-are replaced. The master is the address the name server returned at
-registration; a slave never syncs from itself.
+(GET_ALL_DELAY_OFFSET, 45), POP's message request modes (GET_ALL_MESSAGE_REQUEST_MODE, 402) and
+the timer checkpoint (GET_TIMER_CHECK_POINT, 60) are replaced. The master is the address the name
+server returned at registration; a slave never syncs from itself.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class SlaveSynchronize:
 
     async def sync_all(self) -> None:
         for step in (self.sync_topic_config, self.sync_consumer_offset, self.sync_delay_offset,
-                     self.sync_subscription_group_config, self.sync_message_request_mode):
+                     self.sync_timer_check_point, self.sync_subscription_group_config,
+                     self.sync_message_request_mode):
             addr = self._master()
             if addr is None:
                 return
@@ -94,6 +95,11 @@ class SlaveSynchronize:
         data = fastjson.loads(body)
         offsets = {int(level): int(offset) for level, offset in (data.get("offsetTable") or {}).items()}
         self.broker.schedule.replace_offsets(offsets)
+
+    async def sync_timer_check_point(self, addr: str) -> None:
+        body = await self._fetch(addr, RequestCode.GET_TIMER_CHECK_POINT)
+        if body:
+            self.broker.timer.replace_checkpoint(fastjson.loads(body))
 
     async def sync_subscription_group_config(self, addr: str) -> None:
         body = await self._fetch(addr, RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)

@@ -44,6 +44,8 @@ def check_configs(broker: BrokerConfig, store: MessageStoreConfig) -> str | None
         return f"flushDiskType must be ASYNC_FLUSH or SYNC_FLUSH, not {store.flushDiskType}"
     if store.brokerRole == "SLAVE" and broker.brokerId <= 0:
         return "Slave's brokerId must be > 0"
+    if store.timerPrecisionMs <= 0:
+        return f"timerPrecisionMs must be > 0, not {store.timerPrecisionMs}"
     for address in filter(None, broker.namesrvAddr.split(";")):
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():

@@ -12,6 +12,7 @@ import threading
 import orjson
 
 from pocketmq.config import BrokerConfig
+from pocketmq.store.timer import TIMER_TOPIC
 from pocketmq.persist import load_json_file, write_file_safely
 from pocketmq.protocol.route import (
     PERM_INHERIT, PERM_READ, PERM_WRITE, DataVersion, TopicConfig, TopicConfigWrapper,
@@ -86,6 +87,7 @@ class TopicConfigManager:
         self._system(TopicConfig(OFFSET_MOVED_EVENT, 1, 1))
         self._system(TopicConfig(SCHEDULE_TOPIC, SCHEDULE_QUEUE_NUMS, SCHEDULE_QUEUE_NUMS))
         self._system(TopicConfig(f"{config.brokerClusterName}_REPLY_TOPIC", 1, 1))
+        self._system(TopicConfig(TIMER_TOPIC, 1, 1))  # upstream adds it when timerWheelEnable (default)
 
     def _system(self, topic_config: TopicConfig) -> None:
         self.table[topic_config.topicName] = topic_config

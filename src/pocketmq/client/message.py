@@ -35,6 +35,18 @@ class Message:
     def body_bytes(self) -> bytes:
         return self.body.encode("utf-8") if isinstance(self.body, str) else bytes(self.body)
 
+    def set_deliver_time_ms(self, epoch_ms: int) -> None:
+        """Deliver at this wall-clock time (upstream 5.x ``setDeliverTimeMs``: TIMER_DELIVER_MS)."""
+        self.properties[pm.PROPERTY_TIMER_DELIVER_MS] = str(int(epoch_ms))
+
+    def set_delay_time_sec(self, seconds: int) -> None:
+        """Deliver this many seconds after the broker stores it (``setDelayTimeSec``: TIMER_DELAY_SEC)."""
+        self.properties[pm.PROPERTY_TIMER_DELAY_SEC] = str(int(seconds))
+
+    def set_delay_time_ms(self, ms: int) -> None:
+        """Deliver this many ms after the broker stores it (``setDelayTimeMs``: TIMER_DELAY_MS)."""
+        self.properties[pm.PROPERTY_TIMER_DELAY_MS] = str(int(ms))
+
     def put_property(self, name: str, value: object) -> None:
         self.properties[name] = str(value)
 

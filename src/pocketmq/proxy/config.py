@@ -1,8 +1,8 @@
 """ProxyConfig: the gRPC endpoint's keys, with upstream ProxyConfig's names and defaults.
 
-Where PocketMQ differs from upstream it says so: ``useDelayLevel`` is on, because PocketMQ's
-brokers deliver delayed messages through the 18 fixed delay levels (no timer wheel yet), so a
-gRPC ``delivery_timestamp`` maps to the smallest level that is not earlier than it.
+``useDelayLevel`` is off, as upstream: a gRPC ``delivery_timestamp`` goes to the broker as
+``TIMER_DELIVER_MS`` and its timer wheel delivers it at that time. Turned on (for brokers without
+a timer wheel, such as 4.x), it maps to the smallest of the 18 levels not earlier than it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class ProxyConfig:
     enableMessageBodyEmptyCheck: bool = True
     maxDelayTimeMills: int = 24 * 3600 * 1000
     enableTopicMessageTypeCheck: bool = True
-    useDelayLevel: bool = True
+    useDelayLevel: bool = False
     messageDelayLevel: str = DEFAULT_DELAY_LEVELS
     grpcClientProducerMaxAttempts: int = 3
     grpcClientProducerBackoffInitialMillis: int = 10

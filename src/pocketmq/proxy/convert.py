@@ -137,8 +137,9 @@ def check_message_group(group: str) -> None:
 
 
 def delay_properties(system: pb.SystemProperties, config: ProxyConfig, now_ms: int) -> dict[str, str]:
-    """``delivery_timestamp`` -> TIMER_DELIVER_MS and, while brokers only have the fixed levels,
-    the nearest delay level at or after it (upstream's useDelayLevel)."""
+    """``delivery_timestamp`` -> TIMER_DELIVER_MS (the broker's timer wheel delivers it at that
+    time), or with ``useDelayLevel`` the nearest delay level at or after it instead, as upstream's
+    fillDelayMessageProperty."""
     if not system.HasField("delivery_timestamp"):
         return {}
     try:
@@ -148,10 +149,11 @@ def delay_properties(system: pb.SystemProperties, config: ProxyConfig, now_ms: i
     if config.maxDelayTimeMills > 0 and deliver_ms - now_ms > config.maxDelayTimeMills:
         raise ProxyError(pb.ILLEGAL_DELIVERY_TIME,
                          f"the max delay time of message is too large, max is {config.maxDelayTimeMills}")
-    props = {PROPERTY_TIMER_DELIVER_MS: str(deliver_ms)}
-    if config.useDelayLevel and deliver_ms > now_ms:
-        props[pm.PROPERTY_DELAY_TIME_LEVEL] = str(config.delay_level_for(deliver_ms - now_ms))
-    return props
+    if not config.useDelayLevel:
+        return {PROPERTY_TIMER_DELIVER_MS: str(deliver_ms)}
+    if deliver_ms <= now_ms:
+        return {}
+    return {pm.PROPERTY_DELAY_TIME_LEVEL: str(config.delay_level_for(deliver_ms - now_ms))}
 
 
 def to_outgoing(message: pb.Message, config: ProxyConfig, now_ms: int, remote_host: str) -> OutgoingMessage:
@@ -223,6 +225,12 @@ def to_grpc_message(msg: pm.MessageExt, message_type: int = pb.NORMAL) -> pb.Mes
         queue_offset=msg.queue_offset, delivery_attempt=msg.reconsume_times + 1)
     system.born_timestamp.FromMilliseconds(msg.born_timestamp)
     system.store_timestamp.FromMilliseconds(msg.store_timestamp)
+    deliver_ms = props.get(PROPERTY_TIMER_DELIVER_MS, "")
+    if message_type == pb.NORMAL and (pm.PROPERTY_DELAY_TIME_LEVEL in props or deliver_ms
+                                      or "TIMER_DELAY_SEC" in props):
+        system.message_type = pb.DELAY
+    if deliver_ms.isascii() and deliver_ms.isdigit() and int(deliver_ms) < 2**63:
+        system.delivery_timestamp.FromMilliseconds(int(deliver_ms))
     tag = props.get(pm.PROPERTY_TAGS)
     if tag:
         system.tag = tag

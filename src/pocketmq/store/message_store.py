@@ -55,6 +55,7 @@ from pocketmq.config import MessageStoreConfig
 from pocketmq.protocol import message as m
 from pocketmq.store import flush as flush_mod
 from pocketmq.store.checkpoint import StoreCheckpoint, abort_file_path, create_abort_file, delete_abort_file
+from pocketmq.store import timer
 from pocketmq.store.commit_log import SCHEDULE_TOPIC, CommitLog, DispatchRequest
 from pocketmq.store import truncation
 from pocketmq.store.consume_queue import CQ_STORE_UNIT_SIZE, UNIT, ConsumeQueue
@@ -442,6 +443,23 @@ class MessageStore:
         msg.topic = SCHEDULE_TOPIC
         msg.queue_id = level - 1
 
+    def _apply_timer(self, msg: m.MessageExtBrokerInner) -> PutMessageResult | None:
+        """TIMER_DELIVER_MS/TIMER_DELAY_SEC/TIMER_DELAY_MS: park it in the timer topic (store/timer.py)."""
+        config = self.config
+        properties = msg.get_properties()
+        if msg.topic == timer.TIMER_TOPIC or not timer.wants_timer(properties):
+            return None
+        if not config.timerWheelEnable:
+            return PutMessageResult(PutMessageStatus.WHEEL_TIMER_NOT_ENABLE,
+                                    remark=f"accurate timer message is not enabled, timerWheelEnable is "
+                                           f"{str(config.timerWheelEnable).lower()}")
+        try:
+            timer.apply_timer(msg, self.clock.now_ms(), config.timerPrecisionMs, config.timerMaxDelaySec)
+        except timer.TimerMessageIllegal as exc:
+            log.debug("timer message refused (%s): %s", exc, msg.topic)
+            return PutMessageResult(PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL, remark=timer_illegal_remark(config))
+        return None
+
     async def put_message(self, msg: m.MessageExtBrokerInner) -> PutMessageResult:
         refused = self._check_store_status()
         if refused is not None:
@@ -452,6 +470,13 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic name {msg.topic!r} not allowed")
         tran = msg.sys_flag & m.TRANSACTION_TYPE_MASK
         props_str = msg.properties_string
+        if tran in _NORMAL_TRAN and (
+                (props_str is not None and "TIMER_" in props_str)
+                or (props_str is None and msg.properties and _has_timer_key(msg.properties))):
+            refused = self._apply_timer(msg)
+            if refused is not None:
+                return refused
+            props_str = msg.properties_string
         if tran in _NORMAL_TRAN and (
                 (props_str is not None and "DELAY\x01" in props_str)
                 or (props_str is None and msg.properties and m.PROPERTY_DELAY_TIME_LEVEL in msg.properties)):
@@ -951,3 +976,14 @@ class MessageStore:
                 self.reput_from_offset = commit_log.roll_next_file(self.reput_from_offset)
             else:
                 break
+
+
+def _has_timer_key(properties: dict[str, str]) -> bool:
+    return any(name in properties for name in timer.TIMER_REQUEST_PROPERTIES)
+
+
+def timer_illegal_remark(config: MessageStoreConfig) -> str:
+    """Upstream SendMessageProcessor's remark for WHEEL_TIMER_MSG_ILLEGAL, word for word."""
+    return (f"timer message illegal, the delay time should not be bigger than the max delay "
+            f"{config.timerMaxDelaySec * 1000}ms; or if set del msg, the delay time should be bigger than "
+            f"the current time")

@@ -18,14 +18,14 @@ in GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), --access-key/--secret-key (Credentials: ev
 and --namespace (ClientConfiguration's namespace).
 
 Prints JSON lines as tests/interop/clients.py's other drivers do: {"event": "send", "msgId",
-"body", "offset"} per sent message, then {"event": "done", "count": N}; a failure prints
+"body", "offset", "deliverMs"} per sent message (deliverMs: the delivery time set, epoch ms, or 0), then {"event": "done", "count": N}; a failure prints
 {"event": "error", "error": "..."} and exits with 2.
 
     driver.py simple-consume --endpoints HOST:PORT --topic T --group G --count N
                       [--invisible S] [--skip-ack-first] [--timeout S] [--await S]
 
 receives with a SimpleConsumer until N messages were acknowledged (or --timeout): each delivery
-prints {"event": "msg", "msgId", "body", "tag", "attempt"}; with --skip-ack-first the first
+prints {"event": "msg", "msgId", "body", "tag", "attempt", "receivedAt", "deliveryTimestamp"}; with --skip-ack-first the first
 delivery of each message is not acked (it must come back after its invisible time).
 push-consume takes the same options with a PushConsumer (--skip-ack-first: the listener returns
 FAILURE for each message's first delivery). Nothing here is PocketMQ code: only the official client.
@@ -87,10 +87,13 @@ def produce(args: argparse.Namespace) -> int:
             for pair in args.prop:
                 key, _, value = pair.partition("=")
                 msg.add_property(key, value)
+            deliver_ms = 0
             if args.delay_ms:  # what the client's docstring asks for: epoch milliseconds
                 msg.delivery_timestamp = int(time.time() * 1000) + args.delay_ms
+                deliver_ms = msg.delivery_timestamp
             if args.delay_s:  # what 5.1.2 actually needs: it copies the value into Timestamp.seconds
                 msg.delivery_timestamp = int(time.time()) + args.delay_s
+                deliver_ms = msg.delivery_timestamp * 1000
             if args.group:
                 msg.message_group = args.group
             if args.transaction:
@@ -111,7 +114,7 @@ def produce(args: argparse.Namespace) -> int:
             else:
                 receipt = producer.send(msg)
             print(json.dumps({"event": "send", "msgId": receipt.message_id, "body": body,
-                              "offset": receipt.offset}), flush=True)
+                              "offset": receipt.offset, "deliverMs": deliver_ms}), flush=True)
             if args.interval_ms:
                 time.sleep(args.interval_ms / 1000)
         if args.transaction == "orphan" and checker is not None and not checker.checked.wait(args.wait_check):
@@ -148,9 +151,11 @@ def simple_consume(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
                 continue
             for msg in received:
+                received_at = int(time.time() * 1000)
                 body = msg.body.decode(errors="replace")
                 print(json.dumps({"event": "msg", "msgId": msg.message_id, "body": body, "tag": msg.tag,
-                                  "attempt": msg.delivery_attempt, "topic": msg.topic}), flush=True)
+                                  "attempt": msg.delivery_attempt, "topic": msg.topic, "receivedAt": received_at,
+                                  "deliveryTimestamp": msg.delivery_timestamp or 0}), flush=True)
                 first = msg.message_id not in seen
                 seen.add(msg.message_id)
                 if args.skip_ack_first and first:

@@ -25,8 +25,10 @@ import org.apache.rocketmq.client.apis.producer.SendReceipt;
 
 /**
  * Driver for the official RocketMQ 5 Java client (rocketmq-client-java, gRPC), run by tests as a
- * subprocess. Prints JSON lines like ../java's Driver: {"event":"send",...} per message, then
- * {"event":"done"}; a failure prints {"event":"error"} and exits 2.
+ * subprocess. Prints JSON lines like ../java's Driver: {"event":"send",...} per message (with
+ * "deliverMs", the delivery timestamp set, or 0), then {"event":"done"}; a failure prints
+ * {"event":"error"} and exits 2. Each received message's line carries "receivedAt" (epoch ms) and
+ * "deliveryTimestamp" (the message's, or 0).
  *
  *   produce --endpoints HOST:PORT --topic T [--count N] [--body TEXT] [--tag TAG] [--keys K]
  *           [--prop k=v]... [--group MESSAGE_GROUP] [--delay-ms MS]
@@ -120,7 +122,8 @@ public final class Driver5 {
                 if (tag != null) builder.setTag(tag);
                 if (keys != null) builder.setKeys(keys);
                 if (group != null) builder.setMessageGroup(group);
-                if (delayMs > 0) builder.setDeliveryTimestamp(System.currentTimeMillis() + delayMs);
+                long deliverMs = delayMs > 0 ? System.currentTimeMillis() + delayMs : 0;
+                if (delayMs > 0) builder.setDeliveryTimestamp(deliverMs);
                 for (String p : props) {
                     int eq = p.indexOf('=');
                     builder.addProperty(p.substring(0, eq), p.substring(eq + 1));
@@ -128,7 +131,7 @@ public final class Driver5 {
                 Message message = builder.build();
                 SendReceipt receipt = producer.send(message);
                 emit("{\"event\":\"send\",\"msgId\":" + quote(receipt.getMessageId().toString())
-                    + ",\"body\":" + quote(text) + "}");
+                    + ",\"body\":" + quote(text) + ",\"deliverMs\":" + deliverMs + "}");
             }
         }
         emit("{\"event\":\"done\",\"count\":" + count + "}");
@@ -160,11 +163,14 @@ public final class Driver5 {
             while (acked.size() < count && System.currentTimeMillis() < deadline) {
                 List<MessageView> views = consumer.receive(16, Duration.ofSeconds(invisible));
                 for (MessageView view : views) {
+                    long receivedAt = System.currentTimeMillis();
                     byte[] body = new byte[view.getBody().remaining()];
                     view.getBody().get(body);
                     emit("{\"event\":\"msg\",\"msgId\":" + quote(view.getMessageId().toString())
                         + ",\"body\":" + quote(new String(body, StandardCharsets.UTF_8))
-                        + ",\"tag\":" + quote(view.getTag().orElse("")) + ",\"attempt\":" + view.getDeliveryAttempt() + "}");
+                        + ",\"tag\":" + quote(view.getTag().orElse("")) + ",\"attempt\":" + view.getDeliveryAttempt()
+                        + ",\"receivedAt\":" + receivedAt
+                        + ",\"deliveryTimestamp\":" + view.getDeliveryTimestamp().orElse(0L) + "}");
                     consumer.ack(view);
                     acked.add(view.getMessageId().toString());
                 }
