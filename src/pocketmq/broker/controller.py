@@ -229,6 +229,8 @@ class BrokerController:
             self.ha_master_addr = None
             if not self.schedule.running:
                 self.schedule.start()
+            if self.store_config.timerWheelEnable and not self.timer.running:
+                self.timer.start()
             if not self.transactions.running:
                 self.transactions.start()
         else:
@@ -236,6 +238,7 @@ class BrokerController:
             self.master_addr = master_addr
             self.ha_master_addr = ha_addr
             await self.schedule.stop()
+            await self.timer.stop()
             await self.transactions.stop()
         self.topic_config_manager.data_version.next_version()
         self.register_soon()
