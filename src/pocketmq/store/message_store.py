@@ -282,6 +282,9 @@ class MessageStore:
                 start = i
                 break
         start = min(start, self._file_index_holding(self.checkpoint.logics_phy_offset))
+        rebuild = self.index_service.rebuild_from_offset if self._index_enable else None
+        if rebuild is not None:  # index files dropped at load: their keys are dispatched again
+            start = min(start, self._file_index_holding(rebuild) if rebuild > 0 else 0)
         log.info("abnormal recovery from commit log file %s", files[start].file_name)
         end, invalid = self.commit_log.scan(start, self.config.checkCRCOnRecover, self._dispatch_request)
         self._finish_recovery(end, invalid, max_phy_of_cq)
