@@ -313,6 +313,15 @@ class MessageStoreConfig:
     diskSpaceWarningLevelRatio: int = 90
     diskSpaceCleanForciblyRatio: int = 85
     cleanFileForciblyEnable: bool = True
+    # Controller mode (RocketMQ 5, upstream names and defaults): how many replicas (master
+    # included) must hold a message before a send is acknowledged, whether every member of the
+    # SyncStateSet must, the floor below which sends are refused, and how long a slave may lag
+    # before the master drops it from the SyncStateSet.
+    inSyncReplicas: int = 1
+    minInSyncReplicas: int = 1
+    allAckInSyncStateSet: bool = False
+    haMaxTimeSlaveNotCatchup: int = 15000
+    readUnCommitted: bool = False  # controller mode: let consumers read beyond the confirm offset
 
     def commit_log_dir(self) -> str:
         return self.storePathCommitLog or os.path.join(self.storePathRootDir, "commitlog")
@@ -382,6 +391,17 @@ class BrokerConfig:
     metricsExporterType: str = "DISABLE"
     metricsPromExporterHost: str = ""
     metricsPromExporterPort: int = 5557
+    # Controller mode (RocketMQ 5, RIP-44; upstream names and defaults): the broker set's master
+    # is chosen by the controllers at controllerAddr ("host:port;host:port"), not by brokerId.
+    enableControllerMode: bool = False
+    controllerAddr: str = ""
+    syncBrokerMetadataPeriod: int = 5000
+    checkSyncStateSetPeriod: int = 5000
+    syncControllerMetadataPeriod: int = 10000
+    controllerHeartBeatTimeoutMills: int = 10000
+    brokerHeartbeatInterval: int = 1000
+    sendHeartbeatTimeoutMillis: int = 1000
+    brokerElectionPriority: int = 2**31 - 1
 
     IMPORTANT_KEYS = ("brokerClusterName", "brokerName", "brokerId", "brokerIP1", "listenPort",
                       "namesrvAddr", "autoCreateTopicEnable", "brokerPermission")

@@ -75,9 +75,10 @@ async def verify(root: Path, flush: str, acked: dict[int, tuple[int, int, int]])
     assert not missing, f"acknowledged appends lost: {missing[:10]}"
     for seq, where in acked.items():
         assert seen[seq] == where, "acknowledged append moved"
-    sample = random.choice(list(acked)) if acked else None
-    if sample is not None:
-        assert len(store.query_message("Crash", f"s{sample}", 32, 0, 2**62).buffers) == 1
+    # every acknowledged key is found by query, exactly once (index files dropped by the abnormal
+    # recovery are rebuilt from their first offset; a torn last put is put again)
+    unindexed = [seq for seq in acked if len(store.query_message("Crash", f"s{seq}", 32, 0, 2**62).buffers) != 1]
+    assert not unindexed, f"acknowledged keys not found once by query: {unindexed[:10]} of {len(unindexed)}"
     await store.shutdown()
     return len(seen)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,29 +18,14 @@ from pocketmq.protocol import controller as p
 from pocketmq.protocol.controller import ControllerRequestCode as Req
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.header import decode_header, encode_header
-from tests.support.processes import ROOT, wait_until
+from tests.support.docs import tested_bash_block
+from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
 pytestmark = pytest.mark.timeout(180)
 
 DOC = ROOT / "docs" / "controller.md"
 CONTROLLER, NAMESRV = "127.0.0.1:9878", "127.0.0.1:9876"
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
-def _tested_block() -> str:
-    text = DOC.read_text()
-    marker = text.index("<!-- tested:")
-    return re.search(r"```bash\n(.*?)```", text[marker:], re.S).group(1)
 
 
 def _console_example() -> tuple[str, str]:
@@ -80,7 +64,7 @@ def test_standalone_example_as_written(tmp_path: Path) -> None:
     if busy:
         pytest.skip(f"the example's fixed ports are in use here: {busy}")
     env = dict(os.environ, HOME=str(tmp_path), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
-    script = subprocess.run(["bash", "-e", "-c", _tested_block()], cwd=ROOT, env=env, start_new_session=True,
+    script = subprocess.run(["bash", "-e", "-c", tested_bash_block(DOC)], cwd=ROOT, env=env, start_new_session=True,
                             capture_output=True, text=True, timeout=30)
     try:
         assert script.returncode == 0, script.stderr

@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from pocketmq.proxy.stubs import pb, pb_grpc
+from tests.support import grpc_calls
 from tests.support.cluster import create_topic, pull_all
 from tests.support.processes import Broker, Namesrv, Proxy, start_broker, start_namesrv, start_proxy, wait_until
 
@@ -256,20 +257,8 @@ RECEIVE_TOPIC = "ProxyReceiveTopic"
 
 def receive(env: Env, group: str, invisible_s: int = 30, batch: int = 16, topic: str = RECEIVE_TOPIC,
             poll_s: int = 5) -> tuple[list[int], list[pb.Message]]:
-    request = pb.ReceiveMessageRequest(
-        group=pb.Resource(name=group), batch_size=batch, filter_expression=pb.FilterExpression(type=pb.TAG,
-                                                                                               expression="*"),
-        message_queue=pb.MessageQueue(topic=pb.Resource(name=topic), id=0, broker=pb.Broker(name="broker-a")))
-    request.invisible_duration.FromSeconds(invisible_s)
-    request.long_polling_timeout.FromSeconds(poll_s)
-    codes, messages = [], []
-    for response in env.stub.ReceiveMessage(request, metadata=CLIENT, timeout=poll_s + 10):
-        kind = response.WhichOneof("content")
-        if kind == "status":
-            codes.append(response.status.code)
-        elif kind == "message":
-            messages.append(response.message)
-    return codes, messages
+    return grpc_calls.receive(env.stub, CLIENT, topic, group, batch=batch, invisible_s=invisible_s, poll_s=poll_s,
+                              queue_id=0)
 
 
 def test_receive_ack_and_change_invisible_duration_over_pop(env: Env) -> None:

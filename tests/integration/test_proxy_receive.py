@@ -16,6 +16,7 @@ import pytest
 from pocketmq.client.admin import Admin
 from pocketmq.protocol.client_bodies import SubscriptionGroupConfig
 from pocketmq.proxy.stubs import pb, pb_grpc
+from tests.support import grpc_calls
 from tests.support.cluster import create_topic, pull_all
 from tests.support.processes import start_broker, start_namesrv, start_proxy, wait_until
 
@@ -59,20 +60,8 @@ def send(env: Env, body: bytes, message_id: str, **system: object) -> None:
 
 def receive(env: Env, group: str, batch: int = 16, invisible_s: int = 30, poll_s: int = 2,
             expression: pb.FilterExpression | None = None) -> tuple[list[int], list[pb.Message]]:
-    request = pb.ReceiveMessageRequest(
-        group=pb.Resource(name=group), batch_size=batch,
-        filter_expression=expression or pb.FilterExpression(type=pb.TAG, expression="*"),
-        message_queue=pb.MessageQueue(topic=pb.Resource(name=TOPIC), id=-1, broker=pb.Broker(name="broker-a")))
-    request.invisible_duration.FromSeconds(invisible_s)
-    request.long_polling_timeout.FromSeconds(poll_s)
-    codes, messages = [], []
-    for response in env.stub.ReceiveMessage(request, metadata=CLIENT, timeout=poll_s + 10):
-        kind = response.WhichOneof("content")
-        if kind == "status":
-            codes.append(response.status.code)
-        elif kind == "message":
-            messages.append(response.message)
-    return codes, messages
+    return grpc_calls.receive(env.stub, CLIENT, TOPIC, group, batch=batch, invisible_s=invisible_s, poll_s=poll_s,
+                              expression=expression)
 
 
 def ack(env: Env, group: str, msg: pb.Message) -> int:

@@ -6,9 +6,7 @@ with `updateTopic -c DefaultCluster` must live in both broker sets (official mqa
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +16,8 @@ import pytest
 
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from tests.support.cluster import runtime_info
-from tests.support.processes import ROOT, wait_until
+from tests.support.docs import tested_bash_block
+from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
 pytestmark = pytest.mark.timeout(180)
@@ -26,23 +25,6 @@ pytestmark = pytest.mark.timeout(180)
 DOC = ROOT / "docs" / "deployment.md"
 PORTS = [9876, 9877] + [p + d for p in (10911, 11011, 10921, 11021) for d in (-2, 0, 1)]
 NAMESRVS = ["127.0.0.1:9876", "127.0.0.1:9877"]
-
-
-def port_is_free(port: int) -> bool:
-    """Free for a server (TIME_WAIT leftovers do not count: servers bind with SO_REUSEADDR)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
-def _tested_block() -> str:
-    text = DOC.read_text()
-    marker = text.index("<!-- tested:")
-    return re.search(r"```bash\n(.*?)```", text[marker:], re.S).group(1)
 
 
 def cluster_table(namesrv: str) -> dict[str, dict[str, str]]:
@@ -60,7 +42,7 @@ def test_single_host_example_as_written(tmp_path: Path) -> None:
         pytest.skip(f"the preset's fixed ports are in use here: {busy}")
     env = dict(os.environ, HOME=str(tmp_path), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
     env.pop("NAMESRV_ADDR", None)
-    script = subprocess.run(["bash", "-e", "-c", _tested_block()], cwd=ROOT, env=env, start_new_session=True,
+    script = subprocess.run(["bash", "-e", "-c", tested_bash_block(DOC)], cwd=ROOT, env=env, start_new_session=True,
                             capture_output=True, text=True, timeout=30)
     try:
         assert script.returncode == 0, script.stderr

@@ -25,6 +25,7 @@ from pocketmq.broker.pop import PopService
 from pocketmq.broker.pull_processor import PullProcessor
 from pocketmq.broker.query_processor import QueryProcessor
 from pocketmq.broker.rebalance_lock import RebalanceLockManager
+from pocketmq.broker.replicas_manager import ReplicasManager
 from pocketmq.broker.schedule import SCHEDULE_TOPIC, ScheduleMessageService
 from pocketmq.broker.timer import TimerMessageService
 from pocketmq.store.timer import TIMER_TOPIC
@@ -39,7 +40,9 @@ from pocketmq.metrics.exporter import PromExporter, exporter_enabled
 from pocketmq.metrics.serve import start_broker_metrics
 from pocketmq.persist import write_file_safely
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, DataVersion, TopicConfigWrapper
+from pocketmq.protocol.controller import ControllerRequestCode
 from pocketmq.remoting.codes import RequestCode
+from pocketmq.remoting.command import RemotingCommand
 from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
 from pocketmq.security.acl_admin import AclAdminProcessor, AclConfigEditor
@@ -63,7 +66,10 @@ class BrokerController:
         self.host = host
         self.config_file = config_file
         self.config_data_version = DataVersion()
-        if store_config.brokerRole != "SLAVE":
+        if config.enableControllerMode:
+            # The controllers choose the master; until they do, this broker takes no writes.
+            store_config.brokerRole = "SLAVE"
+        elif store_config.brokerRole != "SLAVE":
             config.brokerId = MASTER_ID
         store_config.haListenPort = config.listenPort + 1
         root = store_config.storePathRootDir
@@ -86,6 +92,7 @@ class BrokerController:
         self.master_addr: str | None = None
         self.ha_master_addr: str | None = None
         self.ha_service: HAService | None = None
+        self.replicas_manager: ReplicasManager | None = None
 
         self.send_processor = SendProcessor(self)
         self.pull_processor = PullProcessor(self)
@@ -131,6 +138,13 @@ class BrokerController:
         InspectProcessor(self, self.clock).register_all(both)
         both(RequestCode.END_TRANSACTION, self.transactions.end_transaction)
         self.pop_service.register(self.dispatcher.register)  # POP on the main port, as pull
+        both(ControllerRequestCode.NOTIFY_BROKER_ROLE_CHANGED, self._role_changed)
+
+    async def _role_changed(self, request: RemotingCommand, channel: Connection) -> RemotingCommand | None:
+        if self.replicas_manager is None:
+            log.warning("NOTIFY_BROKER_ROLE_CHANGED from %s ignored: enableControllerMode=false", channel.remote_address)
+            return None
+        return await self.replicas_manager.on_role_changed(request, channel)
 
     def message_filter(self, subscription: SubscriptionData) -> Any:
         """The store-side filter of a subscription (SQL92 when enabled); None for tag filtering."""
@@ -166,8 +180,11 @@ class BrokerController:
         await self.store.start()
         self.ha_service = HAService(self.store, self.store_config, host=self.host,
                                     master_addr=lambda: self.ha_master_addr, ssl_server=self.ha_ssl_server,
-                                    ssl_client=self.remoting_client.ssl_context)
+                                    ssl_client=self.remoting_client.ssl_context,
+                                    controller_mode=self.config.enableControllerMode)
         await self.ha_service.start()
+        if self.config.enableControllerMode:
+            self.store.read_limit = self.ha_service.read_limit
         await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
         if exporter_enabled(self.config.metricsExporterType):
@@ -178,7 +195,11 @@ class BrokerController:
             if self.store_config.timerWheelEnable:
                 self.timer.start()
             self.transactions.start()
-        await self.register_broker_all()
+        if self.config.enableControllerMode:
+            self.replicas_manager = ReplicasManager(self)
+            self.replicas_manager.start()
+        else:
+            await self.register_broker_all()
         self._tasks += [
             loop.create_task(self._every(self._register_period(), self.register_broker_all, first_delay=10.0)),
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
@@ -188,10 +209,39 @@ class BrokerController:
         ]
         if self.acl is not None:
             self._tasks.append(loop.create_task(self.acl.watch()))
-        if self.is_slave:
-            self._tasks.append(loop.create_task(self._every(10.0, SlaveSynchronize(self).sync_all, first_delay=3.0)))
+        if self.is_slave or self.config.enableControllerMode:
+            self._tasks.append(loop.create_task(self._every(10.0, self._slave_sync, first_delay=3.0)))
+        if self.is_slave and not self.config.enableControllerMode:
             if self.ha_master_addr is None and not self.store_config.haMasterAddress:
                 self._tasks.append(loop.create_task(self._find_master()))
+
+    async def _slave_sync(self) -> None:
+        if self.is_slave:
+            await SlaveSynchronize(self).sync_all()
+
+    async def on_role_change(self, master: bool, master_addr: str | None, ha_addr: str | None) -> None:
+        """Controller mode: the replicas manager made this broker the master (brokerId 0) or a
+        slave (its own brokerId) of ``master_addr``; the name servers learn it at once."""
+        manager = self.replicas_manager
+        if master:
+            self.config.brokerId = MASTER_ID
+            self.master_addr = None
+            self.ha_master_addr = None
+            if not self.schedule.running:
+                self.schedule.start()
+            if self.store_config.timerWheelEnable and not self.timer.running:
+                self.timer.start()
+            if not self.transactions.running:
+                self.transactions.start()
+        else:
+            self.config.brokerId = manager.broker_controller_id if manager and manager.broker_controller_id else 1
+            self.master_addr = master_addr
+            self.ha_master_addr = ha_addr
+            await self.schedule.stop()
+            await self.timer.stop()
+            await self.transactions.stop()
+        self.topic_config_manager.data_version.next_version()
+        self.register_soon()
 
     async def _find_master(self) -> None:
         """A slave started before its master learns the master's HA address from a registration
@@ -223,6 +273,8 @@ class BrokerController:
 
     async def shutdown(self) -> None:
         await cancel_and_wait(self._tasks)
+        if self.replicas_manager is not None:
+            await self.replicas_manager.shutdown()
         await self.schedule.stop()
         await self.timer.stop()
         await self.transactions.stop()
@@ -256,13 +308,16 @@ class BrokerController:
         return wrapper
 
     async def register_broker_all(self) -> None:
+        if self.config.enableControllerMode and (self.replicas_manager is None
+                                                  or self.replicas_manager.master_broker_id is None):
+            return  # no role yet: the name servers hear of this broker once the controller chose
         wrapper = self.topic_wrapper()
         result = await self.namesrv_api.register_broker_all(
             self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId,
             f"{self.config.ha_ip()}:{self.store_config.haListenPort}", wrapper, self.config.registerBrokerTimeoutMills,
             self.config.compressedRegister)
         self._registered_version = (wrapper.dataVersion.timestamp, wrapper.dataVersion.counter)
-        if result is not None and self.is_slave:
+        if result is not None and self.is_slave and not self.config.enableControllerMode:
             self.master_addr = result.master_addr
             if result.ha_server_addr and not self.store_config.haMasterAddress:
                 self.ha_master_addr = result.ha_server_addr
@@ -327,6 +382,8 @@ class BrokerController:
         info.update(self.timer.runtime_info())
         if self.ha_service is not None:
             info.update(self.ha_service.runtime_info())
+        if self.replicas_manager is not None:
+            info.update(self.replicas_manager.runtime_info())
         info.update({
             "brokerVersionDesc": ROCKETMQ_VERSION_DESC,
             "brokerVersion": str(ROCKETMQ_VERSION),

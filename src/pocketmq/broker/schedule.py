@@ -85,6 +85,10 @@ class ScheduleMessageService:
         return info
 
     # ---------------------------------------------------------------------------- delivery
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         for level in range(1, len(self.delays) + 1):

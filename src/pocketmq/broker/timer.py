@@ -196,6 +196,10 @@ class TimerMessageService:
         self._pending_offsets.add(msg.queue_offset)
 
     # ----------------------------------------------------------------------------- delivery
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         self._wakeup = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())

@@ -133,6 +133,10 @@ class TransactionService:
             self.done_half_offsets.add(half_queue_offset)
 
     # ------------------------------------------------------------------------------ checking
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._check_loop())
 

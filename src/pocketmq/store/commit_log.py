@@ -12,7 +12,7 @@ import logging
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from pocketmq.config import MessageStoreConfig
 from pocketmq.protocol import message as m
@@ -331,6 +331,28 @@ class CommitLog:
                 return mf.file_from_offset + pos, False
             log.warning("commit log: invalid entry at %d, truncating there", mf.file_from_offset + pos)
             return mf.file_from_offset + pos, True
+
+    def entries_between(self, start: int, end: int) -> Iterator[DispatchRequest]:
+        """The entries from ``start`` (an entry's offset) up to ``end``, rolling over file-end
+        blanks; stops at the first invalid entry."""
+        offset = start
+        while offset < end:
+            mf = self.queue.find_mapped_file_by_offset(offset)
+            if mf is None:
+                return
+            pos = offset - mf.file_from_offset
+            view = mf.view[: mf.wrote_position]
+            try:
+                size, req = self.check_entry(view, pos, mf.file_from_offset, False)
+            finally:
+                view.release()
+            if size > 0 and req is not None:
+                yield req
+                offset += size
+            elif size == 0 and mf.wrote_position == mf.file_size and pos < mf.file_size:
+                offset = self.roll_next_file(offset)
+            else:
+                return
 
     def first_store_timestamp(self, mf: MappedFile) -> int:
         """Store time of a file's first message; 0 if it does not start with a message."""

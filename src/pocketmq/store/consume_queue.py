@@ -65,9 +65,10 @@ class ConsumeQueue:
     def _truncate_positions(self, logic_end: int) -> None:
         """Set positions so the queue ends at byte ``logic_end``; zero stale units after it."""
         keep: list[MappedFile] = []
+        victims: list[MappedFile] = []
         for mf in self.queue.files:
             if mf.file_from_offset > logic_end or (mf.file_from_offset == logic_end and keep):
-                mf.destroy()
+                victims.append(mf)
                 continue
             pos = logic_end - mf.file_from_offset
             if pos < self.file_size:
@@ -77,6 +78,8 @@ class ConsumeQueue:
             keep.append(mf)
         with self.queue.lock:
             self.queue.files = keep
+        for mf in reversed(victims):  # newest first: a kill never leaves a hole
+            mf.destroy()
         self.queue.flushed_where = logic_end
 
     @staticmethod

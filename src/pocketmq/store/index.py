@@ -77,8 +77,11 @@ class IndexFile:
         diff = 0 if self.begin_timestamp <= 0 else (store_timestamp - self.begin_timestamp) // 1000
         diff = min(max(diff, 0), 0x7FFFFFFF)
         abs_index = INDEX_HEADER_SIZE + self.hash_slot_num * HASH_SLOT_SIZE + self.index_count * INDEX_SIZE
+        # Entry, then header, then slot: a process killed between any two leaves every slot
+        # pointing below the header's count, so no chain ever runs through an entry a later
+        # put overwrites (at worst this key is unreachable, and recovery indexes it again).
         ENTRY.pack_into(mm, abs_index, key_hash, phy_offset, diff, slot_value)
-        SLOT.pack_into(mm, abs_slot, self.index_count)
+        entry_no = self.index_count
         if self.index_count <= 1:
             self.begin_phy_offset = phy_offset
             self.begin_timestamp = store_timestamp
@@ -88,6 +91,7 @@ class IndexFile:
         self.end_phy_offset = phy_offset
         self.end_timestamp = store_timestamp
         self._write_header()
+        SLOT.pack_into(mm, abs_slot, entry_no)
         return True
 
     def is_time_matched(self, begin: int, end: int) -> bool:
@@ -151,6 +155,8 @@ class IndexService:
         self.hash_slot_num = hash_slot_num
         self.index_num = index_num
         self.files: list[IndexFile] = []
+        # After an abnormal exit: the lowest commit-log offset whose keys load() dropped.
+        self.rebuild_from_offset: int | None = None
 
     def load(self, last_exit_ok: bool, checkpoint_index_timestamp: int) -> None:
         if not os.path.isdir(self.dir):
@@ -164,6 +170,11 @@ class IndexService:
                 continue
             f = IndexFile(path, self.hash_slot_num, self.index_num)
             if not last_exit_ok and f.end_timestamp > checkpoint_index_timestamp:
+                # Not known to be whole: dropped, and recovery must index again everything it
+                # held, from its first offset on (not only what came after the checkpoint).
+                begin = f.begin_phy_offset
+                self.rebuild_from_offset = begin if self.rebuild_from_offset is None \
+                    else min(self.rebuild_from_offset, begin)
                 f.destroy()
                 continue
             self.files.append(f)
@@ -194,8 +205,10 @@ class IndexService:
         if sys_flag & m.TRANSACTION_TYPE_MASK == m.TRANSACTION_ROLLBACK_TYPE:
             return
         f = self._last_file(store_timestamp)
-        if phy_offset < f.end_phy_offset or (phy_offset == f.end_phy_offset and f.index_count > 1):
+        if phy_offset < f.end_phy_offset:
             return  # indexed before a crash; re-dispatch in recovery must not index it twice
+        # The message the index ended at may have been cut short by a crash: its keys are put
+        # again (a key already there is answered once: queries drop repeated offsets).
         if uniq_key:
             f = self._put(f, topic + "#" + uniq_key, phy_offset, store_timestamp)
         if keys:
@@ -220,6 +233,7 @@ class IndexService:
                 last_ts, last_phy = f.end_timestamp, f.end_phy_offset
             if f.is_time_matched(begin, end):
                 f.select_phy_offsets(result, full_key, max_num, begin, end)
+                result = list(dict.fromkeys(result))  # a key put again after a crash: once
             if f.begin_timestamp < begin or len(result) >= max_num:
                 break
         return result, last_ts, last_phy

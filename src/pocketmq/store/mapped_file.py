@@ -269,10 +269,11 @@ class MappedFileQueue:
     def truncate_dirty_files(self, offset: int) -> None:
         """Drop everything at or beyond ``offset`` (recovery)."""
         keep: list[MappedFile] = []
+        victims: list[MappedFile] = []
         for mf in self.files:
             tail = mf.file_from_offset + self.mapped_file_size
             if tail > offset and offset < mf.file_from_offset:
-                mf.destroy()
+                victims.append(mf)
                 continue
             if tail > offset:
                 pos = offset - mf.file_from_offset
@@ -281,6 +282,8 @@ class MappedFileQueue:
             keep.append(mf)
         with self.lock:
             self.files = keep
+        for mf in reversed(victims):  # newest first: a kill never leaves a hole
+            mf.destroy()
 
     def delete_last_mapped_file(self) -> None:
         with self.lock:

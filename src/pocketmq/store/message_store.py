@@ -57,7 +57,9 @@ from pocketmq.store import flush as flush_mod
 from pocketmq.store.checkpoint import StoreCheckpoint, abort_file_path, create_abort_file, delete_abort_file
 from pocketmq.store import timer
 from pocketmq.store.commit_log import SCHEDULE_TOPIC, CommitLog, DispatchRequest
+from pocketmq.store import truncation
 from pocketmq.store.consume_queue import CQ_STORE_UNIT_SIZE, UNIT, ConsumeQueue
+from pocketmq.store.epoch_file import EpochFile
 from pocketmq.store.index import IndexService
 from pocketmq.store.mapped_file import Allocator
 from pocketmq.store.results import (
@@ -123,10 +125,13 @@ class MessageStore:
         self.commit_log = CommitLog(config, store_host, self.allocator)
         self.consume_queue_table: dict[str, dict[int, ConsumeQueue]] = {}
         self.index_service = IndexService(self.root, config.maxHashSlotNum, config.maxIndexNum)
+        self.epoch_file = EpochFile(self.root)  # controller mode: which epoch wrote what
+        self.truncation_hook: truncation.StepHook | None = None  # fault tests stop here
         self.stats = StoreStatsService(clock)
         self.checkpoint: StoreCheckpoint | None = None
         self.message_arriving_listener: ArrivingListener | None = None
         self.replication_waiter: Callable[[int], Awaitable[PutMessageStatus]] | None = None
+        self.read_limit: Callable[[], int | None] | None = None  # controller mode: the confirm offset
         self.running = False
         self.disk_full = False
         self.disk_ratio = 0.0
@@ -153,6 +158,9 @@ class MessageStore:
         await asyncio.to_thread(self._load_and_recover)
         create_abort_file(self.root)
         self.running = True
+        self._start_services()
+
+    def _start_services(self) -> None:
         if self.config.is_sync_flush():
             self._group_commit = flush_mod.GroupCommitService(self)
             self._group_commit.start()
@@ -162,6 +170,15 @@ class MessageStore:
         self._spawn(self._clean_loop())
         self._spawn(self._stats_loop())
 
+    async def _stop_services(self) -> None:
+        if self._group_commit is not None:
+            await self._group_commit.stop()
+            self._group_commit = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
     def _spawn(self, coro: Any) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(coro))
 
@@ -170,12 +187,7 @@ class MessageStore:
         if not self.running:
             return
         self.running = False
-        if self._group_commit is not None:
-            await self._group_commit.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._stop_services()
         await asyncio.to_thread(self._final_flush_and_close)
         delete_abort_file(self.root)
         if self._lock_fd is not None:
@@ -208,7 +220,16 @@ class MessageStore:
         self._acquire_lock()
         self.last_exit_ok = not os.path.exists(abort_file_path(self.root))
         self.checkpoint = StoreCheckpoint(os.path.join(self.root, "checkpoint"))
+        self.epoch_file.load()
         self.commit_log.queue.load()
+        intent = truncation.read_intent(self.root)
+        if intent is not None:
+            # Killed while truncating: cut the commit log first so recovery never dispatches
+            # beyond the target, then finish every other step below.
+            log.warning("store %s was being truncated to %d when it stopped: finishing that", self.root,
+                        intent.target)
+            truncation.truncate_commit_log(self, intent.target)
+            self.last_exit_ok = False
         self._load_consume_queues()
         if self._index_enable:
             self.index_service.load(self.last_exit_ok, self.checkpoint.index_msg_timestamp)
@@ -221,6 +242,8 @@ class MessageStore:
             self._recover_abnormally(max_phy_of_cq)
         self._recover_topic_queue_table()
         self.reput_from_offset = self.commit_log.get_max_offset()
+        if intent is not None:
+            truncation.run(self, intent, self.truncation_hook or (lambda _name: None))
 
     def _load_consume_queues(self) -> None:
         root = os.path.join(self.root, "consumequeue")
@@ -259,6 +282,9 @@ class MessageStore:
                 start = i
                 break
         start = min(start, self._file_index_holding(self.checkpoint.logics_phy_offset))
+        rebuild = self.index_service.rebuild_from_offset if self._index_enable else None
+        if rebuild is not None:  # index files dropped at load: their keys are dispatched again
+            start = min(start, self._file_index_holding(rebuild) if rebuild > 0 else 0)
         log.info("abnormal recovery from commit log file %s", files[start].file_name)
         end, invalid = self.commit_log.scan(start, self.config.checkCRCOnRecover, self._dispatch_request)
         self._finish_recovery(end, invalid, max_phy_of_cq)
@@ -293,6 +319,64 @@ class MessageStore:
             table[(cq.topic, cq.queue_id)] = cq.get_max_offset_in_queue()
             cq.correct_min_offset(min_phy)
         self.commit_log.topic_queue_table = table
+
+    def set_role(self, role: str) -> None:
+        """Controller mode: SLAVE refuses writes from now on (fenced); a master takes them."""
+        self.config.brokerRole = role
+        self._is_slave = role == "SLAVE"
+
+    # ================================================================ truncation (controller mode)
+    async def truncate_files(self, target: int, on_step: truncation.StepHook | None = None) -> None:
+        """Cut the store back to commit-log offset ``target`` (a slave rejoining a new master),
+        crash-safely (see ``truncation``). Flushing stops meanwhile; the steps run on the event
+        loop so no pull or append sees a half-cut store. The caller takes no writes meanwhile."""
+        if target < 0:
+            raise ValueError(f"truncation target {target} < 0")
+        if target >= self.get_max_phy_offset():
+            return
+        await self._stop_services()
+        try:
+            truncation.truncate(self, target, on_step or self.truncation_hook or (lambda _name: None))
+        finally:
+            if self.running:
+                self._start_services()
+
+    def all_consume_queues(self) -> list[ConsumeQueue]:
+        return self._all_queues()
+
+    def reindex_after_truncation(self, target: int, on_step: truncation.StepHook) -> None:
+        """Drop index files holding an entry at or beyond ``target``, newest first, then index
+        the commit log again from the last surviving indexed offset up to ``target``."""
+        if not self._index_enable:
+            return
+        service = self.index_service
+        while service.files and service.files[-1].end_phy_offset >= target:
+            victim = service.files.pop()
+            victim.destroy()
+            on_step(f"index-delete-{victim.file_name}")
+        indexed = [f for f in service.files if f.index_count > 1]
+        keep_end = indexed[-1].end_phy_offset if indexed else -1
+        offset = max(keep_end, self.commit_log.get_min_offset())
+        if offset < 0:
+            return
+        for count, req in enumerate(self.commit_log.entries_between(offset, target), 1):
+            if req.commit_log_offset > keep_end:
+                props = req.properties
+                service.build_index(req.topic, props.get(m.PROPERTY_KEYS),
+                                    props.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
+                                    req.commit_log_offset, req.store_timestamp, req.sys_flag)
+            if count % 300 == 0:
+                on_step(f"index-rebuilt-{req.commit_log_offset}")
+        for f in service.files[-2:]:
+            f.flush()
+
+    def after_truncation(self, target: int) -> None:
+        """In-memory tables follow the cut store; the checkpoint never points beyond it."""
+        self._recover_topic_queue_table()
+        self.reput_from_offset = self.commit_log.get_max_offset()
+        if self.checkpoint is not None:
+            self.checkpoint.logics_phy_offset = min(self.checkpoint.logics_phy_offset, target)
+            self.checkpoint.flush()
 
     # ================================================================ dispatch
     def _all_queues(self) -> list[ConsumeQueue]:
@@ -590,12 +674,14 @@ class MessageStore:
                 result.next_begin_offset = self._next_offset_correction(
                     offset, min_offset if min_offset == 0 else max_offset)
             else:
-                self._read_queue(cq, offset, max_msg_nums, tags_codes, message_filter, max_offset_py, result)
+                limit = self.read_limit() if self.read_limit is not None else None
+                self._read_queue(cq, offset, max_msg_nums, tags_codes, message_filter, max_offset_py, result, limit)
         self.stats.record_get(result.message_count, (time.perf_counter() - begin) * 1000)
         return result
 
     def _read_queue(self, cq: ConsumeQueue, offset: int, max_msg_nums: int, tags_codes: set[int] | None,
-                    message_filter: MessageFilter | None, max_offset_py: int, result: GetMessageResult) -> None:
+                    message_filter: MessageFilter | None, max_offset_py: int, result: GetMessageResult,
+                    limit: int | None = None) -> None:
         units = cq.get_index_buffer(offset)
         if units is None:
             result.status = GetMessageStatus.OFFSET_FOUND_NULL
@@ -617,6 +703,11 @@ class MessageStore:
             i += CQ_STORE_UNIT_SIZE
             if size_py == 0x7FFFFFFF:  # pre-blank unit
                 continue
+            if limit is not None and offset_py + size_py > limit:  # not confirmed yet: not there
+                i -= CQ_STORE_UNIT_SIZE
+                if result.message_count == 0:
+                    result.status = GetMessageStatus.OFFSET_OVERFLOW_ONE
+                break
             max_phy_pulling = offset_py
             if next_phy_file_start != -1 and offset_py < next_phy_file_start:
                 continue

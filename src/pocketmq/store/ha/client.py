@@ -22,7 +22,11 @@ from typing import TYPE_CHECKING, Callable
 
 from pocketmq.aio import IdleWatchdog
 from pocketmq.config import MessageStoreConfig
-from pocketmq.store.ha.protocol import CHALLENGE_SIZE, BlockReader, ProtocolError, auth_proof, encode_offset
+from pocketmq.store.epoch_file import EpochEntry, find_consistent_point
+from pocketmq.store.ha.protocol import (
+    CHALLENGE_SIZE, MASTER_EPOCHS_HEAD, BlockReader, ProtocolError, auth_proof, decode_master_epochs_head,
+    decode_master_epochs_tail, encode_offset, encode_slave_hello, master_epochs_tail_size,
+)
 
 if TYPE_CHECKING:
     from pocketmq.store.message_store import MessageStore
@@ -40,8 +44,12 @@ class SlaveError(Exception):
 
 class HAClient:
     def __init__(self, store: "MessageStore", config: MessageStoreConfig,
-                 master_addr: Callable[[], str | None], ssl_context: ssl.SSLContext | None = None) -> None:
+                 master_addr: Callable[[], str | None], ssl_context: ssl.SSLContext | None = None,
+                 local_broker_id: Callable[[], int] | None = None) -> None:
         self.store = store
+        # Controller mode: exchange epochs with the master and truncate before streaming.
+        self.local_broker_id = local_broker_id
+        self.master_epochs: list[EpochEntry] = []
         self.ssl_context = ssl_context  # TLS to the master's HA port (tls.enable)
         self.config = config
         self._master_addr = master_addr
@@ -109,6 +117,8 @@ class HAClient:
             if self.config.haSharedSecret:
                 challenge = await asyncio.wait_for(reader.readexactly(CHALLENGE_SIZE), CONNECT_TIMEOUT)
                 writer.write(auth_proof(self.config.haSharedSecret, challenge))
+            if self.local_broker_id is not None:
+                await self._epoch_handshake(reader, writer)
             self.reported_offset = self.store.get_max_phy_offset()
             writer.write(encode_offset(self.reported_offset))
             await writer.drain()
@@ -120,6 +130,44 @@ class HAClient:
             await asyncio.gather(heartbeat_task, return_exceptions=True)
             writer.close()
         return True
+
+    async def _epoch_handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Controller mode: learn the master's epochs, cut the local log back to the last point
+        both histories share (crash-safely, see store.truncation), then stream from there."""
+        assert self.local_broker_id is not None
+        writer.write(encode_slave_hello(self.local_broker_id()))
+        await writer.drain()
+        count = decode_master_epochs_head(await asyncio.wait_for(reader.readexactly(MASTER_EPOCHS_HEAD),
+                                                                 CONNECT_TIMEOUT))
+        tail = await asyncio.wait_for(reader.readexactly(master_epochs_tail_size(count)), CONNECT_TIMEOUT)
+        entries, master_max = decode_master_epochs_tail(tail, count)
+        self.master_epochs = [EpochEntry(epoch, start) for epoch, start in entries]
+        store = self.store
+        local = list(store.epoch_file.entries)
+        local_max = store.get_max_phy_offset()
+        point = find_consistent_point(local, local_max, self.master_epochs, master_max)
+        if point < 0:
+            if local_max > 0:
+                log.error("HA client: no epoch in common with the master (local %s, master %s): dropping the "
+                          "local commit log", local, self.master_epochs)
+            point = 0
+        point = min(point, local_max)
+        if point < local_max:
+            log.warning("HA client: local log diverges from the master's after offset %d (local max %d): "
+                        "truncating", point, local_max)
+            await store.truncate_files(point)
+        else:
+            store.epoch_file.truncate_suffix_by_offset(point)
+        self._adopt_epochs(point)
+        log.info("HA client: epochs agreed with the master up to offset %d (master max %d, epoch %d)", point,
+                 master_max, self.master_epochs[-1].epoch if self.master_epochs else -1)
+
+    def _adopt_epochs(self, upto: int) -> None:
+        """Record the master's epochs that start at or before ``upto`` (data now held)."""
+        epoch_file = self.store.epoch_file
+        for entry in self.master_epochs:
+            if entry.epoch > epoch_file.last_epoch() and entry.start_offset <= upto:
+                epoch_file.append(entry.epoch, entry.start_offset)
 
     async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         blocks = BlockReader()
@@ -144,6 +192,8 @@ class HAClient:
                 slave_max = store.get_max_phy_offset()
                 if slave_max != 0 and slave_max != offset:
                     raise SlaveError(f"master pushed offset {offset} but the slave's max offset is {slave_max}")
+                if body and self.master_epochs:
+                    self._adopt_epochs(offset + len(body))
                 if body and not store.append_to_commit_log(offset, body):
                     raise SlaveError(f"cannot append {len(body)} bytes at {offset}")
             current = store.get_max_phy_offset()

@@ -101,3 +101,61 @@ class BlockReader:
     @property
     def buffered(self) -> int:
         return len(self._buf)
+
+
+# ---------------------------------------------------------------- controller mode (PocketMQ)
+# Brokers in controller mode exchange epochs before any commit-log byte: the slave sends
+# ``EPOCH_MAGIC + brokerId(8)``; the master answers ``EPOCH_MAGIC + count(4) + count x
+# [epoch(4) startOffset(8)] + masterMaxOffset(8)``. The slave then cuts its log back to the last
+# point both histories share and reports its offset as usual. (Upstream's AutoSwitchHAClient
+# does the same job with its own handshake frames; both ends here are PocketMQ brokers.)
+EPOCH_MAGIC = b"PMQ-HA-EPOCH\x01"
+_BROKER_ID = struct.Struct(">q")
+_COUNT = struct.Struct(">i")
+_ENTRY = struct.Struct(">iq")
+MAX_EPOCH_ENTRIES = 1_000_000
+
+
+def encode_slave_hello(broker_id: int) -> bytes:
+    return EPOCH_MAGIC + _BROKER_ID.pack(broker_id)
+
+
+SLAVE_HELLO_SIZE = len(EPOCH_MAGIC) + _BROKER_ID.size
+
+
+def decode_slave_hello(raw: bytes) -> int:
+    if len(raw) != SLAVE_HELLO_SIZE or not raw.startswith(EPOCH_MAGIC):
+        raise ProtocolError("the slave did not open with a controller-mode epoch handshake")
+    return _BROKER_ID.unpack_from(raw, len(EPOCH_MAGIC))[0]
+
+
+def encode_master_epochs(entries: list[tuple[int, int]], master_max: int) -> bytes:
+    parts = [EPOCH_MAGIC, _COUNT.pack(len(entries))]
+    parts += [_ENTRY.pack(epoch, start) for epoch, start in entries]
+    parts.append(OFFSET.pack(master_max))
+    return b"".join(parts)
+
+
+MASTER_EPOCHS_HEAD = len(EPOCH_MAGIC) + _COUNT.size
+
+
+def decode_master_epochs_head(raw: bytes) -> int:
+    """The number of entries that follow (then ``count * 12 + 8`` bytes)."""
+    if len(raw) != MASTER_EPOCHS_HEAD or not raw.startswith(EPOCH_MAGIC):
+        raise ProtocolError("the master did not answer the controller-mode epoch handshake")
+    count = _COUNT.unpack_from(raw, len(EPOCH_MAGIC))[0]
+    if not 0 <= count <= MAX_EPOCH_ENTRIES:
+        raise ProtocolError(f"bad epoch entry count {count}")
+    return count
+
+
+def master_epochs_tail_size(count: int) -> int:
+    return count * _ENTRY.size + OFFSET.size
+
+
+def decode_master_epochs_tail(raw: bytes, count: int) -> tuple[list[tuple[int, int]], int]:
+    entries = [_ENTRY.unpack_from(raw, i * _ENTRY.size) for i in range(count)]
+    master_max = OFFSET.unpack_from(raw, count * _ENTRY.size)[0]
+    if master_max < 0 or any(start < 0 or epoch < 0 for epoch, start in entries):
+        raise ProtocolError("negative epoch or offset in the master's epoch list")
+    return [(e, s) for e, s in entries], master_max

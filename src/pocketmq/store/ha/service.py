@@ -22,6 +22,7 @@ acknowledgement covering it (FLUSH_SLAVE_TIMEOUT when none comes).
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import logging
@@ -34,7 +35,8 @@ from pocketmq.aio import IdleWatchdog, Wakeup, resolve
 from pocketmq.config import MessageStoreConfig
 from pocketmq.store.ha.client import HAClient
 from pocketmq.store.ha.protocol import (
-    NONCE_SIZE, PROOF_SIZE, OffsetReader, ProtocolError, auth_challenge, encode_header, proof_ok,
+    NONCE_SIZE, PROOF_SIZE, SLAVE_HELLO_SIZE, OffsetReader, ProtocolError, auth_challenge, decode_slave_hello,
+    encode_header, encode_master_epochs, proof_ok,
 )
 from pocketmq.store.results import PutMessageStatus
 
@@ -59,6 +61,9 @@ class HAConnection:
         self.slave_request_offset = -1
         self.slave_ack_offset = -1
         self.next_transfer_from = -1
+        self.broker_id = -1  # controller mode: the slave's brokerId from the epoch handshake
+        self.last_caught_up = 0.0  # monotonic time the slave last held all the master had
+        self._caught_mark: tuple[int, float] | None = None
         self.wake = Wakeup()
         self._task: asyncio.Task[None] | None = None
 
@@ -117,6 +122,11 @@ class HAConnection:
                           master_max)
                 return
             self.slave_ack_offset = offset
+            mark = self._caught_mark
+            if offset >= master_max:  # it holds everything: caught up now
+                self.last_caught_up = self.service.clock.monotonic()
+            elif mark is not None and offset >= mark[0]:  # it held everything as of the mark
+                self.last_caught_up = mark[1]
             if self.slave_request_offset < 0:
                 self.slave_request_offset = offset
                 log.info("slave %s requests data from offset %d", self.addr, offset)
@@ -154,6 +164,13 @@ class HAConnection:
                 continue
             if data is not None:
                 data.release()
+            now = service.clock.monotonic()
+            if self._caught_mark is None or self._caught_mark[0] != self.next_transfer_from:
+                self._caught_mark = (self.next_transfer_from, now)
+            if service.controller_mode and 0 <= self.next_transfer_from <= self.slave_ack_offset:
+                self.last_caught_up = now  # idle and the slave holds it all
+                if self.broker_id not in service.sync_state_set:
+                    service.notify_transfer_some(self.slave_ack_offset)
             if time.monotonic() - last_write > heartbeat:
                 writer.write(encode_header(self.next_transfer_from, 0))
                 last_write = time.monotonic()
@@ -165,7 +182,7 @@ class HAConnection:
 class HAService:
     def __init__(self, store: "MessageStore", config: MessageStoreConfig, *, host: str = "0.0.0.0",
                  master_addr: Callable[[], str | None] | None = None, ssl_server: ssl.SSLContext | None = None,
-                 ssl_client: ssl.SSLContext | None = None) -> None:
+                 ssl_client: ssl.SSLContext | None = None, controller_mode: bool = False) -> None:
         self.store = store
         self.config = config
         self.host = host
@@ -177,8 +194,21 @@ class HAService:
         self._seq = itertools.count()
         self._previous_listener = None
         self.client: HAClient | None = None
-        if config.brokerRole == "SLAVE":
-            self.client = HAClient(store, config, master_addr or (lambda: None), ssl_client)
+        self.clock = store.clock
+        self._master_addr = master_addr or (lambda: None)
+        self._ssl_client = ssl_client
+        # Controller mode (set by the broker's replicas manager before start): the epoch
+        # handshake, this broker's id, the SyncStateSet the controller agreed to, and a callback
+        # for a slave that caught up (the manager asks the controller to let it in).
+        self.controller_mode = controller_mode
+        self.local_broker_id = -1
+        self.sync_state_set: set[int] = set()
+        self.on_slave_caught_up: Callable[[int], None] | None = None
+        # allAckInSyncStateSet: consumers see a message only once the SyncStateSet holds it (as
+        # upstream, which dispatches only up to the confirm offset); arrival notices wait too.
+        self._pending_notices: collections.deque[tuple[int, tuple[object, ...]]] = collections.deque()
+        if config.brokerRole == "SLAVE" and not controller_mode:  # controller mode: when told whom
+            self.client = self._new_client()
 
     # ------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -193,13 +223,54 @@ class HAService:
 
         def on_arriving(*args: object) -> None:
             if previous is not None:
-                previous(*args)
+                end = self.store.reput_from_offset  # the end of the message just stored
+                if self.read_gate_active() and (self._pending_notices or self.confirmed_offset() < end):
+                    self._pending_notices.append((end, args))  # told when the SyncStateSet has it
+                else:
+                    previous(*args)
             if self.connections:
                 self.wakeup_all()
 
         self.store.message_arriving_listener = on_arriving
         if self.client is not None:
             self.client.start()
+
+    def _new_client(self) -> HAClient:
+        return HAClient(self.store, self.config, self._master_addr, self._ssl_client,
+                        local_broker_id=(lambda: self.local_broker_id) if self.controller_mode else None)
+
+    # ---------------------------------------------------------------- role changes (controller)
+    async def change_to_master(self) -> None:
+        """Stop following; answer SYNC sends from the SyncStateSet's acknowledgements. Slaves
+        still connected (this broker stays master in a new epoch) are dropped: they reconnect
+        at once and learn the new epoch in the handshake."""
+        if self.client is not None:
+            await self.client.shutdown()
+            self.client = None
+        for conn in list(self.connections):
+            await conn.close()
+        self.config.brokerRole = "SYNC_MASTER"
+        self.store.replication_waiter = self.wait_for_replication
+
+    async def change_to_slave(self) -> None:
+        """Drop the slaves and pending SYNC sends; follow the master at ``master_addr()``."""
+        self.config.brokerRole = "SLAVE"
+        self._pending_notices.clear()
+        if self.store.replication_waiter == self.wait_for_replication:
+            self.store.replication_waiter = None
+        for conn in list(self.connections):
+            await conn.close()
+        self._fail_waiters()
+        if self.client is not None:
+            await self.client.shutdown()
+        self.client = self._new_client()
+        self.client.start()
+
+    def _fail_waiters(self) -> None:
+        for _, _, future in self._waiters:
+            if not future.done():
+                future.set_result(False)
+        self._waiters.clear()
 
     async def shutdown(self) -> None:
         if self.client is not None:
@@ -209,10 +280,7 @@ class HAService:
             self._server = None
         for conn in list(self.connections):
             await conn.close()
-        for _, _, future in self._waiters:
-            if not future.done():
-                future.set_result(False)
-        self._waiters.clear()
+        self._fail_waiters()
         if self.store.replication_waiter == self.wait_for_replication:
             self.store.replication_waiter = None
 
@@ -221,6 +289,9 @@ class HAService:
             writer.close()
             return
         conn = HAConnection(self, reader, writer)
+        if self.controller_mode and not await self._epoch_handshake(conn, reader, writer):
+            writer.close()
+            return
         log.info("HA service: new slave connection from %s", conn.addr)
         self.connections.append(conn)
         conn.start()
@@ -238,6 +309,24 @@ class HAService:
         if not proof_ok(self.config.haSharedSecret, challenge, proof):
             log.warning("HA service: slave %s refused: wrong haSharedSecret", peer)
             return False
+        return True
+
+    async def _epoch_handshake(self, conn: HAConnection, reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> bool:
+        """Controller mode: the slave names its brokerId; the master sends its epochs."""
+        if self.config.brokerRole == "SLAVE":
+            log.warning("HA service: %s wants to follow this broker, which is a slave; refused", conn.addr)
+            return False
+        try:
+            hello = await asyncio.wait_for(reader.readexactly(SLAVE_HELLO_SIZE), AUTH_TIMEOUT_SECONDS)
+            conn.broker_id = decode_slave_hello(hello)
+            entries = [(e.epoch, e.start_offset) for e in self.store.epoch_file.entries]
+            writer.write(encode_master_epochs(entries, self.store.get_max_phy_offset()))
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ProtocolError) as exc:
+            log.warning("HA service: slave %s failed the epoch handshake: %s", conn.addr, exc)
+            return False
+        log.info("HA service: slave brokerId %d at %s joined (epoch handshake done)", conn.broker_id, conn.addr)
         return True
 
     def remove_connection(self, conn: HAConnection) -> None:
@@ -258,6 +347,10 @@ class HAService:
                 and master_put_where - self.push2slave_max_offset < self.config.haSlaveFallbehindMax)
 
     def notify_transfer_some(self, offset: int) -> None:
+        if self.controller_mode:
+            offset = self.confirmed_offset()
+            self._release_notices(offset)
+            self._check_caught_up()
         if offset <= self.push2slave_max_offset:
             return
         self.push2slave_max_offset = offset
@@ -267,12 +360,114 @@ class HAService:
             if not future.done():
                 future.set_result(True)
 
+    # ------------------------------------------------------------ SyncStateSet (controller)
+    def _member_connections(self) -> list[HAConnection]:
+        return [c for c in self.connections if c.broker_id in self.sync_state_set and c.broker_id != self.local_broker_id]
+
+    def in_sync_replicas(self) -> int:
+        """Replicas of the SyncStateSet holding data now: the master and its connected members."""
+        return 1 + len({c.broker_id for c in self._member_connections()})
+
+    def needed_acks(self) -> int:
+        """Replicas (master included) that must hold a message before SEND_OK."""
+        if self.config.allAckInSyncStateSet:
+            return max(1, len(self.sync_state_set))
+        return max(1, self.config.inSyncReplicas)
+
+    def confirmed_offset(self) -> int:
+        """The offset every needed replica holds (the master's max when it needs no one)."""
+        need = self.needed_acks() - 1
+        if need <= 0:
+            return self.store.get_max_phy_offset()
+        best: dict[int, int] = {}
+        for conn in self._member_connections():
+            best[conn.broker_id] = max(best.get(conn.broker_id, -1), conn.slave_ack_offset)
+        if self.config.allAckInSyncStateSet:
+            members = self.sync_state_set - {self.local_broker_id}
+            return min((best.get(m, -1) for m in members), default=self.store.get_max_phy_offset())
+        acks = sorted(best.values(), reverse=True)
+        return acks[need - 1] if len(acks) >= need else -1
+
+    def _check_caught_up(self) -> None:
+        """A connected slave outside the SyncStateSet that holds all the master had, from the
+        current epoch on, may join it (upstream maybeExpandInSyncStateSet)."""
+        callback = self.on_slave_caught_up
+        if callback is None or self.config.brokerRole == "SLAVE":
+            return
+        last = self.store.epoch_file.last_entry()
+        epoch_start = last.start_offset if last is not None else 0
+        now = self.clock.monotonic()
+        limit = self.config.haMaxTimeSlaveNotCatchup / 1000
+        for conn in self.connections:
+            if conn.broker_id < 0 or conn.broker_id in self.sync_state_set:
+                continue
+            if conn.slave_ack_offset >= epoch_start and conn.last_caught_up and now - conn.last_caught_up <= limit:
+                callback(conn.broker_id)
+
+    def shrunk_sync_state_set(self) -> set[int]:
+        """The SyncStateSet without the slaves that are gone or have not caught up for
+        haMaxTimeSlaveNotCatchup (upstream maybeShrinkSyncStateSet)."""
+        now = self.clock.monotonic()
+        limit = self.config.haMaxTimeSlaveNotCatchup / 1000
+        keep = {self.local_broker_id}
+        for member in self.sync_state_set:
+            conns = [c for c in self.connections if c.broker_id == member]
+            if any(c.last_caught_up and now - c.last_caught_up <= limit for c in conns):
+                keep.add(member)
+        return keep
+
+    def set_sync_state_set(self, members: set[int]) -> None:
+        self.sync_state_set = set(members)
+        self.notify_transfer_some(0)
+
+    def read_gate_active(self) -> bool:
+        """Reads stop at the confirm offset: a controller-mode master acknowledging sends only
+        once every SyncStateSet member holds them (readUnCommitted=true turns it off)."""
+        return (self.controller_mode and self.config.allAckInSyncStateSet and not self.config.readUnCommitted
+                and self.config.brokerRole != "SLAVE" and len(self.sync_state_set) > 1)
+
+    def read_limit(self) -> int | None:
+        """The commit-log offset consumers may read up to (None: no limit)."""
+        return self.confirmed_offset() if self.read_gate_active() else None
+
+    def _release_notices(self, confirmed: int) -> None:
+        pending = self._pending_notices
+        if not pending:
+            return
+        if not self.read_gate_active():
+            confirmed = self.store.get_max_phy_offset()
+        listener = self._previous_listener
+        while pending and pending[0][0] <= confirmed:
+            _, args = pending.popleft()
+            if listener is not None:
+                try:
+                    listener(*args)
+                except Exception:  # a listener bug must not break replication
+                    log.exception("message arriving listener failed")
+
     async def wait_for_replication(self, end_offset: int) -> PutMessageStatus:
-        """SYNC_MASTER: PUT_OK once a slave acknowledged ``end_offset``."""
+        """SYNC_MASTER: PUT_OK once a slave acknowledged ``end_offset`` (controller mode: once
+        the needed members of the SyncStateSet did)."""
+        if self.controller_mode:
+            return await self._wait_in_sync_replicas(end_offset)
         if not self.is_slave_ok(end_offset):
             return PutMessageStatus.SLAVE_NOT_AVAILABLE
         if self.push2slave_max_offset >= end_offset:
             return PutMessageStatus.PUT_OK
+        return await self._wait_acked(end_offset)
+
+    async def _wait_in_sync_replicas(self, end_offset: int) -> PutMessageStatus:
+        need = self.needed_acks()
+        if need <= 1:
+            return PutMessageStatus.PUT_OK
+        in_sync = self.in_sync_replicas()
+        if in_sync < self.config.minInSyncReplicas or in_sync < need:
+            return PutMessageStatus.IN_SYNC_REPLICAS_NOT_ENOUGH
+        if self.confirmed_offset() >= end_offset:
+            return PutMessageStatus.PUT_OK
+        return await self._wait_acked(end_offset)
+
+    async def _wait_acked(self, end_offset: int) -> PutMessageStatus:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         heapq.heappush(self._waiters, (end_offset, next(self._seq), future))
@@ -296,6 +491,11 @@ class HAService:
                 "haPush2SlaveMaxOffset": str(self.push2slave_max_offset)}
         for i, conn in enumerate(self.connections):
             info[f"haSlave_{i}"] = f"{conn.addr},{conn.slave_ack_offset}"
+            if self.controller_mode:
+                info[f"haSlave_{i}"] += f",brokerId={conn.broker_id}"
+        if self.controller_mode and self.config.brokerRole != "SLAVE":
+            info["inSyncReplicasNums"] = str(self.in_sync_replicas())
+            info["haConfirmOffset"] = str(self.confirmed_offset())
         if self.client is not None:
             info.update(self.client.runtime_info())
         return info
