@@ -6,7 +6,8 @@ consumeMessageOrderly group), a delivery time honoured, transaction commit/rollb
 checked back over Telemetry, a message not acked delivered again after its invisible time (also
 after ChangeInvisibleDuration). Every test of the `env` fixture runs against Apache RocketMQ
 5.3.3's local-mode proxy too, the oracle. Then: the client adopts the proxy's max_body_size from
-its Telemetry settings, and takes TLS (its default) and plaintext on one port.
+its Telemetry settings, takes TLS (its default) and plaintext on one port, and signs its calls
+as `enableACL=true` checks them.
 
 v5.1.2 dials TLS on every endpoint and no option reaches its connections; the driver swaps in
 plaintext by default (see go5/main.go), --tls keeps the client's own TLS. It has no PushConsumer,
@@ -26,6 +27,7 @@ from pocketmq.client.admin import Admin
 from pocketmq.protocol.client_bodies import SubscriptionGroupConfig
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from tests.support.rpc import call
+from tests.support.acl import write_acl
 from tests.support.tls import make_cert, tls_args
 from tests.support.cluster import create_topic
 from tests.support.processes import free_port, start_broker, start_namesrv, start_proxy, wait_until
@@ -249,3 +251,41 @@ def test_go5_over_tls_its_default_and_plaintext_on_one_port(tmp_path: Path, uniq
                                 endpoints=proxy.endpoint)
         assert events[-1] == {"event": "done", "count": 6}, events
         assert {m["msgId"]: m["body"] for m in received(events)} == {e["msgId"]: e["body"] for e in over_tls + plain}
+
+
+GO_ACL_YML = """\
+accounts:
+  - accessKey: rocketmq2
+    secretKey: "12345678"
+    admin: false
+    defaultTopicPerm: DENY
+    defaultGroupPerm: SUB
+    topicPerms:
+      - SecTopicGo=PUB|SUB
+"""
+
+
+def test_go5_signed_calls_under_acl(tmp_path: Path, unique, interop_ready: None) -> None:
+    """`mqproxy` with enableACL=true reads the Go client's authorization header (its Credential
+    is `<accessKey>//Rocketmq`, the region left empty): the right keys send and receive, a wrong
+    secret and a topic the account may not publish to are refused."""
+    write_acl(tmp_path / "proxy", GO_ACL_YML)
+    creds = ["--access-key", "rocketmq2", "--secret-key", "12345678"]
+    with start_namesrv(tmp_path / "ns") as ns, start_broker(tmp_path / "b", ns.addr) as broker, \
+            start_proxy(tmp_path / "proxy", ns.addr,
+                        extra={"enableACL": "true", "rocketmqHome": tmp_path / "proxy"}) as proxy:
+        for topic in ("SecTopicGo", "SecDenied"):
+            create_topic(broker.addr, topic, queues=2)
+        ok = sends(run_go5_driver(["produce", "--topic", "SecTopicGo", "--count", 2, "--body", "signed", *creds],
+                                  endpoints=proxy.endpoint))
+        assert len(ok) == 2
+        events = run_go5_driver(["simple-consume", "--topic", "SecTopicGo", "--group", unique("G"), "--count", 2,
+                                 *creds], endpoints=proxy.endpoint)
+        assert {m["msgId"] for m in received(events)} == {e["msgId"] for e in ok}
+        wrong = run_go5_driver(["produce", "--topic", "SecTopicGo", "--access-key", "rocketmq2", "--secret-key",
+                                "wrong"], endpoints=proxy.endpoint, check=False)
+        assert wrong[-1]["event"] == "error" and not sends(wrong), wrong
+        assert "UNAUTHORIZED" in wrong[-1]["error"] and "signature" in wrong[-1]["error"], wrong
+        denied = run_go5_driver(["produce", "--topic", "SecDenied", *creds], endpoints=proxy.endpoint, check=False)
+        assert denied[-1]["event"] == "error" and not sends(denied), denied
+        assert "UNAUTHORIZED" in denied[-1]["error"] and "SecDenied" in denied[-1]["error"], denied

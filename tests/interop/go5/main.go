@@ -21,7 +21,7 @@
 // invisible time); --change-invisible S then also sets that delivery's invisible time to S seconds
 // with ChangeInvisibleDuration. v5.1.2 has no PushConsumer, so there is no push-consume.
 //
-// A failure prints {"event": "error", "error"} and exits 2. The client logs to a file under
+// Both take --access-key/--secret-key (ACL) and --tls. A failure prints {"event": "error", "error"} and exits 2. The client logs to a file under
 // $rocketmq.client.logRoot (default ./logs), never to stdout. The client dials TLS on every
 // endpoint in v5.1.2 and offers no option that reaches its connections; --tls=false (the default)
 // swaps in plaintext through the package's NewRpcClient hook. Nothing here is PocketMQ code.
@@ -88,8 +88,17 @@ func usePlaintext() {
 	}
 }
 
+// accessKey and secretKey sign every call (the authorization header); empty when ACL is off.
+var accessKey, secretKey string
+
+func credentialFlags(fs *flag.FlagSet) {
+	fs.StringVar(&accessKey, "access-key", "", "ACL access key")
+	fs.StringVar(&secretKey, "secret-key", "", "ACL secret key")
+}
+
 func config(endpoints, group string) *rmq.Config {
-	return &rmq.Config{Endpoint: endpoints, ConsumerGroup: group, Credentials: &credentials.SessionCredentials{}}
+	return &rmq.Config{Endpoint: endpoints, ConsumerGroup: group,
+		Credentials: &credentials.SessionCredentials{AccessKey: accessKey, AccessSecret: secretKey}}
 }
 
 func main() {
@@ -127,6 +136,7 @@ func produce(argv []string) {
 	txMode := fs.String("transaction", "", "commit|rollback|orphan")
 	check := fs.String("check", "commit", "checker's answer: commit|rollback")
 	waitCheck := fs.Float64("wait-check", 60, "seconds to wait for a check-back (orphan)")
+	credentialFlags(fs)
 	fs.Parse(argv)
 	if !*tls {
 		usePlaintext()
@@ -233,6 +243,7 @@ func simpleConsume(argv []string) {
 	changeInvisible := fs.Float64("change-invisible", 0, "with --skip-ack-first: ChangeInvisibleDuration of the first delivery, seconds")
 	timeout := fs.Float64("timeout", 60, "seconds")
 	await := fs.Float64("await", 5, "long-polling await, seconds")
+	credentialFlags(fs)
 	fs.Parse(argv)
 	if !*tls {
 		usePlaintext()
