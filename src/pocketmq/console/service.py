@@ -29,7 +29,7 @@ RETRY_PREFIX = "%RETRY%"
 DLQ_PREFIX = "%DLQ%"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # the broker's default maxMessageSize
 BODY_PREVIEW_BYTES = 4096
-SYSTEM_TOPICS = ("TBW102", "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_", "OFFSET_MOVED_EVENT", "SELF_TEST_TOPIC",
+SYSTEM_TOPICS = ("TBW102", "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_", "rmq_sys_", "OFFSET_MOVED_EVENT", "SELF_TEST_TOPIC",
                  "BenchmarkTest", "TRANS_CHECK_MAX_TIME_TOPIC")
 
 _FAILURES = (MQClientError, MQBrokerError, RemotingError, OSError, asyncio.TimeoutError, ValueError)
