@@ -171,6 +171,21 @@ def test_rules_reload_while_a_producer_runs(acl_broker) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("code", [RequestCode.POP_MESSAGE, RequestCode.PEEK_MESSAGE, RequestCode.NOTIFICATION,
+                                  RequestCode.ACK_MESSAGE, RequestCode.CHANGE_MESSAGE_INVISIBLETIME])
+def test_pop_needs_sub_on_the_topic(acl_broker, code) -> None:
+    ns, broker, _ = acl_broker
+    fields = {"consumerGroup": "CID_pop", "topic": "audit", "queueId": "-1", "maxMsgNums": "1",
+              "invisibleTime": "30000", "pollTime": "0", "bornTime": "0", "initMode": "0", "offset": "0",
+              "extraInfo": "0 0 30000 0 0 broker-a 0 0"}
+    refused = signed_call(broker.addr, code, fields, credentials=USER)
+    # refused as every ACL refusal is (upstream's AclException answer)
+    assert refused.code == ResponseCode.SYSTEM_ERROR, refused.remark
+    assert "No default permission for topic:audit" in refused.remark
+    allowed = signed_call(broker.addr, code, dict(fields, topic="orders"), credentials=USER)
+    assert "AclException" not in (allowed.remark or ""), allowed.remark
+
+
 def test_bad_signatures_get_an_error_and_the_broker_keeps_serving(acl_broker) -> None:
     ns, broker, _ = acl_broker
     fields = {"topic": "orders", "consumerGroup": "g", "queueId": "0"}

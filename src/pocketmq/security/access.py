@@ -17,6 +17,11 @@ from pocketmq.security.permission import PUB, SUB
 
 RETRY_PREFIX = "%RETRY%"
 
+# RocketMQ 5's POP consumption over remoting: like a pull, it needs SUB on the topic and the group.
+# (BATCH_ACK_MESSAGE names its topics and groups in its body: a valid signature is what it needs.)
+POP_CODES = frozenset({RequestCode.POP_MESSAGE, RequestCode.PEEK_MESSAGE, RequestCode.NOTIFICATION,
+                       RequestCode.ACK_MESSAGE, RequestCode.CHANGE_MESSAGE_INVISIBLETIME})
+
 
 class ParseError(Exception):
     """The request cannot be read for its resources (upstream wraps this in an AclException)."""
@@ -60,6 +65,11 @@ def needed_resources(request: RemotingCommand) -> dict[str, int]:
         add(retry_topic(fields.get("consumerGroup")), SUB)
     elif code == RequestCode.QUERY_MESSAGE:
         add(fields.get("topic"), SUB)
+    elif code in POP_CODES:
+        topic = fields.get("topic")
+        if not is_retry_topic(topic):  # a POP retry topic (%RETRY%<group>_<topic>) is the group's
+            add(topic, SUB)
+        add(retry_topic(fields.get("consumerGroup")), SUB)
     elif code == RequestCode.HEART_BEAT:
         try:
             heartbeat = HeartbeatData.decode(request.body_bytes())
