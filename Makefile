@@ -18,8 +18,12 @@ venv: $(VENV)/.installed
 interop-deps: venv
 	bash tests/interop/setup.sh
 
+# Two workers for the tests that may share the machine (they mostly wait on real processes), then
+# the `serial` ones alone (fixed ports, or `mqshutdown`, which stops every local server).
+TEST_WORKERS ?= 2
 test: venv interop-deps
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not serial" tests
+	$(PY) -m pytest -m serial tests
 
 # The calendar smoke alone (also part of `make test`): servers, clients and mqadmin under
 # libfaketime across new year's midnight and on the 28th of a month at 21:00, TZ=Europe/Berlin.

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.processes import ROOT, port_is_free
 
+pytestmark = pytest.mark.serial  # fixed ports: see pyproject
+
 PORTS = (9876, 9877, 10909, 10911, 10912, 10919, 10921, 10922, 10929, 10931, 10932, 8082)
 
 

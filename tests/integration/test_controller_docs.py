@@ -22,7 +22,7 @@ from tests.support.docs import tested_bash_block
 from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.serial]  # fixed ports: see pyproject
 
 DOC = ROOT / "docs" / "controller.md"
 CONTROLLER, NAMESRV = "127.0.0.1:9878", "127.0.0.1:9876"

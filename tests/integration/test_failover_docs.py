@@ -19,7 +19,7 @@ from tests.integration.test_replication_docs import _pids_under, cluster_table, 
 from tests.support.cluster import create_topic, runtime_info, send_raw
 from tests.support.processes import ROOT, wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.serial]  # fixed ports: see pyproject
 
 DOC = ROOT / "docs" / "failover.md"
 NAMESRV = "127.0.0.1:9876"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.processes import BIN, free_port, start_namesrv, start_proxy
 
 
@@ -40,6 +42,7 @@ def test_a_taken_port_fails_the_start_with_its_reason(tmp_path) -> None:
     assert f"cannot bind gRPC port 0.0.0.0:{port}" in done.stderr
 
 
+@pytest.mark.serial  # stops every local mqproxy: see pyproject
 def test_mqshutdown_proxy_stops_it(tmp_path) -> None:
     with start_namesrv(tmp_path / "ns") as ns, start_proxy(tmp_path / "proxy", ns.addr) as proxy:
         done = run([str(BIN / "mqshutdown"), "proxy"], tmp_path)

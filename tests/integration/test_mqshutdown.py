@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from tests.support.processes import BIN, start_broker, start_namesrv
+
+pytestmark = pytest.mark.serial  # stops every local server: see pyproject
 
 
 def mqshutdown(kind: str) -> subprocess.CompletedProcess:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.processes import ROOT, port_is_free, wait_until
 
+pytestmark = pytest.mark.serial  # fixed ports: see pyproject
+
 DOC = (ROOT / "docs" / "quickstart.md").read_text()
 BLOCKS = re.findall(r"```(bash|python)\n(.*?)```", DOC, re.S)
 PORTS = (9876, 10909, 10911, 10912)

@@ -20,7 +20,7 @@ from tests.support.docs import tested_bash_block
 from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.serial]  # fixed ports: see pyproject
 
 DOC = ROOT / "docs" / "deployment.md"
 PORTS = [9876, 9877] + [p + d for p in (10911, 11011, 10921, 11021) for d in (-2, 0, 1)]

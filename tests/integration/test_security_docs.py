@@ -22,7 +22,7 @@ from tests.support.acl import write_acl
 from tests.support.processes import ROOT, start_broker, start_namesrv
 from tests.support.tls import make_cert
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.serial]  # fixed ports: see pyproject
 
 DOC = ROOT / "docs" / "security.md"
 

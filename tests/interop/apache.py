@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from tests.support.processes import port_range
+
 INTEROP_DIR = Path(__file__).resolve().parent
 JAVA_DIR = INTEROP_DIR / "java"
 LIB_DIR = JAVA_DIR / "lib"
@@ -99,8 +101,9 @@ def _port_free(port: int) -> bool:
 
 def free_port() -> int:
     """A free TCP port below the kernel's ephemeral range (so clients' ports never take it)."""
+    low, high = port_range()
     for _ in range(500):
-        port = random.randint(12000, 30000)
+        port = random.randint(low, high - 1)
         if _port_free(port):
             return port
     raise RuntimeError("no free port")
@@ -108,8 +111,9 @@ def free_port() -> int:
 
 def free_broker_port() -> int:
     """A listenPort whose fast port (listenPort-2) and HA port (listenPort+1) are free too."""
+    low, high = port_range()
     for _ in range(500):
-        port = random.randint(12002, 30000)
+        port = random.randint(low + 2, high - 2)
         if all(_port_free(p) for p in (port, port - 2, port - 1, port + 1)):
             return port
     raise RuntimeError("no free broker port triple")

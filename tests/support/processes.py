@@ -20,7 +20,21 @@ BIN = ROOT / "bin"
 
 # Servers get ports below the kernel's ephemeral range (32768+), so a client socket opened in the
 # meantime cannot take a port a server is about to bind. Servers bind 0.0.0.0: check that.
-_PORT_RANGE = (12000, 30000)
+# Under `pytest -n N` each worker draws from its own slice, so two workers never race for a port.
+
+
+def port_range(low: int = 12000, high: int = 30000) -> tuple[int, int]:
+    """This test process's share of [low, high): all of it, or one slice per xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or workers <= 1:
+        return low, high
+    size = (high - low) // workers
+    index = int(worker[2:]) % workers
+    return low + index * size, low + (index + 1) * size
+
+
+_PORT_RANGE = port_range()
 
 
 def port_is_free(port: int) -> bool:
