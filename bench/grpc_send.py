@@ -11,6 +11,10 @@ concurrent senders on one asyncio loop (uvloop) for ``--seconds`` after ``--warm
 
 Prints one JSON line per path (send_tps, p50/p99 ms) and the ratio grpc/remoting.
 
+``--local`` runs the endpoint inside the broker instead (`mqbroker --enable-proxy`, local mode:
+the endpoint reaches its broker in process, remoting/loopback.py): remoting and gRPC then go to
+the same process.
+
 ``--tls cert`` gives the proxy a certificate, so that its port is the front that sniffs TLS vs
 plaintext and relays to grpcio (proxy/front.py): ``grpc`` is then plaintext through the front,
 and a ``grpc-tls`` path (TLS through it) is added. Run once without and once with it to see what
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -38,7 +43,7 @@ from bench.lib.pyloadgen import pct  # noqa: E402
 from pocketmq.client import AsyncProducer, Message  # noqa: E402
 from pocketmq.proxy.stubs import pb, pb_grpc  # noqa: E402
 from tests.support.cluster import create_topic  # noqa: E402
-from tests.support.processes import start_broker, start_namesrv, start_proxy  # noqa: E402
+from tests.support.processes import free_port, start_broker, start_namesrv, start_proxy  # noqa: E402
 from tests.support.tls import make_cert, tls_args  # noqa: E402
 
 TOPIC = "BenchGrpcTopic"
@@ -117,6 +122,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--tls", choices=["none", "cert"], default="none")
+    ap.add_argument("--local", action="store_true", help="mqbroker --enable-proxy instead of mqproxy")
     args = ap.parse_args()
     body = b"x" * args.size
     try:
@@ -131,14 +137,22 @@ def main() -> None:
         if args.tls == "cert":
             cert, key = make_cert(home / "tls")
             extra = tls_args("permissive", cert, key)
-        with start_namesrv(home / "ns") as ns, start_broker(home / "broker", ns.addr) as broker, \
-                start_proxy(home / "proxy", ns.addr, extra=extra) as proxy:
+        with contextlib.ExitStack() as stack:
+            ns = stack.enter_context(start_namesrv(home / "ns"))
+            if args.local:
+                grpc_port = free_port()
+                broker = stack.enter_context(start_broker(home / "broker", ns.addr, flags=["--enable-proxy"],
+                                                          extra={"grpcServerPort": grpc_port, **extra}))
+                endpoint = f"127.0.0.1:{grpc_port}"
+            else:
+                broker = stack.enter_context(start_broker(home / "broker", ns.addr))
+                endpoint = stack.enter_context(start_proxy(home / "proxy", ns.addr, extra=extra)).endpoint
             create_topic(broker.addr, TOPIC, queues=4)
             results = {}
             paths = [("remoting", lambda: remoting(ns.addr, args, body)),
-                     ("grpc", lambda: grpc_path(proxy.endpoint, args, body))]
+                     ("grpc", lambda: grpc_path(endpoint, args, body))]
             if cert is not None:
-                paths.append(("grpc-tls", lambda: grpc_path(proxy.endpoint, args, body, cert)))
+                paths.append(("grpc-tls", lambda: grpc_path(endpoint, args, body, cert)))
             for name, run in paths:
                 results[name] = asyncio.run(run())
                 print(json.dumps({"path": name, "threads": args.threads, "size": args.size, **results[name]}),

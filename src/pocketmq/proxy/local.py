@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     backend = LocalBackend(broker_config.namesrvAddr, broker_config.brokerName, own_addr, own_endpoint,
                            timeout_ms=proxy_config.remotingTimeoutMillis,
                            before_request=request_signer(broker_config.aclAccessKey, broker_config.aclSecretKey))
+    # Requests to its own broker stay in the process (upstream's local mode calls the broker
+    # directly too): the same frames, through memory instead of a loopback socket.
+    backend.remoting.serve_in_process(own_addr, controller.server)
     # The endpoint speaks TLS with the broker's keys, and checks calls against the broker's ACL.
     acl = controller.acl.acl if controller.acl is not None else None
     try:

@@ -21,6 +21,7 @@ import struct
 import time
 from typing import Any, Awaitable, Callable, Coroutine, Union
 
+from pocketmq.remoting import loopback
 from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, ProtocolError, encode_frame
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import Buffer, RemotingCommand, make_error, make_response
@@ -427,6 +428,13 @@ class RemotingServer:
         connection = _ServerConnection(self)
         return connection
 
+    def accept_in_process(self) -> Connection:
+        """A server end for a client of this same process (``loopback.join``): served as any
+        accepted connection, without TLS (the bytes never leave the process)."""
+        connection = _ServerConnection(self)
+        connection._server_tls = None
+        return connection
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -487,7 +495,12 @@ class RemotingClient:
         self.max_frame_length = max_frame_length
         self._connections: dict[str, Connection] = {}
         self._connecting: dict[str, asyncio.Future[Connection]] = {}
+        self._in_process: dict[str, RemotingServer] = {}
         self._closed = False
+
+    def serve_in_process(self, address: str, server: "RemotingServer") -> None:
+        """Reach ``address`` through memory: it is ``server``, in this process (see loopback)."""
+        self._in_process[address] = server
 
     async def connection(self, address: str) -> Connection:
         existing = self._connections.get(address)
@@ -513,6 +526,12 @@ class RemotingClient:
             self._connecting.pop(address, None)
 
     async def _open(self, address: str) -> Connection:
+        server = self._in_process.get(address)
+        if server is not None:
+            connection = Connection(self.dispatcher, max_frame_length=self.max_frame_length, on_close=self._forget,
+                                    name=address)
+            loopback.join(connection, server.accept_in_process())
+            return connection
         host, _, port_text = address.rpartition(":")
         try:
             port = int(port_text)
