@@ -18,7 +18,7 @@ from pocketmq.protocol import controller as p
 from pocketmq.protocol.controller import ControllerRequestCode as Req
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.header import decode_header, encode_header
-from tests.support.docs import tested_bash_block
+from tests.support.docs import marked_bash_block
 from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
@@ -64,7 +64,7 @@ def test_standalone_example_as_written(tmp_path: Path) -> None:
     if busy:
         pytest.skip(f"the example's fixed ports are in use here: {busy}")
     env = dict(os.environ, HOME=str(tmp_path), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
-    script = subprocess.run(["bash", "-e", "-c", tested_bash_block(DOC)], cwd=ROOT, env=env, start_new_session=True,
+    script = subprocess.run(["bash", "-e", "-c", marked_bash_block(DOC)], cwd=ROOT, env=env, start_new_session=True,
                             capture_output=True, text=True, timeout=30)
     try:
         assert script.returncode == 0, script.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from tests.support.cluster import runtime_info
-from tests.support.docs import tested_bash_block
+from tests.support.docs import marked_bash_block
 from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
@@ -42,7 +42,7 @@ def test_single_host_example_as_written(tmp_path: Path) -> None:
         pytest.skip(f"the preset's fixed ports are in use here: {busy}")
     env = dict(os.environ, HOME=str(tmp_path), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
     env.pop("NAMESRV_ADDR", None)
-    script = subprocess.run(["bash", "-e", "-c", tested_bash_block(DOC)], cwd=ROOT, env=env, start_new_session=True,
+    script = subprocess.run(["bash", "-e", "-c", marked_bash_block(DOC)], cwd=ROOT, env=env, start_new_session=True,
                             capture_output=True, text=True, timeout=30)
     try:
         assert script.returncode == 0, script.stderr

@@ -22,13 +22,20 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tests.support.processes import port_range
+# Run as a script's import too (clients.py starts the C++ driver as a subprocess): the repository
+# root, for tests.support.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+
+from tests.support.processes import port_range  # noqa: E402
 
 INTEROP_DIR = Path(__file__).resolve().parent
 JAVA_DIR = INTEROP_DIR / "java"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -121,9 +122,33 @@ def start_broker5(home: Path, namesrv_addr: str, port: int | None = None,
         server = _spawn("broker", main, args, home, port,
                         _jvm(home, "256m", "512m"), marker, timeout, classpath=classpath5())
         server.extra.update(conf=conf, conf_path=conf_path, store=store, **extra)
+        try:
+            wait_registered(namesrv_addr, conf["brokerClusterName"], conf["brokerName"], timeout)
+        except BaseException:
+            server.kill()
+            raise
         return server
 
     return _with_port_retry(attempt, port, free_broker_port)
+
+
+def wait_registered(namesrv_addr: str, cluster: str, broker_name: str, timeout: float) -> None:
+    """Until the name server lists the broker. 5.x says "boot success" (and its local proxy
+    "startup successfully") before its first registration has landed."""
+    from pocketmq.client.admin import Admin  # our own admin client: only the name server is asked
+
+    deadline = time.monotonic() + timeout
+    with Admin(namesrv_addr) as admin:
+        while True:
+            try:
+                if broker_name in admin.cluster_info().clusterAddrTable.get(cluster, ()):
+                    return
+            except Exception:  # noqa: BLE001 - not answering yet
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Apache broker {broker_name} did not register with {namesrv_addr} "
+                                   f"within {timeout:.0f}s")
+            time.sleep(0.2)
 
 
 def start_controller5(home: Path, port: int | None = None, timeout: float = BOOT_TIMEOUT,

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 
-def tested_bash_block(doc: Path) -> str:
+def marked_bash_block(doc: Path) -> str:
     """The first ```bash block after the doc's ``<!-- tested: ... -->`` marker."""
     text = doc.read_text()
     marker = text.index("<!-- tested:")
