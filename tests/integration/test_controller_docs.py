@@ -18,7 +18,7 @@ from pocketmq.protocol import controller as p
 from pocketmq.protocol.controller import ControllerRequestCode as Req
 from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.header import decode_header, encode_header
-from tests.support.docs import marked_bash_block
+from tests.support.docs import marked_bash_block, pids_with_home
 from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
@@ -35,21 +35,6 @@ def _console_example() -> tuple[str, str]:
     first, _, output = block.partition("\n")
     assert first.startswith("$ ")
     return first[2:], output
-
-
-def _pids_under(home: Path) -> list[int]:
-    found = []
-    needle = f"HOME={home}\0".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return [pid for pid in found if pid != os.getpid()]
 
 
 def _answers(addr: str, code: int) -> bool:
@@ -85,9 +70,9 @@ def test_standalone_example_as_written(tmp_path: Path) -> None:
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout == expected
     finally:
-        for pid in _pids_under(tmp_path):
+        for pid in pids_with_home(tmp_path):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        wait_until(lambda: not _pids_under(tmp_path), 30, 0.2, "the example's processes to stop")
+        wait_until(lambda: not pids_with_home(tmp_path), 30, 0.2, "the example's processes to stop")

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_replication_docs import _pids_under, cluster_table, port_is_free
+from tests.integration.test_replication_docs import cluster_table
 from tests.support.cluster import create_topic, runtime_info, send_raw
-from tests.support.processes import ROOT, wait_until
+from tests.support.docs import pids_with_home
+from tests.support.processes import ROOT, port_is_free, wait_until
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.serial]  # fixed ports: see pyproject
 
@@ -34,7 +35,7 @@ def _tested_block() -> str:
 
 
 def _broker_pid(home: Path, name: str) -> int | None:
-    for pid in _pids_under(home):
+    for pid in pids_with_home(home):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmdline = f.read()
@@ -97,9 +98,9 @@ def test_failover_example_as_written(tmp_path: Path) -> None:
                    "the old master to follow the new one")
         assert _master() == new_master
     finally:
-        for proc_pid in _pids_under(tmp_path):
+        for proc_pid in pids_with_home(tmp_path):
             try:
                 os.kill(proc_pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        wait_until(lambda: not _pids_under(tmp_path), 60, 0.2, "the example's processes to stop")
+        wait_until(lambda: not pids_with_home(tmp_path), 60, 0.2, "the example's processes to stop")

@@ -16,7 +16,7 @@ import pytest
 
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from tests.support.cluster import runtime_info
-from tests.support.docs import marked_bash_block
+from tests.support.docs import marked_bash_block, pids_with_home
 from tests.support.processes import ROOT, port_is_free, wait_until
 from tests.support.rpc import call
 
@@ -67,28 +67,12 @@ def test_single_host_example_as_written(tmp_path: Path) -> None:
         _our_mqadmin_checks()
         _official_mqadmin_checks()
     finally:
-        for pid in _pids_under(tmp_path):
+        for pid in pids_with_home(tmp_path):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        wait_until(lambda: not _pids_under(tmp_path), 30, 0.2, "the example's processes to stop")
-
-
-def _pids_under(home: Path) -> list[int]:
-    """Our example's processes: those whose environment has HOME=<this test's tmp dir>."""
-    found = []
-    needle = f"HOME={home}\0".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return [pid for pid in found if pid != os.getpid()]
+        wait_until(lambda: not pids_with_home(tmp_path), 30, 0.2, "the example's processes to stop")
 
 
 def _our_mqadmin_checks() -> None:
