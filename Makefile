@@ -22,8 +22,9 @@ interop-deps: venv
 # the `serial` ones alone (fixed ports, or `mqshutdown`, which stops every local server).
 TEST_WORKERS ?= 2
 test: venv interop-deps
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not serial" tests
-	$(PY) -m pytest -m serial tests
+	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not serial" tests; parallel=$$?; \
+	$(PY) -m pytest -m serial tests; serial=$$?; \
+	[ $$parallel -eq 0 ] && [ $$serial -eq 0 ]
 
 # The calendar smoke alone (also part of `make test`): servers, clients and mqadmin under
 # libfaketime across new year's midnight and on the 28th of a month at 21:00, TZ=Europe/Berlin.

@@ -9,7 +9,9 @@ concurrent senders on one asyncio loop (uvloop) for ``--seconds`` after ``--warm
 
     .venv/bin/python bench/grpc_send.py --threads 32 --size 128 --seconds 10 --warmup 3
 
-Prints one JSON line per path (send_tps, p50/p99 ms) and the ratio grpc/remoting.
+Prints one JSON line per path (send_tps, p50/p99 ms) and the ratio grpc/remoting; then
+``--receivers`` loops receive and ack the backlog through the endpoint (ReceiveMessage of up to
+32, one AckMessage per batch, as a SimpleConsumer does) and print receive_ack_tps.
 
 ``--local`` runs the endpoint inside the broker instead (`mqbroker --enable-proxy`, local mode:
 the endpoint reaches its broker in process, remoting/loopback.py): remoting and gRPC then go to
@@ -115,6 +117,49 @@ async def grpc_path(endpoint: str, args: argparse.Namespace, body: bytes, cert: 
         return await closed_loop(send, args.threads, args.seconds, args.warmup)
 
 
+async def grpc_receive(endpoint: str, args: argparse.Namespace) -> dict:
+    """Receive/ack through the endpoint (what a SimpleConsumer does): ``--receivers`` loops, each a
+    ReceiveMessage of up to 32 then one AckMessage for the batch, over the backlog the send phases
+    left; messages received and acked per second, and the p50/p99 of one receive+ack round."""
+    metadata = (("x-mq-client-id", "bench-grpc-consumer"),)
+    group = f"bench_grpc_cg_{int(time.time())}"
+    async with grpc.aio.insecure_channel(endpoint) as channel:
+        stub = pb_grpc.MessagingServiceStub(channel)
+        t0 = time.perf_counter()
+        m_start, m_end = t0 + args.warmup, t0 + args.warmup + args.seconds
+        rounds: list[float] = []
+        acked = [0]
+
+        async def loop() -> None:
+            while time.perf_counter() < m_end:
+                start = time.perf_counter()
+                request = pb.ReceiveMessageRequest(
+                    group=pb.Resource(name=group), batch_size=32, auto_renew=False,
+                    filter_expression=pb.FilterExpression(type=pb.TAG, expression="*"),
+                    message_queue=pb.MessageQueue(topic=pb.Resource(name=TOPIC), id=-1,
+                                                  broker=pb.Broker(name="broker-a")))
+                request.invisible_duration.FromSeconds(30)
+                request.long_polling_timeout.FromSeconds(1)
+                messages = [r.message async for r in stub.ReceiveMessage(request, metadata=metadata)
+                            if r.WhichOneof("content") == "message"]
+                if messages:
+                    entries = [pb.AckMessageEntry(message_id=m.system_properties.message_id,
+                                                  receipt_handle=m.system_properties.receipt_handle)
+                               for m in messages]
+                    answer = await stub.AckMessage(pb.AckMessageRequest(
+                        group=pb.Resource(name=group), topic=pb.Resource(name=TOPIC), entries=entries),
+                        metadata=metadata)
+                    done = sum(1 for e in answer.entries if e.status.code == pb.OK)
+                    if start >= m_start:
+                        acked[0] += done
+                        rounds.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(loop() for _ in range(args.receivers)))
+    rounds.sort()
+    return {"acked": acked[0], "receive_ack_tps": round(acked[0] / args.seconds),
+            "round_p50_ms": round(pct(rounds, 0.5) * 1000, 2), "round_p99_ms": round(pct(rounds, 0.99) * 1000, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=32)
@@ -123,6 +168,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--tls", choices=["none", "cert"], default="none")
     ap.add_argument("--local", action="store_true", help="mqbroker --enable-proxy instead of mqproxy")
+    ap.add_argument("--receivers", type=int, default=8, help="concurrent receive/ack loops (0: skip)")
     args = ap.parse_args()
     body = b"x" * args.size
     try:
@@ -157,6 +203,9 @@ def main() -> None:
                 results[name] = asyncio.run(run())
                 print(json.dumps({"path": name, "threads": args.threads, "size": args.size, **results[name]}),
                       flush=True)
+            if args.receivers:
+                received = asyncio.run(grpc_receive(endpoint, args))
+                print(json.dumps({"path": "grpc-receive-ack", "receivers": args.receivers, **received}), flush=True)
             for name in results:
                 if name != "remoting":
                     ratio = results[name]["send_tps"] / max(1, results["remoting"]["send_tps"])

@@ -89,7 +89,11 @@ def scenario(side: Side) -> dict[str, dict]:
                                         "--queue-id", 0, "--index", 0, "--count", 3)
     answers["cq_past_end"] = admin(side, "query-cq", "--broker-addr", side.broker, "--topic", topic,
                                    "--queue-id", 0, "--index", 100, "--count", 3)
-    answers["span"] = admin(side, "time-span", "--topic", topic, "--group", group)
+    # The Java consumer's last offset commit is a oneway at its shutdown: wait until it has landed.
+    answers["span"] = wait_until(
+        lambda: (a := admin(side, "time-span", "--topic", topic, "--group", group)) and any(
+            s["messageQueue"]["queueId"] == 0 and s["delayTime"] == 0 for s in a["spans"]) and a,
+        40, interval=1.0, message="queue 0 caught up in the consume time span")
     answers["acl_info"] = admin(side, "acl-info", "--broker-addr", side.broker, timeout_ms=3000)
     answers["acl_config"] = admin(side, "acl-config", "--broker-addr", side.broker, timeout_ms=3000)
     for action in ("clean-expired-cq", "clean-unused-topic", "delete-expired-commitlog"):
