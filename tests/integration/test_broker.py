@@ -101,6 +101,24 @@ def test_pull_statuses(cluster):
         ResponseCode.PULL_OFFSET_MOVED, "OFFSET_TOO_SMALL", "0")
 
 
+def test_pull_before_the_consumers_first_heartbeat(cluster):
+    """As the Java client pulls by default: no subscription in the request (sysFlag without the
+    subscription bit) from a group this broker has no heartbeat of. A TAG pull is answered
+    unfiltered (the client filters by tag); SQL92, which the client cannot apply, is refused."""
+    _, broker = cluster
+    send(broker.addr, "EarlyPull", b"a", tags="TagA")
+    send(broker.addr, "EarlyPull", b"b", tags="TagB")
+    fields = {"consumerGroup": "CG_never_heartbeat", "topic": "EarlyPull", "queueId": "0", "queueOffset": "0",
+              "maxMsgNums": "32", "sysFlag": "0", "commitOffset": "0", "suspendTimeoutMillis": "0",
+              "subVersion": "1", "expressionType": "TAG"}
+    got = call(broker.addr, RC.PULL_MESSAGE, fields)
+    assert got.code == ResponseCode.SUCCESS, got.remark
+    assert [m.body for m in decode_messages(got.body_bytes())] == [b"a", b"b"]
+    sql = call(broker.addr, RC.PULL_MESSAGE, {**fields, "expressionType": "SQL92"})
+    assert (sql.code, sql.remark) == (ResponseCode.SUBSCRIPTION_NOT_EXIST,
+                                      "the consumer's group info not exist, group: CG_never_heartbeat")
+
+
 def test_long_poll_is_woken_by_a_new_message(cluster):
     _, broker = cluster
     send(broker.addr, "LongPoll", b"first")

@@ -104,6 +104,7 @@ class PullProcessor:
         self.broker = broker
         self.config = broker.config
         self.hold_service = PullHoldService()
+        self._groups_served_before_heartbeat: set[str] = set()
 
     async def process(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         header = decode_header(PullMessageRequestHeader, request.ext_fields)
@@ -189,15 +190,13 @@ class PullProcessor:
         else:
             group_info = broker.consumer_manager.find(header.consumerGroup)
             if group_info is None:
-                return self._error(request, ResponseCode.SUBSCRIPTION_NOT_EXIST,
-                                   f"the consumer's group info not exist, group: {header.consumerGroup}")
+                return self._before_heartbeat(request, header, "the consumer's group info not exist")
             if not broadcast_enabled and group_info.message_model == "BROADCASTING":
                 return self._error(request, ResponseCode.NO_PERMISSION,
                                    f"the consumer group[{header.consumerGroup}] can not consume by broadcast way")
             found = group_info.subscriptions.get(header.topic)
             if found is None:
-                return self._error(request, ResponseCode.SUBSCRIPTION_NOT_EXIST,
-                                   f"the consumer's subscription not exist, group: {header.consumerGroup}")
+                return self._before_heartbeat(request, header, "the consumer's subscription not exist")
             if found.subVersion < header.subVersion:
                 return self._error(request, ResponseCode.SUBSCRIPTION_NOT_LATEST,
                                    "the consumer's subscription not latest")
@@ -209,6 +208,23 @@ class PullProcessor:
         if problem:
             return self._error(request, ResponseCode.SUBSCRIPTION_PARSE_FAILED, problem)
         return subscription
+
+    def _before_heartbeat(self, request: RemotingCommand, header: PullMessageRequestHeader,
+                          problem: str) -> SubscriptionData | RemotingCommand:
+        """A pull from a consumer this broker has not heard a heartbeat from (it restarted, or it
+        expired the client while it was stopped). Upstream answers SUBSCRIPTION_NOT_EXIST until the
+        next heartbeat, up to 30 s of stall; a TAG pull is served with a match-all filter instead,
+        since every official client filters the pulled messages by its tags again. A filter the
+        client cannot apply itself (SQL92) still waits for the heartbeat."""
+        expression_type = (header.expressionType or "TAG").upper()
+        if expression_type != "TAG":
+            return self._error(request, ResponseCode.SUBSCRIPTION_NOT_EXIST,
+                               f"{problem}, group: {header.consumerGroup}")
+        if header.consumerGroup not in self._groups_served_before_heartbeat:
+            self._groups_served_before_heartbeat.add(header.consumerGroup)
+            log.info("pull from %s before its heartbeat (%s): serving topic %s unfiltered until it arrives",
+                     header.consumerGroup, problem, header.topic)
+        return parse_tag_subscription(header.topic, SUB_ALL, header.subVersion)
 
     def _commit_if_asked(self, header: PullMessageRequestHeader, allow_suspend: bool) -> None:
         if allow_suspend and header.sysFlag & PULL_FLAG_COMMIT_OFFSET and not self.broker.is_slave:

@@ -448,6 +448,7 @@ public final class Driver {
         consumer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
         consumer.setConsumeThreadMin(2);
         consumer.setConsumeThreadMax(4);
+        consumer.setHeartbeatBrokerInterval(a.getInt("heartbeat-ms", 30000));
         String expr = a.get("expr", "*");
         if (a.flag("sql")) {
             consumer.subscribe(topic, MessageSelector.bySql(expr));
