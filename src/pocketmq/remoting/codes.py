@@ -132,6 +132,7 @@ class RequestCode(IntEnum):
     CHANGE_MESSAGE_INVISIBLETIME = 200053
     NOTIFICATION = 200054
     POLLING_INFO = 200055
+    POP_ROLLBACK = 200056
 
 
 class ResponseCode(IntEnum):
@@ -171,5 +172,7 @@ class ResponseCode(IntEnum):
     NO_MESSAGE = 208
     UPDATE_AND_CREATE_ACL_CONFIG_FAILED = 209
     DELETE_ACL_CONFIG_FAILED = 210
+    POLLING_FULL = 209  # RocketMQ 5 POP: the same numbers as the two ACL codes above
+    POLLING_TIMEOUT = 210
     UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED = 211
     FLOW_CONTROL = 215
