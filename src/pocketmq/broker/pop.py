@@ -17,7 +17,7 @@ then commits its revive offset (the oldest checkpoint still open), so after a re
 again from there. Delivery is at least once: an ack that arrives after the re-put is ignored.
 
 An orderly pop (``order=true``, FIFO) writes no checkpoint: the queue's ``OrderInfo``
-(pop_order.py) blocks it for the group until every message delivered is acked or its invisible
+(pop_order.py, persisted as config/consumerOrderInfo.json) blocks it for the group until every message delivered is acked or its invisible
 time is over, acks (reviveQid 999) move the group's offset, and what times out is read again in
 place, from the queue, with its delivery count in ``orderCountInfo``.
 
@@ -141,7 +141,7 @@ class PopService:
         self._rotation = itertools.count(random.randrange(1000))
         self.pending: dict[tuple[str, str, int, int, int], Revival] = {}
         self.read_offset = -1  # next revive-queue offset to read; -1: not loaded
-        self.order_info = ConsumerOrderInfo(clock)
+        self.order_info = ConsumerOrderInfo(clock, broker.store_config.storePathRootDir)
         self.polling = PollingCounts()  # held pops (notifications count apart, in pop_peek)
 
     @property
