@@ -409,6 +409,8 @@ class BrokerConfig:
     maxPopPollingSize: int = 100000
     popPollingSize: int = 1024
     popResponseReturnActualRetryTopic: bool = False
+    # RocketMQ 5: whether a topic may be created with message.type=MIXED (upstream default false).
+    enableMixedMessageType: bool = False
 
     IMPORTANT_KEYS = ("brokerClusterName", "brokerName", "brokerId", "brokerIP1", "listenPort",
                       "namesrvAddr", "autoCreateTopicEnable", "brokerPermission")
