@@ -7,6 +7,8 @@ and to a PocketMQ broker, both with maxPopPollingSize=1, get the same answers â€
 - with one pop held in long polling, the next pop answers POLLING_FULL (remark
   NO_MESSAGE_IN_QUEUE) and, with one notification held, the next NOTIFICATION answers
   ``pollingFull=true`` at once; POLLING_INFO counts the held pop;
+- a pop that finds nothing, at once or after its long polling, answers POLLING_TIMEOUT
+  (remark NO_MESSAGE_IN_QUEUE);
 - POP_ROLLBACK (200056) answers SUCCESS (remark "not set any response code", as 5.3.3's)."""
 
 from __future__ import annotations
@@ -155,3 +157,14 @@ def test_polling_full(brokers) -> None:
     assert answers["pocketmq"] == answers["apache"]
     assert answers["apache"] == {"pop": (ResponseCode.POLLING_FULL, "NO_MESSAGE_IN_QUEUE"),
                                  "notification": (ResponseCode.SUCCESS, "false", "true")}
+
+
+def test_an_empty_pop(brokers) -> None:
+    topic, group = short("PopEmptyT"), short("PopEmptyG")
+    topic_on_both(brokers, topic)
+    answers = {}
+    for name, addr in brokers.items():
+        answers[name] = [(r.code, r.remark) for r in (pop(addr, topic, group)[0],
+                                                      pop(addr, topic, group, poll_ms=1000)[0])]
+    assert answers["pocketmq"] == answers["apache"]
+    assert answers["apache"] == [(ResponseCode.POLLING_TIMEOUT, "NO_MESSAGE_IN_QUEUE")] * 2

@@ -282,7 +282,8 @@ class PopService:
         if full:
             return make_response(request, ResponseCode.POLLING_FULL, "NO_MESSAGE_IN_QUEUE", ext_fields=fields)
         if not found.buffers:
-            return make_response(request, ResponseCode.PULL_NOT_FOUND, "no new message", ext_fields=fields)
+            # 5.3.3: POLLING_TIMEOUT / NO_MESSAGE_IN_QUEUE for an empty pop, held or not
+            return make_response(request, ResponseCode.POLLING_TIMEOUT, "NO_MESSAGE_IN_QUEUE", ext_fields=fields)
         return make_response(request, ext_fields=fields, body=list(found.buffers))
 
     async def _pop_once(self, header: PopMessageRequestHeader,

@@ -190,8 +190,11 @@ class Consumption:
                 exp=exp, order=orderly, attemptId=request.attempt_id or None)
             response = await self.backend.broker_call(topic, broker_name, RequestCode.POP_MESSAGE, header,
                                                       timeout=poll / 1000 + 3)
-            if response.code in (ResponseCode.PULL_NOT_FOUND, ResponseCode.NO_MESSAGE):
+            if response.code in (ResponseCode.PULL_NOT_FOUND, ResponseCode.NO_MESSAGE, ResponseCode.POLLING_TIMEOUT):
                 yield pb.ReceiveMessageResponse(status=status(pb.MESSAGE_NOT_FOUND, "no new message"))
+                return
+            if response.code == ResponseCode.POLLING_FULL:  # upstream ReceiveMessageResponseStreamWriter
+                yield pb.ReceiveMessageResponse(status=status(pb.TOO_MANY_REQUESTS, "polling full"))
                 return
             if response.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED:
                 raise ProxyError(pb.ILLEGAL_FILTER_EXPRESSION, response.remark or "expression format is not correct")
