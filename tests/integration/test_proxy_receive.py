@@ -175,3 +175,32 @@ def test_a_redelivered_message_keeps_its_topic_and_its_receipt_acks_it(env: Env)
     # acked for good: nothing more after the first receipt's invisible time either
     _, later = receive(env, "GID_AGAIN", poll_s=4, expression=tags)
     assert later == []
+
+
+def test_polling_full_is_too_many_requests(tmp_path: Path) -> None:
+    """A broker holding maxPopPollingSize pops already answers POLLING_FULL; a gRPC receive gets
+    TOO_MANY_REQUESTS "polling full" (upstream ReceiveMessageResponseStreamWriter's mapping, read
+    from 5.3.3's source: not compared with its proxy here)."""
+    import threading
+
+    from pocketmq.remoting.codes import RequestCode
+    from tests.support.rpc import call
+
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "b", ns.addr, extra={"maxPopPollingSize": 1}) as broker, \
+            start_proxy(tmp_path / "p", ns.addr) as proxy:
+        create_topic(broker.addr, "FullTopic", queues=1)
+        other = Env(ns, broker, proxy)
+        route = pb.QueryRouteRequest(topic=pb.Resource(name="FullTopic"), endpoints=pb.Endpoints(
+            scheme=pb.IPv4, addresses=[pb.Address(host="127.0.0.1", port=1)]))
+        wait_until(lambda: other.stub.QueryRoute(route, metadata=CLIENT).status.code == pb.OK, 20, 0.2, "the route")
+        held = threading.Thread(target=grpc_calls.receive, args=(other.stub, CLIENT, "FullTopic", "GID_FULL"),
+                                kwargs={"poll_s": 8}, daemon=True)
+        held.start()
+        info = {"consumerGroup": "GID_FULL", "topic": "FullTopic", "queueId": "-1"}
+        wait_until(lambda: call(broker.addr, RequestCode.POLLING_INFO, info).ext_fields.get("pollingNum") == "1",
+                   20, 0.1, "the held receive at the broker")
+        codes, got = grpc_calls.receive(other.stub, CLIENT, "FullTopic", "GID_FULL", poll_s=5)
+        assert (codes, got) == ([pb.TOO_MANY_REQUESTS], [])
+        held.join(20)
+        other.channel.close()
