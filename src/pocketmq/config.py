@@ -402,6 +402,15 @@ class BrokerConfig:
     brokerHeartbeatInterval: int = 1000
     sendHeartbeatTimeoutMillis: int = 1000
     brokerElectionPriority: int = 2**31 - 1
+    # POP (RocketMQ 5, upstream names and defaults): held long-polling pops/notifications, over
+    # the whole broker and per topic@group@queueId, beyond which a pop answers POLLING_FULL; and
+    # whether a message popped from the POP retry topic keeps that topic in the answer (false:
+    # rewritten to the topic asked for, with its receipt in the POP_CK property).
+    maxPopPollingSize: int = 100000
+    popPollingSize: int = 1024
+    popResponseReturnActualRetryTopic: bool = False
+    # RocketMQ 5: whether a topic may be created with message.type=MIXED (upstream default false).
+    enableMixedMessageType: bool = False
 
     IMPORTANT_KEYS = ("brokerClusterName", "brokerName", "brokerId", "brokerIP1", "listenPort",
                       "namesrvAddr", "autoCreateTopicEnable", "brokerPermission")

@@ -87,7 +87,7 @@ def test_command_list_help_and_usage_errors():
         assert f"   {name:<20} " in out
     rc, out, _ = mq("help", "updateTopic")
     assert rc == 0
-    assert out.splitlines()[0].startswith("usage: mqadmin updateTopic (-b <arg> | -c <arg>) [-h]")
+    assert out.splitlines()[0].startswith("usage: mqadmin updateTopic [-a <arg>] (-b <arg> | -c <arg>) [-h]")  # 5.x
     assert " -t,--topic <arg>" in out and " -n,--namesrvAddr <arg>" in out
     rc, _, err = mq("noSuchCommand")
     assert rc == 1 and "The sub command noSuchCommand not exist." in err

@@ -93,7 +93,7 @@ def test_telemetry_answers_a_producers_settings_with_the_servers(env: Env) -> No
     answer = next(call)
     assert answer.status.code == pb.OK
     assert answer.settings.publishing.max_body_size == 4 * 1024 * 1024
-    assert answer.settings.publishing.validate_message_type is True
+    assert answer.settings.publishing.validate_message_type is False  # enableTopicMessageTypeCheck: off here
     assert answer.settings.backoff_policy.max_attempts == 3
     assert answer.settings.backoff_policy.exponential_backoff.initial.ToMilliseconds() == 10
     assert env.stub.Heartbeat(pb.HeartbeatRequest(client_type=pb.PRODUCER), metadata=metadata).status.code == pb.OK

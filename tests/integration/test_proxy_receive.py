@@ -155,3 +155,52 @@ def test_ack_twice_and_unknown_group(env: Env, tmp_path: Path) -> None:
         wait_until(lambda: other.stub.QueryRoute(route, metadata=CLIENT).status.code == pb.OK, 20, 0.2, "the route")
         assert receive(other, "GID_NOBODY", poll_s=1)[0] == [pb.CONSUMER_GROUP_NOT_FOUND]
         other.channel.close()
+
+
+def test_a_redelivered_message_keeps_its_topic_and_its_receipt_acks_it(env: Env) -> None:
+    """Not acked: it comes back from the POP retry topic under its own topic (the broker's
+    POP_CK receipt, as upstream's proxy uses it), as a second attempt, and that receipt acks it."""
+    send(env, b"again", "AGAIN0000000001", tag="Again")
+    tags = pb.FilterExpression(type=pb.TAG, expression="Again")
+    _, [first] = receive(env, "GID_AGAIN", invisible_s=1, expression=tags)
+    assert first.system_properties.delivery_attempt == 1
+    _, [back] = wait_until(lambda: (lambda r: r if r[1] else None)(
+        receive(env, "GID_AGAIN", expression=tags)), 30, 0.2, "the redelivery")
+    assert back.body == b"again" and back.topic.name == TOPIC
+    assert back.system_properties.delivery_attempt == 2
+    assert back.system_properties.message_id == first.system_properties.message_id
+    assert "POP_CK" not in back.user_properties
+    assert ack(env, "GID_AGAIN", back) == pb.OK
+    assert receive(env, "GID_AGAIN", poll_s=1, expression=tags)[1] == []
+    # acked for good: nothing more after the first receipt's invisible time either
+    _, later = receive(env, "GID_AGAIN", poll_s=4, expression=tags)
+    assert later == []
+
+
+def test_polling_full_is_too_many_requests(tmp_path: Path) -> None:
+    """A broker holding maxPopPollingSize pops already answers POLLING_FULL; a gRPC receive gets
+    TOO_MANY_REQUESTS "polling full" (upstream ReceiveMessageResponseStreamWriter's mapping, read
+    from 5.3.3's source: not compared with its proxy here)."""
+    import threading
+
+    from pocketmq.remoting.codes import RequestCode
+    from tests.support.rpc import call
+
+    with start_namesrv(tmp_path / "ns") as ns, \
+            start_broker(tmp_path / "b", ns.addr, extra={"maxPopPollingSize": 1}) as broker, \
+            start_proxy(tmp_path / "p", ns.addr) as proxy:
+        create_topic(broker.addr, "FullTopic", queues=1)
+        other = Env(ns, broker, proxy)
+        route = pb.QueryRouteRequest(topic=pb.Resource(name="FullTopic"), endpoints=pb.Endpoints(
+            scheme=pb.IPv4, addresses=[pb.Address(host="127.0.0.1", port=1)]))
+        wait_until(lambda: other.stub.QueryRoute(route, metadata=CLIENT).status.code == pb.OK, 20, 0.2, "the route")
+        held = threading.Thread(target=grpc_calls.receive, args=(other.stub, CLIENT, "FullTopic", "GID_FULL"),
+                                kwargs={"poll_s": 8}, daemon=True)
+        held.start()
+        info = {"consumerGroup": "GID_FULL", "topic": "FullTopic", "queueId": "-1"}
+        wait_until(lambda: call(broker.addr, RequestCode.POLLING_INFO, info).ext_fields.get("pollingNum") == "1",
+                   20, 0.1, "the held receive at the broker")
+        codes, got = grpc_calls.receive(other.stub, CLIENT, "FullTopic", "GID_FULL", poll_s=5)
+        assert (codes, got) == ([pb.TOO_MANY_REQUESTS], [])
+        held.join(20)
+        other.channel.close()

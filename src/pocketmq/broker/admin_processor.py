@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pocketmq.broker.topic_attributes import MESSAGE_TYPE, AttributeProblem, alter, parse_to_map
 from pocketmq.broker.client_processor import parse_json_body
 from pocketmq.protocol.client_bodies import MessageQueue, SubscriptionGroupConfig
 from pocketmq.broker.topic_config import topic_problem
@@ -54,6 +55,7 @@ class AdminProcessor:
     def register_all(self, register) -> None:
         table = {
             RequestCode.UPDATE_AND_CREATE_TOPIC: self.update_and_create_topic,
+            RequestCode.GET_TOPIC_CONFIG: self.get_topic_config,
             RequestCode.DELETE_TOPIC_IN_BROKER: self.delete_topic,
             RequestCode.GET_ALL_TOPIC_CONFIG: self.get_all_topic_config,
             RequestCode.GET_TOPIC_NAME_LIST: self.get_topic_name_list,
@@ -96,11 +98,32 @@ class AdminProcessor:
                                  f"the topic[{header.topic}] is conflict with system reserved words.")
         if header.readQueueNums <= 0 or header.writeQueueNums <= 0:
             return make_response(request, ResponseCode.SYSTEM_ERROR, "readQueueNums and writeQueueNums must be > 0")
+        try:
+            asked = parse_to_map(header.attributes)
+        except AttributeProblem as exc:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, str(exc))
+        if not self.broker.config.enableMixedMessageType and asked.get(f"+{MESSAGE_TYPE}") == "MIXED":
+            return make_response(request, ResponseCode.INVALID_PARAMETER, "MIXED message type is not supported.")
+        current = self.broker.topic_config_manager.get(header.topic)
+        try:
+            attributes = alter(current is None, current.attributes if current else {}, asked)
+        except AttributeProblem as exc:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, str(exc))
         topic_config = TopicConfig(header.topic, header.readQueueNums, header.writeQueueNums, header.perm,
-                                   header.topicFilterType, header.topicSysFlag or 0, bool(header.order))
+                                   header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
         self.broker.register_soon()
         return make_response(request)
+
+    def get_topic_config(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """RocketMQ 5 GET_TOPIC_CONFIG (351): one topic's config (TopicConfigAndQueueMapping, no
+        static-topic mapping here), as the proxy reads a topic's message.type."""
+        topic = _field(request, "topic") or ""
+        topic_config = self.broker.topic_config_manager.get(topic)
+        if topic_config is None:
+            return make_response(request, ResponseCode.TOPIC_NOT_EXIST, f"No topic in this broker. topic: {topic}")
+        body = {"attributes": {}, **topic_config.to_dict()}
+        return make_response(request, body=orjson.dumps(body))
 
     def delete_topic(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         topic = _field(request, "topic")

@@ -55,6 +55,7 @@ log = logging.getLogger("pocketmq.broker")
 MASTER_ID = 0
 CLIENT_SCAN_SECONDS = 10.0
 MASTER_SEARCH_SECONDS = 1.0
+ORDER_INFO_PERSIST_SECONDS = 10.0
 
 
 class BrokerController:
@@ -174,6 +175,7 @@ class BrokerController:
         self.topic_config_manager.load()
         self.subscription_group_manager.load()
         self.consumer_offset_manager.load()
+        self.pop_service.order_info.load()
         self.schedule.load()
         self.timer.load()
         self.store.message_arriving_listener = self._on_message_arriving
@@ -203,6 +205,8 @@ class BrokerController:
         self._tasks += [
             loop.create_task(self._every(self._register_period(), self.register_broker_all, first_delay=10.0)),
             loop.create_task(self._every(self.config.flushConsumerOffsetInterval / 1000, self._persist_offsets)),
+            # upstream persists consumerFilter and consumerOrderInfo every 10 s
+            loop.create_task(self._every(ORDER_INFO_PERSIST_SECONDS, self.pop_service.order_info.persist)),
             loop.create_task(self._every(CLIENT_SCAN_SECONDS, self._scan_idle_channels)),
             loop.create_task(self._every(1.0, self.stats_manager.tick, first_delay=0.0)),
             loop.create_task(self.pop_service.revive_loop()),
@@ -295,6 +299,7 @@ class BrokerController:
             await _bounded(self.ha_service.shutdown(), "HA service")
         await _bounded(self.remoting_client.close(), "remoting client")
         self.consumer_offset_manager.persist()
+        self.pop_service.order_info.persist()
         self.schedule.persist()
         await self.store.shutdown()
 

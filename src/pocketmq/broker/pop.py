@@ -11,14 +11,20 @@ slaves as any message is, and survive a restart.
 The revive service (master only) reads the revive topic in order, pairs acks with checkpoints,
 and when a checkpoint's invisible time is over (plus ``REVIVE_MARGIN_MS`` for acks still being
 written) re-puts every message of it that was not acked into the POP retry topic with
-``reconsumeTimes + 1`` — or into ``%DLQ%<group>`` after ``retryMaxTimes + 1`` attempts — and
+``reconsumeTimes + 1`` and ``1ST_POP_TIME`` — or into ``%DLQ%<group>`` (with RETRY_TOPIC, the
+original topic) after ``retryMaxTimes + 1`` attempts — and
 then commits its revive offset (the oldest checkpoint still open), so after a restart it reads
 again from there. Delivery is at least once: an ack that arrives after the re-put is ignored.
 
 An orderly pop (``order=true``, FIFO) writes no checkpoint: the queue's ``OrderInfo``
-(pop_order.py) blocks it for the group until every message delivered is acked or its invisible
+(pop_order.py, persisted as config/consumerOrderInfo.json) blocks it for the group until every message delivered is acked or its invisible
 time is over, acks (reviveQid 999) move the group's offset, and what times out is read again in
 place, from the queue, with its delivery count in ``orderCountInfo``.
+
+A message popped from the retry topic is answered under the topic asked for, its receipt in the
+``POP_CK`` property (upstream's popResponseReturnActualRetryTopic=false). Long polling holds at
+most maxPopPollingSize requests (POLLING_FULL beyond, pop_polling.py). POP_ROLLBACK answers
+SUCCESS: there is no RocksDB POP store to roll back from.
 
 BATCH_ACK_MESSAGE acks many offsets of several pops in one request; PEEK_MESSAGE, NOTIFICATION
 and POLLING_INFO are in pop_peek.py, QUERY_ASSIGNMENT and SET_MESSAGE_REQUEST_MODE in
@@ -41,13 +47,14 @@ import orjson
 
 from pocketmq.broker.filter import SQL92, FilterSyntaxError, SqlMessageFilter, compile_sql92, describe_error
 from pocketmq.broker.pop_order import ConsumerOrderInfo
+from pocketmq.broker.pop_polling import PollingCounts
 from pocketmq.broker.pull_processor import parse_tag_subscription, tag_codes_of
 from pocketmq.clock import SYSTEM_CLOCK, Clock
 from pocketmq.protocol import message as m
 from pocketmq.protocol.pop import (
     INIT_MODE_MIN, ORDER_REVIVE_QUEUE, RETRY_PREFIX, AckMessageRequestHeader, BatchAck,
     ChangeInvisibleTimeRequestHeader, ExtraInfo, PopMessageRequestHeader, build_offset_info, build_order_count_info,
-    pop_retry_topic, real_topic,
+    pop_retry_topic, real_topic, retry_flag, retry_message_as_origin,
 )
 from pocketmq.protocol.route import PERM_READ, PERM_WRITE, is_readable
 from pocketmq.remoting.codes import RequestCode, ResponseCode
@@ -73,6 +80,12 @@ REVIVE_READ_BATCH = 32
 # Upstream appendCheckPoint: the entry is in the commit log even when a flush or the slave lagged.
 WRITTEN = frozenset({PutMessageStatus.PUT_OK, PutMessageStatus.FLUSH_DISK_TIMEOUT, PutMessageStatus.FLUSH_SLAVE_TIMEOUT,
                      PutMessageStatus.SLAVE_NOT_AVAILABLE})
+
+
+def origin_of(topic: str, group: str) -> str:
+    """The topic a POP retry topic (``%RETRY%<group>_<topic>``) holds messages of."""
+    prefix = pop_retry_topic(group, "")
+    return topic[len(prefix):] if topic.startswith(prefix) else topic
 
 
 def revive_topic(cluster: str) -> str:
@@ -128,8 +141,8 @@ class PopService:
         self._rotation = itertools.count(random.randrange(1000))
         self.pending: dict[tuple[str, str, int, int, int], Revival] = {}
         self.read_offset = -1  # next revive-queue offset to read; -1: not loaded
-        self.order_info = ConsumerOrderInfo(clock)
-        self.polling: dict[tuple[str, str, int], int] = {}  # (topic, group, queueId) -> held pops
+        self.order_info = ConsumerOrderInfo(clock, broker.store_config.storePathRootDir)
+        self.polling = PollingCounts()  # held pops (notifications count apart, in pop_peek)
 
     @property
     def revive_topic(self) -> str:
@@ -140,6 +153,7 @@ class PopService:
         register(RequestCode.ACK_MESSAGE, self.ack)
         register(RequestCode.BATCH_ACK_MESSAGE, self.batch_ack)
         register(RequestCode.CHANGE_MESSAGE_INVISIBLETIME, self.change_invisible_time)
+        register(RequestCode.POP_ROLLBACK, self.pop_rollback)
         from pocketmq.broker.pop_peek import PopPeek
 
         PopPeek(self.broker, self).register(register)
@@ -147,6 +161,13 @@ class PopService:
 
         self.assignment = AssignmentService(self.broker)  # which groups pop, and their queues
         self.assignment.register(register)
+
+    async def pop_rollback(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+        """Upstream 5.3.3 POP_ROLLBACK (``mqadmin exportPopRecord``): move POP records from the
+        RocksDB POP store back to the file store. Ours live in the revive topic (the file store)
+        already, so there is nothing to move: SUCCESS, as upstream without popConsumerKVServiceEnable,
+        with the remark upstream's createResponseCommand leaves on it."""
+        return make_response(request, remark="not set any response code")
 
     def ensure_revive_topic(self) -> None:
         topics = self.broker.topic_config_manager
@@ -160,21 +181,21 @@ class PopService:
             if not future.done():
                 future.set_result(None)
 
-    async def _wait_arrival(self, topics: list[str], timeout: float, polling_key: tuple[str, str, int]) -> None:
+    def polling_full(self, counts: PollingCounts, polling_key: tuple[str, str, int]) -> bool:
+        config = self.broker.config
+        return counts.full(polling_key, config.maxPopPollingSize, config.popPollingSize)
+
+    async def _wait_arrival(self, topics: list[str], timeout: float, polling_key: tuple[str, str, int],
+                            counts: PollingCounts) -> None:
         future = asyncio.get_running_loop().create_future()
         for topic in topics:
             self._arrivals.setdefault(topic, []).append(future)
-        self.polling[polling_key] = self.polling.get(polling_key, 0) + 1
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
+            with counts.holding(polling_key):
+                await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
             pass
         finally:
-            left = self.polling.get(polling_key, 1) - 1
-            if left > 0:
-                self.polling[polling_key] = left
-            else:
-                self.polling.pop(polling_key, None)
             for topic in topics:
                 waiting = self._arrivals.get(topic)
                 if waiting and future in waiting:
@@ -243,19 +264,26 @@ class PopService:
             return chosen
         deadline = self.clock.monotonic() + max(0, header.pollTime) / 1000
         polling_key = (header.topic, header.consumerGroup, header.queueId)
+        full = False
         while True:
             pop_time = self.clock.now_ms()
             found = await self._pop_once(header, chosen, pop_time)
             remaining = deadline - self.clock.monotonic()
             if found.buffers or remaining <= 0:
                 break
+            full = self.polling_full(self.polling, polling_key)
+            if full:
+                break
             # An orderly pop blocked by messages in flight also wakes up on an ack (notify_ack).
             await self._wait_arrival([header.topic, pop_retry_topic(header.consumerGroup, header.topic)],
-                                     remaining, polling_key)
+                                     remaining, polling_key, self.polling)
         fields = encode_header_fields(pop_time, header.invisibleTime, found,
                                       ORDER_REVIVE_QUEUE if header.order else REVIVE_QUEUE_ID)
+        if full:
+            return make_response(request, ResponseCode.POLLING_FULL, "NO_MESSAGE_IN_QUEUE", ext_fields=fields)
         if not found.buffers:
-            return make_response(request, ResponseCode.PULL_NOT_FOUND, "no new message", ext_fields=fields)
+            # 5.3.3: POLLING_TIMEOUT / NO_MESSAGE_IN_QUEUE for an empty pop, held or not
+            return make_response(request, ResponseCode.POLLING_TIMEOUT, "NO_MESSAGE_IN_QUEUE", ext_fields=fields)
         return make_response(request, ext_fields=fields, body=list(found.buffers))
 
     async def _pop_once(self, header: PopMessageRequestHeader,
@@ -331,10 +359,18 @@ class PopService:
                                         queue_offsets, self.broker.config.brokerName)
                 if not await self._put_revive(checkpoint.encode(), CK_TAG, checkpoint.key):
                     return False
-                batch.add(topic, queue_id, queue_offsets, result.buffers)
+                buffers = list(result.buffers)
+                if topic.startswith(RETRY_PREFIX) and not self.broker.config.popResponseReturnActualRetryTopic:
+                    buffers = [self._as_asked_topic(header.topic, checkpoint, b, o) for b, o in zip(buffers, queue_offsets)]
+                batch.add(topic, queue_id, queue_offsets, buffers)
             if result.next_begin_offset != offset:
                 offsets.commit(group, topic, queue_id, result.next_begin_offset)
         return True
+
+    def _as_asked_topic(self, asked_topic: str, checkpoint: CheckPoint, entry: memoryview, offset: int) -> memoryview:
+        receipt = ExtraInfo(checkpoint.start_offset, checkpoint.pop_time, checkpoint.invisible_time, REVIVE_QUEUE_ID,
+                            retry_flag(checkpoint.topic), checkpoint.broker_name, checkpoint.queue_id, offset)
+        return memoryview(retry_message_as_origin(entry, asked_topic, receipt))
 
     def _init_offset(self, topic: str, queue_id: int, init_mode: int) -> int:
         """Where a group without an offset starts: the first message for MIN, the retry topic and
@@ -589,9 +625,11 @@ class PopService:
             return True
         original = m.decode_message(result.buffers[0])
         properties = dict(original.properties)
-        origin_topic = properties.get(m.PROPERTY_RETRY_TOPIC) or checkpoint.topic
-        properties[m.PROPERTY_RETRY_TOPIC] = origin_topic
-        properties.setdefault(m.PROPERTY_ORIGIN_MESSAGE_ID, original.uniq_key or original.msg_id)
+        # Upstream reviveRetry: the original's properties plus 1ST_POP_TIME (no RETRY_TOPIC: a
+        # pop answers a retry message under the topic asked for); into the retry topic of the
+        # checkpoint's topic, or that retry topic itself when it was popped from there.
+        if original.reconsume_times == 0 or m.PROPERTY_FIRST_POP_TIME not in properties:
+            properties[m.PROPERTY_FIRST_POP_TIME] = str(checkpoint.pop_time)
         properties.pop(m.PROPERTY_DELAY_TIME_LEVEL, None)
         properties[m.PROPERTY_WAIT_STORE_MSG_OK] = "false"
         group_config = broker.subscription_group_manager.find(checkpoint.group)
@@ -600,8 +638,12 @@ class PopService:
         topics = broker.topic_config_manager
         if reconsume > max_times:
             target = dlq_topic(checkpoint.group)
+            properties.setdefault(m.PROPERTY_RETRY_TOPIC, origin_of(checkpoint.topic, checkpoint.group))
+            properties.setdefault(m.PROPERTY_ORIGIN_MESSAGE_ID, original.uniq_key or original.msg_id)
+        elif checkpoint.topic.startswith(RETRY_PREFIX):
+            target = checkpoint.topic
         else:
-            target = pop_retry_topic(checkpoint.group, origin_topic)
+            target = pop_retry_topic(checkpoint.group, checkpoint.topic)
         if topics.get(target) is None:
             topics.create_in_send_back(target, 1, PERM_READ | PERM_WRITE)
             broker.register_soon()

@@ -1,7 +1,8 @@
 """POP's read-only requests (upstream PeekMessageProcessor, NotificationProcessor,
 PollingInfoProcessor): PEEK_MESSAGE reads a group's next messages without a checkpoint and
 without moving its offset; NOTIFICATION answers ``hasMsg`` (long-polling up to ``pollTime`` when
-nothing is there yet), so a client knows a pop would find something; POLLING_INFO counts the pops
+nothing is there yet, ``pollingFull`` when too many requests are held already: maxPopPollingSize,
+popPollingSize), so a client knows a pop would find something; POLLING_INFO counts the pops
 held for a topic, group and queue. All three check as upstream does: NO_PERMISSION,
 TOPIC_NOT_EXIST, INVALID_PARAMETER for a queue id past the read queues,
 SUBSCRIPTION_GROUP_NOT_EXIST."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pocketmq.broker.pop_polling import PollingCounts
 from pocketmq.protocol.pop import (
     NotificationRequestHeader, NotificationResponseHeader, PeekMessageRequestHeader, PollingInfoRequestHeader,
     PollingInfoResponseHeader, pop_retry_topic,
@@ -31,6 +33,7 @@ class PopPeek:
     def __init__(self, broker: "BrokerController", pop: "PopService") -> None:
         self.broker = broker
         self.pop = pop
+        self.polling = PollingCounts()  # held notifications (upstream: their own polling service)
 
     def register(self, register: Any) -> None:
         register(RequestCode.PEEK_MESSAGE, self.peek)
@@ -123,14 +126,19 @@ class PopPeek:
         clock = self.pop.clock
         deadline = clock.monotonic() + max(0, header.pollTime) / 1000
         polling_key = (header.topic, header.consumerGroup, header.queueId)
+        full = False
         while True:
             has = self._has_message(header)
             remaining = deadline - clock.monotonic()
             if has or remaining <= 0:
                 break
+            full = self.pop.polling_full(self.polling, polling_key)
+            if full:
+                break
             await self.pop._wait_arrival([header.topic, pop_retry_topic(header.consumerGroup, header.topic)],
-                                         remaining, polling_key)
-        return make_response(request, ext_fields=encode_header(NotificationResponseHeader(hasMsg=has)))
+                                         remaining, polling_key, self.polling)
+        return make_response(request, ext_fields=encode_header(NotificationResponseHeader(hasMsg=has,
+                                                                                          pollingFull=full)))
 
     # ------------------------------------------------------------------ POLLING_INFO
     async def polling_info(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
@@ -141,5 +149,5 @@ class PopPeek:
         problem = self._check(request, header.topic, header.queueId, header.consumerGroup)
         if problem is not None:
             return problem
-        count = self.pop.polling.get((header.topic, header.consumerGroup, max(-1, header.queueId)), 0)
+        count = self.pop.polling.count((header.topic, header.consumerGroup, max(-1, header.queueId)))
         return make_response(request, ext_fields=encode_header(PollingInfoResponseHeader(pollingNum=count)))

@@ -250,6 +250,7 @@ class CreateTopicRequestHeader:
     topicFilterType: str
     topicSysFlag: int | None = None
     order: bool = False
+    attributes: str | None = None  # RocketMQ 5: "+message.type=FIFO,..."
 
 
 @dataclass(slots=True)

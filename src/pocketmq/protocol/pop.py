@@ -250,3 +250,20 @@ def parse_offset_info(text: str | None) -> dict[str, str]:
             raise ValueError(f"illegal offset info {item!r}")
         out[f"{parts[0]}@{parts[1]}"] = parts[2]
     return out
+
+
+def retry_message_as_origin(entry: bytes | memoryview, asked_topic: str, receipt: ExtraInfo) -> bytes:
+    """Upstream PopMessageProcessor (popResponseReturnActualRetryTopic=false): a message popped
+    from the POP retry topic goes back to the client under the topic it asked for, re-encoded,
+    with its receipt (extraInfo naming the retry topic) in the ``POP_CK`` property unless it
+    carries one already; the client acks with that receipt."""
+    from pocketmq.protocol import message as m
+
+    msg = m.decode_message(entry)
+    msg.properties.setdefault(m.PROPERTY_POP_CK, receipt.encode())
+    return m.encode_message(
+        topic=asked_topic, body=msg.body, queue_id=msg.queue_id, flag=msg.flag, queue_offset=msg.queue_offset,
+        physical_offset=msg.commit_log_offset, sys_flag=msg.sys_flag, born_timestamp=msg.born_timestamp,
+        born_host=msg.born_host, store_timestamp=msg.store_timestamp, store_host=msg.store_host,
+        reconsume_times=msg.reconsume_times, prepared_transaction_offset=msg.prepared_transaction_offset,
+        properties=msg.properties)

@@ -62,18 +62,23 @@ class TopicConfig:
     topicFilterType: str = "SINGLE_TAG"
     topicSysFlag: int = 0
     order: bool = False
+    attributes: dict[str, str] = field(default_factory=dict)  # RocketMQ 5, e.g. {"message.type": "FIFO"}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"order": self.order, "perm": self.perm, "readQueueNums": self.readQueueNums,
-                "topicFilterType": self.topicFilterType, "topicName": self.topicName,
-                "topicSysFlag": self.topicSysFlag, "writeQueueNums": self.writeQueueNums}
+        out: dict[str, Any] = {"order": self.order, "perm": self.perm, "readQueueNums": self.readQueueNums,
+                               "topicFilterType": self.topicFilterType, "topicName": self.topicName,
+                               "topicSysFlag": self.topicSysFlag, "writeQueueNums": self.writeQueueNums}
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TopicConfig":
         return cls(topicName=str(data["topicName"]), readQueueNums=int(data.get("readQueueNums", 16)),
                    writeQueueNums=int(data.get("writeQueueNums", 16)), perm=int(data.get("perm", 6)),
                    topicFilterType=str(data.get("topicFilterType", "SINGLE_TAG")),
-                   topicSysFlag=int(data.get("topicSysFlag", 0)), order=bool(data.get("order", False)))
+                   topicSysFlag=int(data.get("topicSysFlag", 0)), order=bool(data.get("order", False)),
+                   attributes={str(k): str(v) for k, v in (data.get("attributes") or {}).items()})
 
 
 @dataclass(slots=True)

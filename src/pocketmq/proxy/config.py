@@ -31,7 +31,12 @@ class ProxyConfig:
     userPropertyMaxNum: int = 128
     enableMessageBodyEmptyCheck: bool = True
     maxDelayTimeMills: int = 24 * 3600 * 1000
-    enableTopicMessageTypeCheck: bool = True
+    # Upstream's key (its default is true): routes advertise the topic's message.type attribute
+    # (NORMAL when it has none), clients are told to validate against it, and a message of
+    # another type is refused with MESSAGE_PROPERTY_CONFLICT_WITH_TYPE. PocketMQ's default is
+    # false until every topic its docs and tests create carries message.type: with false, any
+    # type goes to any topic, as before.
+    enableTopicMessageTypeCheck: bool = False
     useDelayLevel: bool = False
     messageDelayLevel: str = DEFAULT_DELAY_LEVELS
     grpcClientProducerMaxAttempts: int = 3

@@ -91,16 +91,21 @@ def filter_of(filter_expression: pb.FilterExpression) -> tuple[str, str]:
 
 
 def receipt_handles(response: RemotingCommand, messages: list[pm.MessageExt], broker_name: str) -> list[str]:
-    """Each message's extraInfo, as upstream clients build it from the pop response header, and
-    its commit log offset (upstream ReceiptHandle's last field)."""
+    """Each message's extraInfo, as upstream clients build it from the pop response header (or
+    take it from the message's POP_CK property when the broker put one there), and its commit
+    log offset (upstream ReceiptHandle's last field)."""
     fields = response.ext_fields or {}
     starts = parse_offset_info(fields.get("startOffsetInfo"))
     pop_time, invisible, revive_qid = int(fields["popTime"]), int(fields["invisibleTime"]), int(fields["reviveQid"])
     handles = []
     for msg in messages:
-        flag = retry_flag(msg.topic)
-        start = int(starts[f"{flag}@{msg.queue_id}"])
-        info = ExtraInfo(start, pop_time, invisible, revive_qid, flag, broker_name, msg.queue_id, msg.queue_offset)
+        popped = msg.properties.get(pm.PROPERTY_POP_CK)  # a retry message shown under its own topic
+        if popped:
+            info = ExtraInfo.decode(popped)
+        else:
+            flag = retry_flag(msg.topic)
+            start = int(starts[f"{flag}@{msg.queue_id}"])
+            info = ExtraInfo(start, pop_time, invisible, revive_qid, flag, broker_name, msg.queue_id, msg.queue_offset)
         handles.append(encode_handle(info, msg.commit_log_offset))
     return handles
 
@@ -185,8 +190,11 @@ class Consumption:
                 exp=exp, order=orderly, attemptId=request.attempt_id or None)
             response = await self.backend.broker_call(topic, broker_name, RequestCode.POP_MESSAGE, header,
                                                       timeout=poll / 1000 + 3)
-            if response.code in (ResponseCode.PULL_NOT_FOUND, ResponseCode.NO_MESSAGE):
+            if response.code in (ResponseCode.PULL_NOT_FOUND, ResponseCode.NO_MESSAGE, ResponseCode.POLLING_TIMEOUT):
                 yield pb.ReceiveMessageResponse(status=status(pb.MESSAGE_NOT_FOUND, "no new message"))
+                return
+            if response.code == ResponseCode.POLLING_FULL:  # upstream ReceiveMessageResponseStreamWriter
+                yield pb.ReceiveMessageResponse(status=status(pb.TOO_MANY_REQUESTS, "polling full"))
                 return
             if response.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED:
                 raise ProxyError(pb.ILLEGAL_FILTER_EXPRESSION, response.remark or "expression format is not correct")

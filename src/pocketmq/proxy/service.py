@@ -26,12 +26,14 @@ from pocketmq.protocol.route import TopicRouteData, is_readable, is_writeable
 from pocketmq.proxy.config import ProxyConfig
 from pocketmq.protocol.client_headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
 from pocketmq.protocol.message import (
-    PROPERTY_PRODUCER_GROUP, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE, TRANSACTION_ROLLBACK_TYPE, MessageExt,
+    PROPERTY_PRODUCER_GROUP, PROPERTY_TRANSFER_FLAG, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE,
+    TRANSACTION_ROLLBACK_TYPE, MessageExt,
 )
 from pocketmq.protocol.message_id import decode_offset_message_id
 from pocketmq.proxy.consume import Consumption
 from pocketmq.proxy.front import PeerTable
 from pocketmq.proxy.convert import OutgoingMessage, to_grpc_message, to_outgoing
+from pocketmq.proxy.topic_types import TopicMessageTypes, accepted, message_type_of, validate
 from pocketmq.proxy.transactions import TransactionTable
 from pocketmq.proxy.settings import ClientSettings
 from pocketmq.proxy.status import ProxyError, ok, status, status_for
@@ -43,7 +45,7 @@ CLIENT_ID_KEY = "x-mq-client-id"
 _TOPIC_RE = re.compile(r"^[%|a-zA-Z0-9_-]+$")
 _SYSTEM_TOPICS = frozenset({"TBW102", "SCHEDULE_TOPIC_XXXX", "BenchmarkTest", "OFFSET_MOVED_EVENT",
                             "SELF_TEST_TOPIC", "RMQ_SYS_TRACE_TOPIC"})
-# PocketMQ's topics carry no message type (a 4.x broker's do not either): every type is accepted.
+# With enableTopicMessageTypeCheck off, a route accepts every type (topic_types.py otherwise).
 ACCEPTED_TYPES = (pb.NORMAL, pb.FIFO, pb.DELAY, pb.TRANSACTION)
 _SEND_STATUS_CODE = {
     SendStatus.SEND_OK: pb.OK,
@@ -116,6 +118,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         self.clock = clock
         self.transactions = TransactionTable(clock=clock)
         self.consumption = Consumption(config, backend, clock)  # type: ignore[arg-type]
+        self.topic_types = TopicMessageTypes(backend, clock)  # type: ignore[arg-type]
         self.settings = ClientSettings(config, is_fifo=self.consumption.is_fifo,
                                        max_attempts=self.consumption.max_attempts)
         self.channels: dict[str, asyncio.Queue[pb.TelemetryCommand | None]] = {}
@@ -154,6 +157,9 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
             return pb.QueryRouteResponse(status=status_for(exc))
         endpoints = self.advertised_endpoints(request.endpoints)
         brokers = {b.brokerName: b for b in route.brokerDatas}
+        accept = ACCEPTED_TYPES
+        if self.config.enableTopicMessageTypeCheck:  # the topic's message.type, as upstream's RouteActivity
+            accept = tuple(accepted(await self.topic_types.of(request.topic.name)))
         queues = []
         for data in sorted(route.queueDatas, key=lambda q: q.brokerName):
             broker_data = brokers.get(data.brokerName)
@@ -167,7 +173,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
                 for queue_id, permission in enumerate(
                         permission_queues(data.perm, data.readQueueNums, data.writeQueueNums)):
                     queues.append(pb.MessageQueue(topic=request.topic, id=queue_id, permission=permission,
-                                                  broker=broker, accept_message_types=ACCEPTED_TYPES))
+                                                  broker=broker, accept_message_types=accept))
         return pb.QueryRouteResponse(status=ok(), message_queues=queues)
 
     # ------------------------------------------------------------------ clients
@@ -308,6 +314,7 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
         now_ms = self.clock.now_ms()
         try:
             outgoing = to_outgoing(message, self.config, now_ms, remote_host)
+            await self.check_message_type(outgoing)
             result, broker_addr = await self.backend.send(outgoing, now_ms)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             return pb.SendResultEntry(status=status_for(exc))
@@ -320,6 +327,16 @@ class MessagingService(pb_grpc.MessagingServiceServicer):
             self.remember_half(message, result, broker_addr, transaction_id)
         return pb.SendResultEntry(status=ok(), message_id=result.msg_id, transaction_id=transaction_id,
                                   offset=result.queue_offset)
+
+    async def check_message_type(self, outgoing: OutgoingMessage) -> None:
+        """upstream ProducerProcessor: with enableTopicMessageTypeCheck, a message's type must be
+        its topic's message.type (or the topic MIXED); retry and DLQ topics and transferred
+        messages are not checked."""
+        topic = outgoing.topic
+        if not self.config.enableTopicMessageTypeCheck or PROPERTY_TRANSFER_FLAG in outgoing.properties \
+                or topic.startswith(("%RETRY%", "%DLQ%")):
+            return
+        validate(await self.topic_types.of(topic), message_type_of(outgoing.properties))
 
     def remember_half(self, message: pb.Message, result: SendResult, broker_addr: str, transaction_id: str) -> None:
         _, _, commit_log_offset = decode_offset_message_id(result.offset_msg_id)

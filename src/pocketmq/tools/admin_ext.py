@@ -205,10 +205,12 @@ class AdminExt:
 
     # ------------------------------------------------------------------ brokers
     async def create_topic(self, addr: str, topic: str, read: int, write: int, perm: int, sys_flag: int,
-                           order: bool) -> None:
-        await self.call(addr, RequestCode.UPDATE_AND_CREATE_TOPIC, {
-            "topic": topic, "defaultTopic": "TBW102", "readQueueNums": read, "writeQueueNums": write, "perm": perm,
-            "topicFilterType": "SINGLE_TAG", "topicSysFlag": sys_flag, "order": order})
+                           order: bool, attributes: str | None = None) -> None:
+        fields = {"topic": topic, "defaultTopic": "TBW102", "readQueueNums": read, "writeQueueNums": write,
+                  "perm": perm, "topicFilterType": "SINGLE_TAG", "topicSysFlag": sys_flag, "order": order}
+        if attributes is not None:
+            fields["attributes"] = attributes
+        await self.call(addr, RequestCode.UPDATE_AND_CREATE_TOPIC, fields)
 
     async def delete_topic_in_broker(self, addr: str, topic: str) -> None:
         await self.call(addr, RequestCode.DELETE_TOPIC_IN_BROKER, {"topic": topic})

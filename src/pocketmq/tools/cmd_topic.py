@@ -15,11 +15,16 @@ from pocketmq.tools.jfmt import fastjson_pretty, front, hashmap_order, human_tim
 ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"
 
 
-def topic_config_str(name: str, read: int, write: int, perm: int, sys_flag: int = 0, order: bool = False) -> str:
-    """TopicConfig.toString()."""
-    return (f"TopicConfig [topicName={name}, readQueueNums={read}, writeQueueNums={write}, "
+def topic_config_str(name: str, read: int, write: int, perm: int, sys_flag: int = 0, order: bool = False,
+                     attributes: str | None = None) -> str:
+    """TopicConfig.toString() (4.x's; with ``-a``, 5.x's, which ends with the attributes map)."""
+    text = (f"TopicConfig [topicName={name}, readQueueNums={read}, writeQueueNums={write}, "
             f"perm={perm_to_string(perm)}, topicFilterType=SINGLE_TAG, topicSysFlag={sys_flag}, "
-            f"order={'true' if order else 'false'}]")
+            f"order={'true' if order else 'false'}")
+    if attributes is None:
+        return text + "]"
+    pairs = [kv if "=" in kv else f"{kv}=" for kv in attributes.split(",") if kv]
+    return text + f", attributes={{{', '.join(pairs)}}}]"
 
 
 def cluster_of(topic_route: TopicRouteData, info: ClusterInfo) -> str | None:
@@ -176,7 +181,8 @@ def _bool(text: str | None) -> bool:
           Opt("p", "perm", True, "set topic's permission(2|4|6), intro[2:W 4:R; 6:RW]"),
           Opt("o", "order", True, "set topic's order(true|false)"),
           Opt("u", "unit", True, "is unit topic (true|false)"),
-          Opt("s", "hasUnitSub", True, "has unit sub (true|false)")])
+          Opt("s", "hasUnitSub", True, "has unit sub (true|false)"),
+          Opt("a", "attributes", True, "attribute(+a=b,+c=d,-e)")])
 async def update_topic(ctx: Context, cl) -> None:  # noqa: ANN001
     topic = cl.get("t")
     read = int(cl.get("r", "8"))
@@ -184,11 +190,12 @@ async def update_topic(ctx: Context, cl) -> None:  # noqa: ANN001
     perm = int(cl.get("p", "6"))
     sys_flag = (1 if _bool(cl.get("u")) else 0) | (2 if _bool(cl.get("s")) else 0)
     order = _bool(cl.get("o"))
-    config = topic_config_str(topic, read, write, perm, sys_flag, order)
+    attributes = cl.get("a").strip() if cl.has("a") else None  # RocketMQ 5: +message.type=FIFO
+    config = topic_config_str(topic, read, write, perm, sys_flag, order, attributes)
     admin = await ctx.admin()
     if cl.has("b"):
         addr = cl.get("b")
-        await admin.create_topic(addr, topic, read, write, perm, sys_flag, order)
+        await admin.create_topic(addr, topic, read, write, perm, sys_flag, order, attributes)
         if order:
             conf = f"{await admin.broker_name_of(addr)}:{write}"
             await _order_conf(admin, topic, conf, cluster_wide=False)
@@ -198,7 +205,7 @@ async def update_topic(ctx: Context, cl) -> None:  # noqa: ANN001
         return
     cluster = cl.get("c")
     for addr in hashmap_order(await admin.master_addrs(cluster)):
-        await admin.create_topic(addr, topic, read, write, perm, sys_flag, order)
+        await admin.create_topic(addr, topic, read, write, perm, sys_flag, order, attributes)
         ctx.printf("create topic to %s success.%n", addr)
     if order:
         info = await admin.cluster_info()

@@ -42,3 +42,33 @@ def test_same_attempt_is_not_blocked_nor_counted_and_visibility_can_change() -> 
     assert not info.change_visibility(KEY, 6, pop_time, clock.now_ms() + 1000)
     clock.advance(1000)
     assert not info.blocked(KEY, None)
+
+
+def test_persisted_in_upstreams_shape_and_read_back(tmp_path) -> None:
+    clock = ManualClock(1_000_000)
+    info = ConsumerOrderInfo(clock, str(tmp_path))
+    info.update(KEY, clock.now_ms(), 5000, [10, 11, 13], "attempt-1")
+    info.commit_and_next(KEY, 11, clock.now_ms())
+    info.change_visibility(KEY, 10, clock.now_ms(), 1_009_000)
+    info.persist()
+    text = (tmp_path / "config" / "consumerOrderInfo.json").read_text()
+    assert text == ('{"table":{"T@G":{"0":{"a":"attempt-1","cm":2,"i":5000,"l":1000000,"o":[10,1,3],'
+                    '"ot":{"10":1009000},"popTime":1000000}}}}')
+    again = ConsumerOrderInfo(clock, str(tmp_path))
+    again.load()
+    assert again.table == info.table
+    assert again.blocked(KEY, None) and not again.blocked(KEY, "attempt-1")
+
+
+def test_reads_the_file_apache_writes_and_drops_a_day_old_entry(tmp_path) -> None:
+    # fastjson writes integer map keys unquoted; "oc" counts earlier deliveries
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "consumerOrderInfo.json").write_text(
+        '{"table":{"T@G":{0:{"cm":0,"i":60000,"l":1000000,"o":[7],"oc":{7:2},"popTime":1000000}}}}')
+    clock = ManualClock(1_030_000)
+    info = ConsumerOrderInfo(clock, str(tmp_path))
+    info.load()
+    assert info.blocked(KEY, None)
+    assert info.table[KEY].counts == {7: 2}
+    clock.advance(24 * 3600 * 1000)
+    assert b'"T@G"' not in info.encode()
