@@ -127,6 +127,9 @@ class MessageStore:
         self.index_service = IndexService(self.root, config.maxHashSlotNum, config.maxIndexNum)
         self.epoch_file = EpochFile(self.root)  # controller mode: which epoch wrote what
         self.truncation_hook: truncation.StepHook | None = None  # fault tests stop here
+        if config.truncationTestPauseAtStep:
+            self.truncation_hook = truncation.pause_once_at(config.truncationTestPauseAtStep,
+                                                            config.truncationTestPauseMillis)
         self.stats = StoreStatsService(clock)
         self.checkpoint: StoreCheckpoint | None = None
         self.message_arriving_listener: ArrivingListener | None = None
