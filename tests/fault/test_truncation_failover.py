@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
 # Steps of store/truncation.py, in order ("cq-" is the first consume queue cut).
 STEPS = ["begin", "intent", "epoch", "commitlog-tail", "cq-", "index", "checkpoint", "cleared"]
+# Small commit-log files, so the divergent tail spans several and their deletion is a step too.
+SMALL_FILES = {"mappedFileSizeCommitLog": 4096}
 
 
 def broker_log(broker: Broker) -> str:
@@ -61,10 +63,15 @@ def wait_identical(master: Broker, slave: Broker) -> int:
     return end
 
 
-@pytest.mark.parametrize("step,kill_slave_too", [(s, False) for s in STEPS] + [("epoch", True), ("cq-", True)])
+CASES = [(s, False, False) for s in STEPS] + [("epoch", True, False), ("cq-", True, False),
+                                              ("commitlog-delete-", False, True), ("commitlog-delete-", True, True)]
+
+
+@pytest.mark.parametrize("step,kill_slave_too,small_files", CASES)
 def test_kill_new_master_during_rejoining_slaves_truncation(tmp_path: Path, procs, step: str,
-                                                             kill_slave_too: bool) -> None:
-    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs)
+                                                             kill_slave_too: bool, small_files: bool) -> None:
+    files = SMALL_FILES if small_files else {}
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, extra=files)
     by_addr = {b.addr: b for b in brokers}
     a = by_addr[master_addr]
     acked: set[bytes] = set()
@@ -79,7 +86,7 @@ def test_kill_new_master_during_rejoining_slaves_truncation(tmp_path: Path, proc
     a.kill()
 
     # B (whichever the controller elects) becomes master; C catches up and joins its SyncStateSet.
-    restarted = [restart(b, namesrv, controller, procs) for b in others]
+    restarted = [restart(b, namesrv, controller, procs, files) for b in others]
     new_addr = wait_until(lambda: (lambda x: x if x and x != master_addr else None)(route_master(namesrv)),
                           60, 0.1, "a new master in the route")
     b = next(x for x in restarted if x.addr == new_addr)
@@ -90,7 +97,7 @@ def test_kill_new_master_during_rejoining_slaves_truncation(tmp_path: Path, proc
         acked.add(f"on-b-{i}".encode())
 
     # A comes back and truncates for B; B dies at the chosen step of A's truncation.
-    a = restart(a, namesrv, controller, procs, {"truncationTestPauseAtStep": step, "truncationTestPauseMillis": 4000})
+    a = restart(a, namesrv, controller, procs, {**files, "truncationTestPauseAtStep": step, "truncationTestPauseMillis": 4000})
     wait_until(lambda: f"truncation paused after step {step}" in broker_log(a), 60, 0.05,
                f"A's truncation to pause after step {step}")
     b.kill()
@@ -105,8 +112,8 @@ def test_kill_new_master_during_rejoining_slaves_truncation(tmp_path: Path, proc
 
     # Everything restarts: A (again, if it was killed) and B follow C.
     if kill_slave_too:
-        a = restart(a, namesrv, controller, procs)
-    b = restart(b, namesrv, controller, procs)
+        a = restart(a, namesrv, controller, procs, files)
+    b = restart(b, namesrv, controller, procs, files)
     for slave in (a, b):
         end = wait_identical(c, slave)
     assert end == int(safe_info(c.addr)["commitLogMaxOffset"])
