@@ -6,6 +6,7 @@ delay offsets, at most a sync period old), none is lost."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -77,3 +78,61 @@ def test_timer_and_delay_messages_sent_to_the_old_master_are_delivered_by_the_ne
     again = sum(len(stamps) - 1 for stamps in deliveries.values())
     print(f"\n[timer/delay across a failover] {len(due)} messages (30 due before the kill or around it), all "
           f"delivered by the new master; {again} delivered twice")
+
+
+def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_masters_return(tmp_path: Path,
+                                                                                          procs) -> None:
+    """enableElectUncleanMaster=true. The master, alone in its SyncStateSet, delivers timer
+    messages nobody else has (its timer checkpoint moves past them) and dies; a slave is elected
+    uncleanly and takes timer messages at the same timer-queue offsets. The old master comes back
+    (truncates, replicates them, copies the new master's timer checkpoint) and is promoted in its
+    turn: it must deliver the new master's timer messages, not skip them as ones its own old
+    checkpoint proved delivered."""
+    from test_truncation_failover import restart, sync_state_set_size
+
+    fast = {"haMaxTimeSlaveNotCatchup": 2000, "checkSyncStateSetPeriod": 500}
+    namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, extra=fast,
+                                                          controller_extra=["--enableElectUncleanMaster=true"])
+    a = {b.addr: b for b in brokers}[master_addr]
+    others = [b for b in brokers if b is not a]
+    for b in others:
+        b.kill()
+    wait_until(lambda: sync_state_set_size(a.addr) == 1, 60, 0.2, "A alone in its SyncStateSet")
+    now = int(time.time() * 1000)
+    for i in range(5):
+        assert send_raw(a.addr, TOPIC, f"divergent-{i}".encode(), queue_id=i % 4,
+                        props={"KEYS": f"divergent-{i}", "TIMER_DELIVER_MS": str(now + 1000)}).code == 0
+    wait_until(lambda: len([k for k in delivered(a.addr) if k.startswith("divergent")]) == 5, 60, 0.2,
+               "A to deliver its own timer messages")
+    checkpoint = a.store_root / "config" / "timerCheckpoint.json"
+    wait_until(lambda: checkpoint.exists() and json.loads(checkpoint.read_text())["minPendingOffset"] >= 5,
+               30, 0.2, "A's timer checkpoint past its five timer messages")
+    a.kill()
+
+    restarted = [restart(b, namesrv, controller, procs, fast) for b in others]
+    new_addr = wait_until(lambda: (lambda x: x if x and x != master_addr else None)(route_master(namesrv)),
+                          60, 0.1, "a new master in the route (unclean)")
+    b = next(x for x in restarted if x.addr == new_addr)
+    c = next(x for x in restarted if x is not b)
+    wait_until(lambda: sync_state_set_size(b.addr) == 2, 60, 0.2, "C in B's SyncStateSet")
+    due: dict[str, int] = {}
+    now = int(time.time() * 1000)
+    for i in range(5):  # the same timer-queue offsets 0..4 as A's
+        key = f"on-b-{i}"
+        due[key] = now + 30_000
+        assert send_raw(b.addr, TOPIC, key.encode(), queue_id=i % 4,
+                        props={"KEYS": key, "TIMER_DELIVER_MS": str(due[key])}).code == 0
+    a = restart(a, namesrv, controller, procs, fast)
+    checkpoint = a.store_root / "config" / "timerCheckpoint.json"
+    wait_until(lambda: sync_state_set_size(b.addr) == 3, 60, 0.2, "A back in B's SyncStateSet")
+    wait_until(lambda: json.loads(checkpoint.read_text())["minPendingOffset"] == 0, 60, 0.2,
+               "A to copy B's timer checkpoint (slave sync)")
+    c.kill()
+    b.kill()
+    wait_until(lambda: route_master(namesrv) == a.addr, 60, 0.1, "A master again")
+    assert int(time.time() * 1000) < min(due.values()), "the machine was too slow: due before A took over"
+    got = wait_until(lambda: (lambda d: d if set(due) <= set(d) else None)(delivered(a.addr)), 90, 0.5,
+                     "A to deliver the timer messages B took")
+    for key in due:
+        assert min(got[key]) >= due[key] - 5
+    assert not [k for k in got if k.startswith("divergent")], "A's truncated deliveries are gone"
