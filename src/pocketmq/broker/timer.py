@@ -143,6 +143,18 @@ class TimerMessageService:
         write_file_safely(self.path, fastjson.dumps(checkpoint.to_dict()))
         self.recovered = checkpoint
 
+    def on_store_truncated(self, _target: int) -> None:
+        """The store was cut back (a slave rejoining a new master): the timer queue now ends at
+        ``M``, and what follows will be the new master's entries at the same offsets. The
+        checkpoint keeps its start (capped at ``M``) and drops its proofs beyond it (read time),
+        so a promotion before the next copy of the master's checkpoint delivers those entries
+        (some perhaps twice) instead of skipping them. Idempotent (the truncation may be redone)."""
+        end = self.store.get_max_offset_in_queue(TIMER_TOPIC, 0)
+        start = min(self.recovered.min_pending_offset, end)
+        self.recovered = TimerCheckpoint(start, start, -1)
+        write_file_safely(self.path, fastjson.dumps(self.recovered.to_dict()))
+        log.warning("timer checkpoint reset to timer-queue offset %d after the store was truncated", start)
+
     def _advance_low(self) -> int:
         while self._low < self._loaded and self._low not in self._pending_offsets:
             self._low += 1
