@@ -83,12 +83,12 @@ def test_timer_and_delay_messages_sent_to_the_old_master_are_delivered_by_the_ne
 @pytest.mark.parametrize("after_sync", [True, False], ids=["after-checkpoint-copy", "before-checkpoint-copy"])
 def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_masters_return(tmp_path: Path, procs,
                                                                                           after_sync: bool) -> None:
-    """enableElectUncleanMaster=true. The master, alone in its SyncStateSet, delivers timer
-    messages nobody else has (its timer checkpoint moves past them) and dies; a slave is elected
-    uncleanly and takes timer messages at the same timer-queue offsets. The old master comes back
+    """enableElectUncleanMaster=true. The master, alone in its SyncStateSet, delivers timer and
+    delay-level messages nobody else has (its timer checkpoint and delay offset move past them) and
+    dies; a slave is elected uncleanly and takes such messages at the same queue offsets. The old master comes back
     (truncates, replicates them, copies the new master's timer checkpoint, or not yet) and is
     promoted in its turn: it must deliver the new master's timer messages, not skip them as ones
-    its own old checkpoint proved delivered."""
+    its own old checkpoint (or delay offsets) proved delivered."""
     from test_truncation_failover import restart, sync_state_set_size
 
     fast = {"haMaxTimeSlaveNotCatchup": 2000, "checkSyncStateSetPeriod": 500}
@@ -103,8 +103,13 @@ def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_maste
     for i in range(5):
         assert send_raw(a.addr, TOPIC, f"divergent-{i}".encode(), queue_id=i % 4,
                         props={"KEYS": f"divergent-{i}", "TIMER_DELIVER_MS": str(now + 1000)}).code == 0
-    wait_until(lambda: len([k for k in delivered(a.addr) if k.startswith("divergent")]) == 5, 60, 0.2,
-               "A to deliver its own timer messages")
+        assert send_raw(a.addr, TOPIC, f"divergent-delay-{i}".encode(), queue_id=i % 4,
+                        props={"KEYS": f"divergent-delay-{i}", "DELAY": "3"}).code == 0
+    wait_until(lambda: len([k for k in delivered(a.addr) if k.startswith("divergent")]) == 10, 60, 0.2,
+               "A to deliver its own timer and delay messages")
+    offsets = a.store_root / "config" / "delayOffset.json"
+    wait_until(lambda: offsets.exists() and json.loads(offsets.read_text())["offsetTable"].get("3") == 5, 30, 0.2,
+               "A's delay offset past its five delayed messages")
     checkpoint = a.store_root / "config" / "timerCheckpoint.json"
     wait_until(lambda: checkpoint.exists() and json.loads(checkpoint.read_text())["minPendingOffset"] >= 5,
                30, 0.2, "A's timer checkpoint past its five timer messages")
@@ -123,6 +128,11 @@ def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_maste
         due[key] = now + 30_000
         assert send_raw(b.addr, TOPIC, key.encode(), queue_id=i % 4,
                         props={"KEYS": key, "TIMER_DELIVER_MS": str(due[key])}).code == 0
+    now = int(time.time() * 1000)
+    for i in range(5):  # the same schedule-queue offsets 0..4 (delay level 3, 10 s) as A's
+        key = f"on-b-delay-{i}"
+        due[key] = now + 10_000
+        assert send_raw(b.addr, TOPIC, key.encode(), queue_id=i % 4, props={"KEYS": key, "DELAY": "3"}).code == 0
     a = restart(a, namesrv, controller, procs, fast)
     checkpoint = a.store_root / "config" / "timerCheckpoint.json"
     wait_until(lambda: sync_state_set_size(b.addr) == 3, 60, 0.2, "A back in B's SyncStateSet")
@@ -134,9 +144,11 @@ def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_maste
     c.kill()
     b.kill()
     wait_until(lambda: route_master(namesrv) == a.addr, 60, 0.1, "A master again")
-    assert int(time.time() * 1000) < min(due.values()), "the machine was too slow: due before A took over"
+    # The timer messages are due well after; the delayed ones maybe not (B may have delivered them).
+    assert int(time.time() * 1000) < min(t for k, t in due.items() if "delay" not in k), \
+        "the machine was too slow: due before A took over"
     got = wait_until(lambda: (lambda d: d if set(due) <= set(d) else None)(delivered(a.addr)), 90, 0.5,
-                     "A to deliver the timer messages B took")
+                     "A to deliver the timer and delayed messages B took")
     for key in due:
         assert min(got[key]) >= due[key] - 5
     assert not [k for k in got if k.startswith("divergent")], "A's truncated deliveries are gone"
