@@ -322,6 +322,12 @@ class MessageStoreConfig:
     allAckInSyncStateSet: bool = False
     haMaxTimeSlaveNotCatchup: int = 15000
     readUnCommitted: bool = False  # controller mode: let consumers read beyond the confirm offset
+    # Test-only (not upstream; off by default): a slave truncating its store for a new master
+    # stops, the first time it reaches a step whose name starts with this text (see
+    # store/truncation.py for the step names), for truncationTestPauseMillis, blocking the broker,
+    # so the fault tests can kill another broker at that exact point of the truncation.
+    truncationTestPauseAtStep: str = ""
+    truncationTestPauseMillis: int = 5000
 
     def commit_log_dir(self) -> str:
         return self.storePathCommitLog or os.path.join(self.storePathRootDir, "commitlog")

@@ -66,19 +66,21 @@ def store_addr(offset_msg_id: str) -> str:
     return f"{host}:{port}"
 
 
-def start_any_controller(kind: str, home: Path):
+def start_any_controller(kind: str, home: Path, extra: list[str] | None = None):
     if kind == "apache5":
         return start_controller5(home)  # Apache RocketMQ 5.3.3's, from Maven Central
-    return start_controller(home)
+    return start_controller(home, extra=extra)
 
 
 def start_set(tmp_path: Path, procs: list, kind: str = "pocketmq",
-              extra: dict[str, object] | None = None) -> tuple[str, str, list[Broker], str]:
-    """Name server, controller (``kind``), three brokers; returns once one is master with all
-    three in its SyncStateSet and the topic is routed to it."""
+              extra: dict[str, object] | None = None,
+              controller_extra: list[str] | None = None) -> tuple[str, str, list[Broker], str]:
+    """Name server, controller (``kind``; ``controller_extra``: --key=value overrides of ours),
+    three brokers; returns once one is master with all three in its SyncStateSet and the topic
+    is routed to it."""
     ns = start_namesrv(tmp_path / "ns")
     procs.append(ns)
-    controller = start_any_controller(kind, tmp_path / "controller")
+    controller = start_any_controller(kind, tmp_path / "controller", controller_extra)
     procs.append(controller)
     brokers: list[Broker] = []
     for i in range(3):

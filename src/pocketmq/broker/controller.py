@@ -81,6 +81,7 @@ class BrokerController:
         self.schedule = ScheduleMessageService(self.store, root, store_config.messageDelayLevel)
         self.timer = TimerMessageService(self.store, root, store_config.timerPrecisionMs,
                                          store_config.timerFlushIntervalMs)
+        self.store.truncation_listeners += [self.timer.on_store_truncated, self.schedule.on_store_truncated]
         self.consumer_manager = ConsumerManager()
         self.producer_manager = ProducerManager()
         self.lock_manager = RebalanceLockManager()

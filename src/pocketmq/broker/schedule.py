@@ -77,6 +77,20 @@ class ScheduleMessageService:
         self.offsets = dict(offsets)
         self.persist()
 
+    def on_store_truncated(self, _target: int) -> None:
+        """The store was cut back (a slave rejoining a new master): no level's offset may point
+        past its cut queue, where the new master's delayed messages will take the same offsets
+        (a promotion before the next copy of the master's offsets would skip them). Idempotent."""
+        changed = False
+        for level, offset in list(self.offsets.items()):
+            end = self.store.get_max_offset_in_queue(SCHEDULE_TOPIC, level - 1)
+            if offset > end:
+                self.offsets[level] = end
+                changed = True
+        if changed:
+            self.persist()
+            log.warning("delay offsets capped at the truncated schedule queues: %s", self.offsets)
+
     def runtime_info(self) -> dict[str, str]:
         info = {}
         for level in range(1, len(self.delays) + 1):

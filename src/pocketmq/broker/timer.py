@@ -21,8 +21,9 @@ upstream, which also re-runs the slots after its checkpoint's read time.
 
 Masters and slaves. Only a master delivers. A slave copies its master's checkpoint every 10 s
 (GET_TIMER_CHECK_POINT, as upstream's SlaveSynchronize.syncTimerCheckPoint) and rebuilds its
-wheel from it when it is restarted as master: the messages its old master delivered in the last
-10 s (plus the checkpoint interval) are delivered again; none is lost.
+wheel from it when it is restarted as master, or promoted by the controller (``start``): the
+messages its old master delivered in the last 10 s (plus the checkpoint interval) are delivered
+again; none is lost.
 
 Time. A slot is due when the wall clock has passed it by a precision, so a message arrives in
 [deliver time, deliver time + timerPrecisionMs). The wheel is on wall-clock time as upstream's:
@@ -142,6 +143,18 @@ class TimerMessageService:
         write_file_safely(self.path, fastjson.dumps(checkpoint.to_dict()))
         self.recovered = checkpoint
 
+    def on_store_truncated(self, _target: int) -> None:
+        """The store was cut back (a slave rejoining a new master): the timer queue now ends at
+        ``M``, and what follows will be the new master's entries at the same offsets. The
+        checkpoint keeps its start (capped at ``M``) and drops its proofs beyond it (read time),
+        so a promotion before the next copy of the master's checkpoint delivers those entries
+        (some perhaps twice) instead of skipping them. Idempotent (the truncation may be redone)."""
+        end = self.store.get_max_offset_in_queue(TIMER_TOPIC, 0)
+        start = min(self.recovered.min_pending_offset, end)
+        self.recovered = TimerCheckpoint(start, start, -1)
+        write_file_safely(self.path, fastjson.dumps(self.recovered.to_dict()))
+        log.warning("timer checkpoint reset to timer-queue offset %d after the store was truncated", start)
+
     def _advance_low(self) -> int:
         while self._low < self._loaded and self._low not in self._pending_offsets:
             self._low += 1
@@ -201,13 +214,27 @@ class TimerMessageService:
         return self._task is not None and not self._task.done()
 
     def start(self) -> None:
+        """Deliver from now on (this broker is, or just became, the master). The wheel is rebuilt
+        from the checkpoint held now: the one loaded at start-up, the one this broker left when it
+        last stopped delivering, or, on a slave promoted by the controller, its master's copied one.
+        The timer queue a slave holds is its master's (a rejoining old master truncated its own and
+        replicated the new master's), so positions it reached under its own checkpoint may hold
+        other messages now: it must not carry them over."""
+        self._rebuild(self.recovered)
         self._wakeup = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _rebuild(self, checkpoint: TimerCheckpoint) -> None:
+        self.wheel.clear()
+        self._pending_offsets.clear()
+        self._in_flight = None
+        self._low = self._loaded = checkpoint.min_pending_offset
 
     async def stop(self) -> None:
         if self._task is not None:
             await cancel_and_wait([self._task])
             self._task = None
+            self.recovered = self.checkpoint()  # where to start again if promoted before a sync
         if self._write is not None:
             await asyncio.wait([self._write])
         if self.dirty:

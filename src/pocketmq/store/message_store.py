@@ -127,6 +127,13 @@ class MessageStore:
         self.index_service = IndexService(self.root, config.maxHashSlotNum, config.maxIndexNum)
         self.epoch_file = EpochFile(self.root)  # controller mode: which epoch wrote what
         self.truncation_hook: truncation.StepHook | None = None  # fault tests stop here
+        # Called with the target after every truncation (and its redo at start-up), before the
+        # truncation is recorded done: state kept beside the store (the timer's checkpoint)
+        # follows the cut. Must be idempotent.
+        self.truncation_listeners: list[Callable[[int], None]] = []
+        if config.truncationTestPauseAtStep:
+            self.truncation_hook = truncation.pause_once_at(config.truncationTestPauseAtStep,
+                                                            config.truncationTestPauseMillis)
         self.stats = StoreStatsService(clock)
         self.checkpoint: StoreCheckpoint | None = None
         self.message_arriving_listener: ArrivingListener | None = None
@@ -377,6 +384,8 @@ class MessageStore:
         if self.checkpoint is not None:
             self.checkpoint.logics_phy_offset = min(self.checkpoint.logics_phy_offset, target)
             self.checkpoint.flush()
+        for listener in self.truncation_listeners:
+            listener(target)
 
     # ================================================================ dispatch
     def _all_queues(self) -> list[ConsumeQueue]:

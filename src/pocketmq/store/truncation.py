@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -107,6 +108,24 @@ def clear_intent(root: str) -> None:
 
 def _no_step(_name: str) -> None:
     pass
+
+
+def pause_once_at(prefix: str, millis: int, sleep: Callable[[float], None] = time.sleep) -> StepHook:
+    """The test-only hook of ``truncationTestPauseAtStep``: the first step whose name starts
+    with ``prefix`` blocks the process (the event loop included, as the truncation does) for
+    ``millis``, after a log line the fault tests wait for."""
+    paused = False
+
+    def hook(name: str) -> None:
+        nonlocal paused
+        if paused or not name.startswith(prefix):
+            return
+        paused = True
+        log.warning("truncation paused after step %s for %d ms (truncationTestPauseAtStep)", name, millis)
+        sleep(millis / 1000)
+        log.warning("truncation resumed after step %s", name)
+
+    return hook
 
 
 # ---------------------------------------------------------------------------- the steps
