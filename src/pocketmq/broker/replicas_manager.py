@@ -405,4 +405,6 @@ class ReplicasManager:
     def runtime_info(self) -> dict[str, str]:
         return {"controllerMode": "true", "brokerControllerId": str(self.broker_controller_id),
                 "masterEpoch": str(self.master_epoch), "syncStateSet": ",".join(map(str, sorted(self.sync_state_set))),
-                "syncStateSetEpoch": str(self.sync_state_set_epoch)}
+                "syncStateSetEpoch": str(self.sync_state_set_epoch),
+                "masterBrokerId": "" if self.master_broker_id is None else str(self.master_broker_id),
+                "masterAddress": self.master_address or ""}
