@@ -7,8 +7,10 @@ nothing acknowledged is lost, one master per epoch, no SEND_OK from a fenced mas
 byte-identical, epoch files agreeing; the write gaps and the consumer stall are printed (figures
 for bench/README.md, not assertions).
 
-NEMESIS_SEED replays a run, NEMESIS_SECONDS sets how long faults are injected (default 80 s;
-`make chaos` runs 600 s), NEMESIS_POLL_NAMESRV_MS the clients' route refresh (default 5000)."""
+Two shapes: one controller on its file store, and (for half the time) an etcd with two controllers
+on it, where a "controller" fault hits one of the two. NEMESIS_SEED replays a run, NEMESIS_SECONDS
+sets how long faults are injected (default 80 s; `make chaos` runs 600 s), NEMESIS_POLL_NAMESRV_MS
+the clients' route refresh (pollNameServerInterval, default here 5000; the client's is 30000)."""
 
 from __future__ import annotations
 
@@ -46,14 +48,17 @@ def root_netns():
 
 
 def report(result: RunResult) -> str:
-    lines = [f"nemesis seed={result.seed} faults for {result.seconds:.0f}s, run took {result.duration:.0f}s: "
+    lines = [f"nemesis seed={result.seed} store={result.store} faults for {result.seconds:.0f}s, run took {result.duration:.0f}s: "
              f"{len(result.acks)} SEND_OK, {result.send_errors} failed sends, {len(result.consumed)} keys consumed, "
              f"final master {result.final_master}, {result.end_offset} bytes of commit log"]
     for record in result.steps:
-        lines.append(f"  {' + '.join(record.targets):55s} hold {record.step.hold:3.1f}s  no writes for "
+        lines.append(f"  {time.strftime('%T', time.gmtime(record.start))} {' + '.join(record.targets):50s} hold {record.step.hold:3.1f}s  no writes for "
                      f"{record.write_gap:5.1f}s  recovered {record.recovered - record.undone:5.1f}s after undo")
     gaps = [r.write_gap for r in result.steps] or [0.0]
-    lines.append(f"  longest write gap {max(gaps):.1f}s, longest consumer stall {result.consumer_stall:.1f}s")
+    during = [" + ".join(r.targets) for r in result.steps if r.start - 1.0 <= result.consumer_stall_began <= r.recovered]
+    lines.append(f"  longest write gap {max(gaps):.1f}s, longest consumer stall {result.consumer_stall:.1f}s "
+                 f"(from {time.strftime('%T', time.gmtime(result.consumer_stall_began))} UTC, "
+                 f"during: {', '.join(during) or 'no fault step'})")
     return "\n".join(lines)
 
 
@@ -73,14 +78,20 @@ def test_checker_catches_what_it_is_for() -> None:
                checker.RoleSample(3.0, "a", 2, True)]
     assert checker.split_masters(samples) == {2: {"a", "b"}}
     assert checker.longest_gap([1.0, 2.0, 6.0], 0.0, 7.0) == 4.0
-    assert checker.consumer_stall([1.0, 9.0], [2.0, 3.0, 8.5]) == 7.0
-    assert checker.consumer_stall([1.0, 9.0], [0.5]) == 0.0
+    assert checker.consumer_stall([1.0, 9.0], [2.0, 3.0, 8.5]) == (7.0, 2.0)
+    assert checker.consumer_stall([1.0, 9.0], [0.5]) == (0.0, 0.0)
 
 
-def test_nemesis_kill_stop_partition_loses_nothing(tmp_path: Path, root_netns) -> None:
+# The etcd shape (two controllers sharing one etcd) gets half the time in the default run.
+STORES = [pytest.param("file", SECONDS, id="file"), pytest.param("etcd", SECONDS / 2, id="etcd")]
+
+
+@pytest.mark.parametrize("store,seconds", STORES)
+def test_nemesis_kill_stop_partition_loses_nothing(tmp_path: Path, root_netns, store: str, seconds: float) -> None:
     seed = int(os.environ.get("NEMESIS_SEED", random.SystemRandom().randrange(1, 2**31)))
-    print(f"\nnemesis seed {seed} (replay: NEMESIS_SEED={seed})")
-    result = run(tmp_path, seed, SECONDS, POLL_NAMESRV_MS, say=lambda line: print(f"[{time.strftime('%T')}] {line}"))
+    print(f"\nnemesis seed {seed} (replay: NEMESIS_SEED={seed}), controller store {store}")
+    result = run(tmp_path, seed, seconds, POLL_NAMESRV_MS, store,
+                 say=lambda line: print(f"[{time.strftime('%T')}] {line}"))
     print(report(result))
 
     lost = checker.lost(result.acks, result.stored_keys)

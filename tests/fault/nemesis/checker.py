@@ -90,14 +90,14 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
     return max((b - a for a, b in zip(points, points[1:])), default=end - start)
 
 
-def consumer_stall(consumed: list[float], acked: list[float]) -> float:
-    """The longest time the consumer got nothing while SEND_OKs were coming: for each gap
-    between two consumed messages, from the first SEND_OK inside it to its end."""
+def consumer_stall(consumed: list[float], acked: list[float]) -> tuple[float, float]:
+    """The longest time the consumer got nothing while SEND_OKs were coming, and when it began:
+    for each gap between two consumed messages, from the first SEND_OK inside it to its end."""
     consumed, acked = sorted(consumed), sorted(acked)
-    worst, j = 0.0, 0
+    worst, began, j = 0.0, 0.0, 0
     for a, b in zip(consumed, consumed[1:]):
         while j < len(acked) and acked[j] <= a:
             j += 1
-        if j < len(acked) and acked[j] < b:
-            worst = max(worst, b - acked[j])
-    return worst
+        if j < len(acked) and acked[j] < b and b - acked[j] > worst:
+            worst, began = b - acked[j], acked[j]
+    return worst, began

@@ -46,6 +46,7 @@ class StepRecord:
 class RunResult:
     seed: int
     seconds: float
+    store: str
     steps: list[StepRecord] = field(default_factory=list)
     acks: list[checker.Ack] = field(default_factory=list)
     send_errors: int = 0
@@ -59,6 +60,7 @@ class RunResult:
     epoch_entries: dict[str, list] = field(default_factory=dict)
     set_hosts: set[str] = field(default_factory=set)
     consumer_stall: float = 0.0
+    consumer_stall_began: float = 0.0  # epoch seconds
     duration: float = 0.0
 
 
@@ -97,7 +99,7 @@ def _acked_count(producer: DriverProcess) -> int:
 
 def _resolve(fault: Fault, topology: Topology, rng: random.Random, taken: set[str]) -> Proc:
     if fault.target == "controller":
-        return topology.controller
+        return rng.choice(topology.controllers)
     master = next((b for b in topology.brokers if claims_master(safe_info(b.addr))), topology.brokers[0])
     if fault.target == "master":
         return master
@@ -117,9 +119,9 @@ def _wait_recovered(topology: Topology, producer: DriverProcess, after: int, wha
     wait_until(lambda: _acked_count(producer) > after, RECOVERY_TIMEOUT, 0.2, f"a SEND_OK after {what}")
 
 
-def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000,
+def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000, store: str = "file",
         say: Callable[[str], None] = print) -> RunResult:
-    result = RunResult(seed, seconds)
+    result = RunResult(seed, seconds, store)
     began = time.monotonic()
     lab = Lab()
     topology: Topology | None = None
@@ -127,7 +129,7 @@ def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000,
     sampler: Sampler | None = None
     try:
         lab.up()
-        topology = Topology(lab, home)
+        topology = Topology(lab, home, store)
         topology.start()
         wait_until(lambda: healthy_master(topology), 90, 0.3, "a master with all three brokers in its SyncStateSet")
         for broker in topology.brokers:
@@ -175,7 +177,7 @@ def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000,
             if e.get("event") == "msg" and e.get("keys") not in result.consumed:
                 result.consumed[e["keys"]] = e["t"] / 1000
         _final_state(topology, result)
-        result.consumer_stall = checker.consumer_stall(list(result.consumed.values()), [a.t / 1000 for a in result.acks])
+        result.consumer_stall, result.consumer_stall_began = checker.consumer_stall(list(result.consumed.values()), [a.t / 1000 for a in result.acks])
         for record in result.steps:
             record.write_gap = checker.longest_gap(sorted(a.t / 1000 for a in result.acks), record.start - 1.0,
                                                    record.recovered)

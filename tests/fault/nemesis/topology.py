@@ -1,5 +1,5 @@
 """The processes of a nemesis run, each in its own namespace of a ``Lab``: a name server, one
-``mqcontroller`` (file store) and a broker set of three PocketMQ brokers in controller mode with
+``mqcontroller`` on its file store (or an etcd and two controllers on it) and a broker set of three PocketMQ brokers in controller mode with
 allAckInSyncStateSet=true. Every process listens on the same fixed ports inside its own namespace
 (no clash: the namespaces are private) and is reached from the root namespace through the bridge.
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.fault.nemesis.net import Lab, Node
 from tests.support.cluster import runtime_info
+from tests.support.controller import etcd_binary
 from tests.support.processes import BIN, ServerProcess
 
 NAMESRV_PORT = 9876
@@ -37,7 +38,7 @@ BROKER_TIMERS: dict[str, object] = {
 class Proc:
     """One process of the run in its namespace."""
 
-    role: str  # "namesrv", "controller", "broker"
+    role: str  # "namesrv", "etcd", "controller", "broker"
     node: Node
     lab: Lab
     args: list[str]
@@ -56,7 +57,7 @@ class Proc:
 
     @property
     def addr(self) -> str:
-        port = {"namesrv": NAMESRV_PORT, "controller": CONTROLLER_PORT, "broker": BROKER_PORT}[self.role]
+        port = {"namesrv": NAMESRV_PORT, "controller": CONTROLLER_PORT, "broker": BROKER_PORT, "etcd": 2379}[self.role]
         return f"{self.node.addr}:{port}"
 
     @property
@@ -104,38 +105,55 @@ class Proc:
 
 
 class Topology:
-    """Name server, controller and three brokers, each in its own namespace of ``lab``."""
+    """Name server, controller(s) and three brokers, each in its own namespace of ``lab``.
 
-    def __init__(self, lab: Lab, home: Path, extra: dict[str, object] | None = None) -> None:
-        self.lab, self.home = lab, home
+    ``store="file"``: one controller on its fsynced file store (upstream's quick-start shape).
+    ``store="etcd"``: an etcd and two controllers sharing it (every change one compare-and-swap);
+    the brokers list both in controllerAddr."""
+
+    def __init__(self, lab: Lab, home: Path, store: str = "file", extra: dict[str, object] | None = None) -> None:
+        self.lab, self.home, self.store = lab, home, store
         ns_node = lab.add("ns")
-        ctl_node = lab.add("ctl")
         self.namesrv = Proc("namesrv", ns_node, lab, ["bash", str(BIN / "mqnamesrv"), f"--listenPort={NAMESRV_PORT}"],
                             home / "ns", "The Name Server boot success")
-        ctl_addr = f"{ctl_node.addr}:{CONTROLLER_PORT}"
-        self.controller = Proc("controller", ctl_node, lab, [
-            "bash", str(BIN / "mqcontroller"), "--controllerDLegerGroup=group1",
-            f"--controllerDLegerPeers=n0-{ctl_addr}", "--controllerDLegerSelfId=n0",
-            f"--controllerStorePath={home / 'ctl' / 'controller-store'}"], home / "ctl", "The Controller boot success")
+        self.etcd: Proc | None = None
+        store_args: list[str] = []
+        if store == "etcd":
+            node = lab.add("etcd")
+            client_url, peer_url = f"http://{node.addr}:2379", f"http://{node.addr}:2380"
+            self.etcd = Proc("etcd", node, lab, [
+                etcd_binary(), "--name", "e0", "--data-dir", str(home / "etcd" / "data"),
+                "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+                "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+                "--initial-cluster", f"e0={peer_url}"], home / "etcd", "ready to serve client requests")
+            store_args = ["--controllerStoreType=etcd", f"--etcdEndpoints={node.addr}:2379", "--etcdTimeoutMillis=2000"]
+        self.controllers: list[Proc] = []
+        for i in range(2 if store == "etcd" else 1):
+            node = lab.add(f"ctl{i}")
+            addr = f"{node.addr}:{CONTROLLER_PORT}"
+            self.controllers.append(Proc("controller", node, lab, [
+                "bash", str(BIN / "mqcontroller"), "--controllerDLegerGroup=group1",
+                f"--controllerDLegerPeers=n{i}-{addr}", f"--controllerDLegerSelfId=n{i}",
+                f"--controllerStorePath={home / f'ctl{i}' / 'controller-store'}", *store_args],
+                home / f"ctl{i}", "The Controller boot success"))
+        controller_addr = ";".join(c.addr for c in self.controllers)
         self.brokers: list[Proc] = []
         for i in range(3):
             node = lab.add(f"b{i}")
             values = {**BROKER_TIMERS, "brokerIP1": node.addr, "brokerName": SET, "brokerClusterName": CLUSTER,
                       "listenPort": BROKER_PORT, "storePathRootDir": home / f"b{i}" / "store",
-                      "enableControllerMode": "true", "controllerAddr": ctl_addr, "allAckInSyncStateSet": "true",
-                      **(extra or {})}
+                      "enableControllerMode": "true", "controllerAddr": controller_addr,
+                      "allAckInSyncStateSet": "true", **(extra or {})}
             args = ["bash", str(BIN / "mqbroker"), "-n", self.namesrv.addr, *[f"--{k}={v}" for k, v in values.items()]]
             self.brokers.append(Proc("broker", node, lab, args, home / f"b{i}", "boot success"))
 
     @property
     def procs(self) -> list[Proc]:
-        return [self.namesrv, self.controller, *self.brokers]
+        return [self.namesrv, *([self.etcd] if self.etcd else []), *self.controllers, *self.brokers]
 
     def start(self) -> None:
-        self.namesrv.start()
-        self.controller.start()
-        for broker in self.brokers:
-            broker.start()
+        for proc in self.procs:
+            proc.start()
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
