@@ -188,6 +188,7 @@ def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000, stor
             sampler.halt.set()
         for client in clients:
             client.kill()
+        _keep_histories(home, clients, sampler, result)
         if topology is not None:
             topology.stop()
         lab.destroy()
@@ -211,6 +212,19 @@ def _run_step(step: Step, topology: Topology, producer: DriverProcess, rng: rand
     _wait_recovered(topology, producer, after, " + ".join(record.targets))
     record.recovered = time.time()
     return record
+
+
+def _keep_histories(home: Path, clients: list[DriverProcess], sampler: Sampler | None, result: RunResult) -> None:
+    """The clients' events, the role samples and the steps, as files beside the stores, to read
+    after a failed run."""
+    for name, client in zip(("consumer", "producer"), clients):
+        (home / f"{name}.jsonl").write_text(client.stdout)
+    if sampler is not None:
+        (home / "roles.jsonl").write_text("".join(
+            orjson.dumps(s.__dict__).decode() + "\n" for s in sampler.samples))
+    (home / "steps.txt").write_text("".join(
+        f"{r.start:.3f} {r.undone:.3f} {r.recovered:.3f} {' + '.join(r.targets)} hold {r.step.hold}\n"
+        for r in result.steps))
 
 
 def _final_state(topology: Topology, result: RunResult) -> None:
