@@ -345,6 +345,9 @@ class ReplicasManager:
                      self.config.brokerName, epoch)
         self.master_epoch = epoch
         self._change_sync_state_set(members, sss_epoch)
+        # The old master's data stops here, before the new epoch's start offset is taken (as
+        # upstream): what the HA client copied later would lie in the new epoch's range.
+        await ha.stop_following()
         if store.epoch_file.last_epoch() >= epoch:
             store.epoch_file.truncate_suffix_by_epoch(epoch)
         store.epoch_file.append(epoch, store.get_max_phy_offset())

@@ -245,13 +245,17 @@ class HAService:
                         local_broker_id=(lambda: self.local_broker_id) if self.controller_mode else None)
 
     # ---------------------------------------------------------------- role changes (controller)
+    async def stop_following(self) -> None:
+        """Stop copying from the master: nothing lands in the commit log from it after this."""
+        if self.client is not None:
+            await self.client.shutdown()
+            self.client = None
+
     async def change_to_master(self) -> None:
         """Stop following; answer SYNC sends from the SyncStateSet's acknowledgements. Slaves
         still connected (this broker stays master in a new epoch) are dropped: they reconnect
         at once and learn the new epoch in the handshake."""
-        if self.client is not None:
-            await self.client.shutdown()
-            self.client = None
+        await self.stop_following()
         for conn in list(self.connections):
             await conn.close()
         self.config.brokerRole = "SYNC_MASTER"
