@@ -120,6 +120,7 @@ class ReplicasManager:
         self._role_lock = asyncio.Lock()
         self._alter_pending = False
         self._reports_started = 0  # ALTER_SYNC_STATE_SET requests sent so far
+        self._expand_not_before = 0.0  # monotonic: a refused expansion is not asked again at once
         self._reports_in_flight = 0
         self.registered = asyncio.Event()
 
@@ -385,6 +386,8 @@ class ReplicasManager:
     def _slave_caught_up(self, broker_id: int) -> None:
         if not self.is_master or broker_id in self.sync_state_set or self._alter_pending:
             return
+        if self.clock.monotonic() < self._expand_not_before:
+            return
         self._alter_pending = True
         members = self.sync_state_set | {broker_id}
         ha = self.broker.ha_service
@@ -422,6 +425,9 @@ class ReplicasManager:
             response = await self._call(Req.CONTROLLER_ALTER_SYNC_STATE_SET, header, body)
         except Exception as exc:
             log.warning("ALTER_SYNC_STATE_SET %s -> %s refused: %s", sorted(self.sync_state_set), sorted(members), exc)
+            # Caught-up checks run on every ack: without a pause a refusal is asked again at once,
+            # hundreds of times a second under load.
+            self._expand_not_before = self.clock.monotonic() + 1.0
             return
         result = p.SyncStateSet.decode(response.body) if response.body else p.SyncStateSet(
             set(members), decode_header(p.AlterSyncStateSetResponseHeader, response.ext_fields).newSyncStateSetEpoch)
