@@ -114,8 +114,21 @@ def _undo(kind: str, proc: Proc) -> None:
     {"kill": proc.restart, "stop": proc.sigcont, "partition": proc.heal}[kind]()
 
 
+HEALTH_KEYS = ("brokerControllerId", "masterBrokerId", "masterAddress", "masterEpoch", "syncStateSet",
+               "syncStateSetEpoch", "haConnectionCount", "commitLogMaxOffset")
+
+
+def broker_states(topology: Topology) -> str:
+    """What each broker says about its role, for a failure message."""
+    return "; ".join(f"{b.name} {b.addr}: " + ", ".join(f"{k}={safe_info(b.addr).get(k)}" for k in HEALTH_KEYS)
+                     for b in topology.brokers)
+
+
 def _wait_recovered(topology: Topology, producer: DriverProcess, after: int, what: str) -> None:
-    wait_until(lambda: healthy_master(topology), RECOVERY_TIMEOUT, 0.3, f"a healthy master after {what}")
+    try:
+        wait_until(lambda: healthy_master(topology), RECOVERY_TIMEOUT, 0.3, f"a healthy master after {what}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; brokers: {broker_states(topology)}") from None
     wait_until(lambda: _acked_count(producer) > after, RECOVERY_TIMEOUT, 0.2, f"a SEND_OK after {what}")
 
 
