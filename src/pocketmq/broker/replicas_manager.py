@@ -119,6 +119,9 @@ class ReplicasManager:
         self._tasks: list[asyncio.Task[None]] = []
         self._role_lock = asyncio.Lock()
         self._alter_pending = False
+        self._reports_started = 0  # ALTER_SYNC_STATE_SET requests sent so far
+        self._expand_not_before = 0.0  # monotonic: a refused expansion is not asked again at once
+        self._reports_in_flight = 0
         self.registered = asyncio.Event()
 
     @property
@@ -282,6 +285,7 @@ class ReplicasManager:
 
     async def sync_broker_metadata(self) -> None:
         """Poll the set's master and SyncStateSet (upstream schedulingSyncBrokerMetadata)."""
+        started, quiet = self._reports_started, self._reports_in_flight == 0
         try:
             response = await self._call(Req.CONTROLLER_GET_REPLICA_INFO,
                                         p.GetReplicaInfoRequestHeader(self.config.brokerName))
@@ -293,6 +297,11 @@ class ReplicasManager:
         header = decode_header(p.GetReplicaInfoResponseHeader, response.ext_fields)
         sss = p.SyncStateSet.decode(response.body) if response.body else p.SyncStateSet()
         epoch = header.masterEpoch or 0
+        if (epoch == self.master_epoch and self.is_master and quiet and self._reports_started == started
+                and sss.syncStateSetEpoch == self.sync_state_set_epoch and self.broker.ha_service is not None):
+            # Read after every ALTER_SYNC_STATE_SET was answered (or failed) and none was sent
+            # since: the controller took none of them, the proposal is void.
+            self.broker.ha_service.clear_proposal()
         if epoch > self.master_epoch:
             if header.masterAddress and header.masterBrokerId is not None:
                 await self.change_broker_role(header.masterBrokerId, header.masterAddress, epoch,
@@ -337,6 +346,9 @@ class ReplicasManager:
                      self.config.brokerName, epoch)
         self.master_epoch = epoch
         self._change_sync_state_set(members, sss_epoch)
+        # The old master's data stops here, before the new epoch's start offset is taken (as
+        # upstream): what the HA client copied later would lie in the new epoch's range.
+        await ha.stop_following()
         if store.epoch_file.last_epoch() >= epoch:
             store.epoch_file.truncate_suffix_by_epoch(epoch)
         store.epoch_file.append(epoch, store.get_max_phy_offset())
@@ -374,8 +386,14 @@ class ReplicasManager:
     def _slave_caught_up(self, broker_id: int) -> None:
         if not self.is_master or broker_id in self.sync_state_set or self._alter_pending:
             return
+        if self.clock.monotonic() < self._expand_not_before:
+            return
         self._alter_pending = True
-        task = asyncio.get_running_loop().create_task(self._report(self.sync_state_set | {broker_id}))
+        members = self.sync_state_set | {broker_id}
+        ha = self.broker.ha_service
+        if ha is not None:
+            ha.mark_synchronizing(members)  # before the request leaves: its answer may be lost
+        task = asyncio.get_running_loop().create_task(self._report(members))
         task.add_done_callback(lambda _t: setattr(self, "_alter_pending", False))
 
     async def check_sync_state_set(self) -> None:
@@ -384,12 +402,22 @@ class ReplicasManager:
         ha = self.broker.ha_service
         assert ha is not None
         shrunk = ha.shrunk_sync_state_set()
-        if shrunk != self.sync_state_set:
+        # Only the unanswered proposal differs: the metadata poll settles it (reporting here
+        # again and again would keep the poll from ever seeing the controller quiet).
+        if shrunk != self.sync_state_set and shrunk != ha.ack_set():
             await self._report(shrunk)
 
     async def _report(self, members: set[int]) -> None:
         if not self.is_master:
             return
+        self._reports_started += 1
+        self._reports_in_flight += 1
+        try:
+            await self._alter(members)
+        finally:
+            self._reports_in_flight -= 1
+
+    async def _alter(self, members: set[int]) -> None:
         header = p.AlterSyncStateSetRequestHeader(self.config.brokerName, self.broker_controller_id, self.master_epoch,
                                                   self.clock.now_ms())
         body = p.SyncStateSet(set(members), self.sync_state_set_epoch).encode()
@@ -397,6 +425,9 @@ class ReplicasManager:
             response = await self._call(Req.CONTROLLER_ALTER_SYNC_STATE_SET, header, body)
         except Exception as exc:
             log.warning("ALTER_SYNC_STATE_SET %s -> %s refused: %s", sorted(self.sync_state_set), sorted(members), exc)
+            # Caught-up checks run on every ack: without a pause a refusal is asked again at once,
+            # hundreds of times a second under load.
+            self._expand_not_before = self.clock.monotonic() + 1.0
             return
         result = p.SyncStateSet.decode(response.body) if response.body else p.SyncStateSet(
             set(members), decode_header(p.AlterSyncStateSetResponseHeader, response.ext_fields).newSyncStateSetEpoch)
@@ -405,4 +436,6 @@ class ReplicasManager:
     def runtime_info(self) -> dict[str, str]:
         return {"controllerMode": "true", "brokerControllerId": str(self.broker_controller_id),
                 "masterEpoch": str(self.master_epoch), "syncStateSet": ",".join(map(str, sorted(self.sync_state_set))),
-                "syncStateSetEpoch": str(self.sync_state_set_epoch)}
+                "syncStateSetEpoch": str(self.sync_state_set_epoch),
+                "masterBrokerId": "" if self.master_broker_id is None else str(self.master_broker_id),
+                "masterAddress": self.master_address or ""}

@@ -58,6 +58,7 @@ class HAClient:
         self.last_read = 0.0
         self._task: asyncio.Task[None] | None = None
         self._retry = asyncio.Event()
+        self._closed = False
 
     def master_address(self) -> str | None:
         return self.config.haMasterAddress or self._master_addr() or None
@@ -66,10 +67,21 @@ class HAClient:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def shutdown(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop for good. Python 3.11's asyncio.wait_for drops a cancellation that arrives as
+        the awaited read ends (the connection reset by a master that is switching role, say):
+        the task would then carry on, reconnecting forever, and a broker becoming master would
+        wait here for ever holding its role lock. So the loop also checks a flag, and the
+        cancellation is repeated until the task has ended."""
+        self._closed = True
+        task = self._task
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            self._retry.set()
+            await asyncio.wait({task}, timeout=0.5)
+        await asyncio.gather(task, return_exceptions=True)
+        self._task = None
 
     def wakeup(self) -> None:
         """Retry now (e.g. the master address just became known)."""
@@ -77,7 +89,7 @@ class HAClient:
 
     async def _run(self) -> None:
         delay = 0.0
-        while True:
+        while not self._closed:
             if delay:
                 self._retry.clear()
                 try:
@@ -85,6 +97,8 @@ class HAClient:
                 except asyncio.TimeoutError:
                     pass
             addr = self.master_address()
+            if self._closed:
+                return
             if not addr:
                 delay = 1.0
                 continue
@@ -182,6 +196,8 @@ class HAClient:
         store = self.store
         while True:
             data = await reader.read(READ_SIZE)
+            if self._closed:  # a cancellation lost on the way (see shutdown): append nothing more
+                raise SlaveError("HA client stopped")
             if not data:
                 if watchdog.fired:
                     raise SlaveError(f"master silent for {self.config.haHousekeepingInterval} ms")

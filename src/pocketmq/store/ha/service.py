@@ -203,6 +203,11 @@ class HAService:
         self.controller_mode = controller_mode
         self.local_broker_id = -1
         self.sync_state_set: set[int] = set()
+        # Members of an ALTER_SYNC_STATE_SET (expansion) sent to the controller and not yet
+        # answered with a newer SyncStateSet: the controller may have taken it (its answer lost),
+        # and may then elect one of them, so they must hold a message before it is acknowledged
+        # (upstream AutoSwitchHAService isSynchronizingSyncStateSet / remoteSyncStateSet).
+        self.proposed_sync_state_set: set[int] = set()
         self.on_slave_caught_up: Callable[[int], None] | None = None
         # allAckInSyncStateSet: consumers see a message only once the SyncStateSet holds it (as
         # upstream, which dispatches only up to the confirm offset); arrival notices wait too.
@@ -240,13 +245,17 @@ class HAService:
                         local_broker_id=(lambda: self.local_broker_id) if self.controller_mode else None)
 
     # ---------------------------------------------------------------- role changes (controller)
+    async def stop_following(self) -> None:
+        """Stop copying from the master: nothing lands in the commit log from it after this."""
+        if self.client is not None:
+            await self.client.shutdown()
+            self.client = None
+
     async def change_to_master(self) -> None:
         """Stop following; answer SYNC sends from the SyncStateSet's acknowledgements. Slaves
         still connected (this broker stays master in a new epoch) are dropped: they reconnect
         at once and learn the new epoch in the handshake."""
-        if self.client is not None:
-            await self.client.shutdown()
-            self.client = None
+        await self.stop_following()
         for conn in list(self.connections):
             await conn.close()
         self.config.brokerRole = "SYNC_MASTER"
@@ -361,8 +370,25 @@ class HAService:
                 future.set_result(True)
 
     # ------------------------------------------------------------ SyncStateSet (controller)
+    def ack_set(self) -> set[int]:
+        """The replicas whose acks count: the SyncStateSet, and while an expansion is being
+        proposed to the controller, its new members too (the union, as upstream)."""
+        return self.sync_state_set | self.proposed_sync_state_set
+
+    def mark_synchronizing(self, members: set[int]) -> None:
+        """An ALTER_SYNC_STATE_SET to ``members`` is about to be sent: count them from now on."""
+        self.proposed_sync_state_set |= set(members)
+
+    def clear_proposal(self) -> None:
+        """The controller's SyncStateSet, read after every proposal was answered, is still the
+        one we have: no proposal was taken."""
+        if self.proposed_sync_state_set:
+            self.proposed_sync_state_set = set()
+            self.notify_transfer_some(0)
+
     def _member_connections(self) -> list[HAConnection]:
-        return [c for c in self.connections if c.broker_id in self.sync_state_set and c.broker_id != self.local_broker_id]
+        members = self.ack_set()
+        return [c for c in self.connections if c.broker_id in members and c.broker_id != self.local_broker_id]
 
     def in_sync_replicas(self) -> int:
         """Replicas of the SyncStateSet holding data now: the master and its connected members."""
@@ -371,7 +397,7 @@ class HAService:
     def needed_acks(self) -> int:
         """Replicas (master included) that must hold a message before SEND_OK."""
         if self.config.allAckInSyncStateSet:
-            return max(1, len(self.sync_state_set))
+            return max(1, len(self.ack_set()))
         return max(1, self.config.inSyncReplicas)
 
     def confirmed_offset(self) -> int:
@@ -383,7 +409,7 @@ class HAService:
         for conn in self._member_connections():
             best[conn.broker_id] = max(best.get(conn.broker_id, -1), conn.slave_ack_offset)
         if self.config.allAckInSyncStateSet:
-            members = self.sync_state_set - {self.local_broker_id}
+            members = self.ack_set() - {self.local_broker_id}
             return min((best.get(m, -1) for m in members), default=self.store.get_max_phy_offset())
         acks = sorted(best.values(), reverse=True)
         return acks[need - 1] if len(acks) >= need else -1
@@ -410,21 +436,23 @@ class HAService:
         now = self.clock.monotonic()
         limit = self.config.haMaxTimeSlaveNotCatchup / 1000
         keep = {self.local_broker_id}
-        for member in self.sync_state_set:
+        for member in self.ack_set():
             conns = [c for c in self.connections if c.broker_id == member]
             if any(c.last_caught_up and now - c.last_caught_up <= limit for c in conns):
                 keep.add(member)
         return keep
 
     def set_sync_state_set(self, members: set[int]) -> None:
+        """The controller's answer (a newer SyncStateSet): it replaces any proposal."""
         self.sync_state_set = set(members)
+        self.proposed_sync_state_set = set()
         self.notify_transfer_some(0)
 
     def read_gate_active(self) -> bool:
         """Reads stop at the confirm offset: a controller-mode master acknowledging sends only
         once every SyncStateSet member holds them (readUnCommitted=true turns it off)."""
         return (self.controller_mode and self.config.allAckInSyncStateSet and not self.config.readUnCommitted
-                and self.config.brokerRole != "SLAVE" and len(self.sync_state_set) > 1)
+                and self.config.brokerRole != "SLAVE" and len(self.ack_set()) > 1)
 
     def read_limit(self) -> int | None:
         """The commit-log offset consumers may read up to (None: no limit)."""

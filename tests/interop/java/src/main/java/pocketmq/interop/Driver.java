@@ -7,6 +7,8 @@
  *                      [--tags TAG] [--keys PREFIX] [--body TEMPLATE] [--body-size N]
  *                      [--prop k=v ...] [--delay-level L] [--batch-size N] [--group G]
  *                      [--linger-ms MS]  (stay connected after sending; prints {"event":"lingering"})
+ *                      [--threads N]  (sync mode: N threads share the N message indexes, each
+ *                      send waits for its answer; the nemesis suite's 8-thread producer)
  *   push-consume       --topic T [--group G] [--expr '*'] [--sql] [--model clustering|broadcasting]
  *                      [--count N] [--timeout SECONDS] [--from first|last] [--orderly]
  *                      [--reconsume-once] [--max-reconsume N]
@@ -26,12 +28,13 @@
  * Common: --namesrv ADDR (default 127.0.0.1:9876), --vip true|false (sendMessageWithVIPChannel,
  * the client default is true), --send-timeout MS, --access-key AK --secret-key SK (sign every
  * request with AclClientRPCHook(new SessionCredentials(AK, SK)), as ACL users do), --tls true
- * (setUseTLS: TLS to name servers and brokers, server certificates not checked, as upstream).
+ * (setUseTLS: TLS to name servers and brokers, server certificates not checked, as upstream),
+ * --poll-namesrv-ms MS (pollNameServerInterval, the route refresh; client default 30000).
  *
  * "{i}" in --body, --keys and --prop values is replaced by the message index. Events:
  *   {"event":"send", "i":.., "status":.., "msgId":.., "offsetMsgId":.., "topic":..,
- *    "brokerName":.., "queueId":.., "queueOffset":..}      (oneway: status "ONEWAY")
- *   {"event":"send-error", "i":.., "error":..}
+ *    "brokerName":.., "queueId":.., "queueOffset":.., "t": epoch ms}   (oneway: status "ONEWAY")
+ *   {"event":"send-error", "i":.., "error":.., "t": epoch ms}
  *   {"event":"started"}   consumer is running (tests may produce after this)
  *   {"event":"msg", "topic":.., "tags":.., "keys":.., "body":.., "bodySize":.., "properties":{..},
  *    "queueId":.., "queueOffset":.., "msgId":.., "offsetMsgId":.., "reconsumeTimes":.., ...}
@@ -251,7 +254,7 @@ public final class Driver {
         MessageQueue mq = r.getMessageQueue();
         return ev("send", "i", i, "status", r.getSendStatus().name(), "msgId", r.getMsgId(),
             "offsetMsgId", r.getOffsetMsgId(), "topic", mq.getTopic(), "brokerName", mq.getBrokerName(),
-            "queueId", mq.getQueueId(), "queueOffset", r.getQueueOffset());
+            "queueId", mq.getQueueId(), "queueOffset", r.getQueueOffset(), "t", System.currentTimeMillis());
     }
 
     /** The ACL signing hook for --access-key/--secret-key, or null (unsigned requests). */
@@ -275,6 +278,7 @@ public final class Driver {
         producer.setRetryTimesWhenSendAsyncFailed(a.getInt("retry", 2));
         producer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
         producer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
+        producer.setPollNameServerInterval(a.getInt("poll-namesrv-ms", producer.getPollNameServerInterval()));
         producer.start();
         int failed = 0;
         try {
@@ -293,6 +297,10 @@ public final class Driver {
             }
             switch (mode) {
                 case "sync":
+                    if (a.getInt("threads", 1) > 1) {
+                        failed = produceThreaded(producer, a, topic, count, target);
+                        break;
+                    }
                     for (int i = 0; i < count; i++) {
                         try {
                             Message m = buildMessage(a, topic, i);
@@ -402,6 +410,34 @@ public final class Driver {
         return failed == 0 ? 0 : 2;
     }
 
+    /** Sync sends from --threads threads sharing indexes 0..count-1; returns the failures. */
+    static int produceThreaded(DefaultMQProducer producer, Args a, String topic, int count, MessageQueue target)
+        throws InterruptedException {
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger failed = new AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < a.getInt("threads", 1); t++) {
+            Thread thread = new Thread(() -> {
+                for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
+                    try {
+                        Message m = buildMessage(a, topic, i);
+                        SendResult r = target == null ? producer.send(m) : producer.send(m, target);
+                        emit(sendEvent(i, r));
+                    } catch (Exception e) {
+                        failed.incrementAndGet();
+                        emit(ev("send-error", "i", i, "error", errorText(e), "t", System.currentTimeMillis()));
+                    }
+                }
+            }, "producer-" + t);
+            thread.start();
+            threads.add(thread);
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        return failed.get();
+    }
+
     // ---- consume ------------------------------------------------------------------------
 
     static Map<String, Object> msgEvent(MessageExt m) {
@@ -414,7 +450,7 @@ public final class Driver {
             "commitLogOffset", m.getCommitLogOffset(), "reconsumeTimes", m.getReconsumeTimes(),
             "bornTimestamp", m.getBornTimestamp(), "storeTimestamp", m.getStoreTimestamp(),
             "bornHost", String.valueOf(m.getBornHost()), "storeHost", String.valueOf(m.getStoreHost()),
-            "sysFlag", m.getSysFlag(), "bodyCRC", m.getBodyCRC());
+            "sysFlag", m.getSysFlag(), "bodyCRC", m.getBodyCRC(), "t", System.currentTimeMillis());
     }
 
     static String offsetMsgIdOf(MessageExt m) {
@@ -446,6 +482,7 @@ public final class Driver {
         consumer.setMaxReconsumeTimes(a.getInt("max-reconsume", 16));
         consumer.setVipChannelEnabled(Boolean.parseBoolean(a.get("vip", "true")));
         consumer.setUseTLS(Boolean.parseBoolean(a.get("tls", "false")));
+        consumer.setPollNameServerInterval(a.getInt("poll-namesrv-ms", consumer.getPollNameServerInterval()));
         consumer.setConsumeThreadMin(2);
         consumer.setConsumeThreadMax(4);
         consumer.setHeartbeatBrokerInterval(a.getInt("heartbeat-ms", 30000));
