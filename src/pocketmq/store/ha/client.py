@@ -45,8 +45,10 @@ class SlaveError(Exception):
 class HAClient:
     def __init__(self, store: "MessageStore", config: MessageStoreConfig,
                  master_addr: Callable[[], str | None], ssl_context: ssl.SSLContext | None = None,
-                 local_broker_id: Callable[[], int] | None = None) -> None:
+                 local_broker_id: Callable[[], int] | None = None,
+                 on_confirm: Callable[[int], None] | None = None) -> None:
         self.store = store
+        self.on_confirm = on_confirm  # controller mode: the master's confirm offset, as it comes
         # Controller mode: exchange epochs with the master and truncate before streaming.
         self.local_broker_id = local_broker_id
         self.master_epochs: list[EpochEntry] = []
@@ -125,6 +127,8 @@ class HAClient:
             return False
         log.info("HA client: connected to master %s, slave max offset %d", addr, self.store.get_max_phy_offset())
         self.connected_to = addr
+        if self.on_confirm is not None:  # a new connection (maybe a new master): forget the old word
+            self.on_confirm(-1)
         self.last_read = time.monotonic()
         heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat(writer, addr))
         try:
@@ -184,7 +188,7 @@ class HAClient:
                 epoch_file.append(entry.epoch, entry.start_offset)
 
     async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        blocks = BlockReader()
+        blocks = BlockReader(with_confirm=self.local_broker_id is not None)
         watchdog = IdleWatchdog(self.config.haHousekeepingInterval / 1000, writer.transport.abort)
         try:
             await self._apply_blocks(reader, writer, blocks, watchdog)
@@ -212,6 +216,8 @@ class HAClient:
                     self._adopt_epochs(offset + len(body))
                 if body and not store.append_to_commit_log(offset, body):
                     raise SlaveError(f"cannot append {len(body)} bytes at {offset}")
+            if blocks.confirm_offset >= 0 and self.on_confirm is not None:
+                self.on_confirm(min(blocks.confirm_offset, store.get_max_phy_offset()))
             current = store.get_max_phy_offset()
             if current > self.reported_offset:
                 self.reported_offset = current

@@ -74,25 +74,32 @@ class OffsetReader:
 
 
 class BlockReader:
-    """Slave side: turns the master's byte stream into ``(offset, data)`` blocks."""
+    """Slave side: turns the master's byte stream into ``(offset, data)`` blocks. In controller
+    mode (``with_confirm``) each header also carries the master's confirm offset, kept in
+    ``confirm_offset`` (the newest seen; -1 before the first)."""
 
-    def __init__(self, max_block: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, max_block: int = 64 * 1024 * 1024, with_confirm: bool = False) -> None:
         self._buf = bytearray()
         self._max_block = max_block
+        self._header = CTL_HEADER if with_confirm else HEADER
+        self.confirm_offset = -1
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         buf = self._buf
         buf += data
         blocks: list[tuple[int, bytes]] = []
         pos = 0
-        while len(buf) - pos >= HEADER_SIZE:
-            offset, size = HEADER.unpack_from(buf, pos)
-            if offset < 0 or size < 0 or size > self._max_block:
-                raise ProtocolError(f"bad block header offset={offset} size={size}")
-            end = pos + HEADER_SIZE + size
+        header = self._header
+        while len(buf) - pos >= header.size:
+            offset, size, *confirm = header.unpack_from(buf, pos)
+            if offset < 0 or size < 0 or size > self._max_block or (confirm and confirm[0] < -1):
+                raise ProtocolError(f"bad block header offset={offset} size={size} {confirm}")
+            end = pos + header.size + size
             if len(buf) < end:
                 break
-            blocks.append((offset, bytes(buf[pos + HEADER_SIZE:end])))
+            blocks.append((offset, bytes(buf[pos + header.size:end])))
+            if confirm:
+                self.confirm_offset = max(self.confirm_offset, confirm[0])
             pos = end
         if pos:
             del buf[:pos]
@@ -109,6 +116,16 @@ class BlockReader:
 # [epoch(4) startOffset(8)] + masterMaxOffset(8)``. The slave then cuts its log back to the last
 # point both histories share and reports its offset as usual. (Upstream's AutoSwitchHAClient
 # does the same job with its own handshake frames; both ends here are PocketMQ brokers.)
+# After the handshake every block header also carries the master's confirm offset
+# (``[offset: 8][size: 4][confirm: 8]``, as upstream's AutoSwitchHAConnection transfer header),
+# so a slave serves consumers only what the whole SyncStateSet holds.
+CTL_HEADER = struct.Struct(">qiq")
+
+
+def encode_ctl_header(offset: int, size: int, confirm: int) -> bytes:
+    return CTL_HEADER.pack(offset, size, confirm)
+
+
 EPOCH_MAGIC = b"PMQ-HA-EPOCH\x01"
 _BROKER_ID = struct.Struct(">q")
 _COUNT = struct.Struct(">i")

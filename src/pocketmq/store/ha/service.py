@@ -36,7 +36,7 @@ from pocketmq.config import MessageStoreConfig
 from pocketmq.store.ha.client import HAClient
 from pocketmq.store.ha.protocol import (
     NONCE_SIZE, PROOF_SIZE, SLAVE_HELLO_SIZE, OffsetReader, ProtocolError, auth_challenge, decode_slave_hello,
-    encode_header, encode_master_epochs, proof_ok,
+    encode_ctl_header, encode_header, encode_master_epochs, proof_ok,
 )
 from pocketmq.store.results import PutMessageStatus
 
@@ -64,6 +64,7 @@ class HAConnection:
         self.broker_id = -1  # controller mode: the slave's brokerId from the epoch handshake
         self.last_caught_up = 0.0  # monotonic time the slave last held all the master had
         self._caught_mark: tuple[int, float] | None = None
+        self.sent_confirm = -1  # controller mode: the confirm offset this slave last heard
         self.wake = Wakeup()
         self._task: asyncio.Task[None] | None = None
 
@@ -82,12 +83,16 @@ class HAConnection:
                     else:
                         log.error("HA connection %s failed", self.addr, exc_info=exc)
         finally:
+            # Forget the connection before awaiting anything: a cancellation arriving during the
+            # gather below (a role change closing every connection) must not leave a dead
+            # connection counted as an attached slave (found by the nemesis suite: three HA
+            # connections for two slaves, for good).
+            self.service.remove_connection(self)
+            self.writer.close()
+            log.info("HA connection to slave %s closed (acked %d)", self.addr, self.slave_ack_offset)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.writer.close()
-            self.service.remove_connection(self)
-            log.info("HA connection to slave %s closed (acked %d)", self.addr, self.slave_ack_offset)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -133,6 +138,16 @@ class HAConnection:
                 self.wake.set()
             self.service.notify_transfer_some(offset)
 
+    def _header(self, size: int) -> bytes:
+        if not self.service.controller_mode:
+            return encode_header(self.next_transfer_from, size)
+        self.sent_confirm = self.service.confirm_for_slaves()
+        return encode_ctl_header(self.next_transfer_from, size, self.sent_confirm)
+
+    def _confirm_behind(self) -> bool:
+        """Controller mode: the confirm offset moved since this slave last heard it."""
+        return self.service.controller_mode and self.sent_confirm != self.service.confirm_for_slaves()
+
     async def _write_loop(self) -> None:
         service = self.service
         store = service.store
@@ -157,7 +172,7 @@ class HAConnection:
                 size = min(len(data), batch)
                 chunk = bytes(data[:size])
                 data.release()
-                writer.write(encode_header(self.next_transfer_from, size) + chunk)
+                writer.write(self._header(size) + chunk)
                 self.next_transfer_from += size
                 last_write = time.monotonic()
                 await writer.drain()
@@ -171,8 +186,8 @@ class HAConnection:
                 self.last_caught_up = now  # idle and the slave holds it all
                 if self.broker_id not in service.sync_state_set:
                     service.notify_transfer_some(self.slave_ack_offset)
-            if time.monotonic() - last_write > heartbeat:
-                writer.write(encode_header(self.next_transfer_from, 0))
+            if time.monotonic() - last_write > heartbeat or self._confirm_behind():
+                writer.write(self._header(0))
                 last_write = time.monotonic()
                 await writer.drain()
             self.wake.clear()
@@ -212,6 +227,9 @@ class HAService:
         # allAckInSyncStateSet: consumers see a message only once the SyncStateSet holds it (as
         # upstream, which dispatches only up to the confirm offset); arrival notices wait too.
         self._pending_notices: collections.deque[tuple[int, tuple[object, ...]]] = collections.deque()
+        self._confirm_told = -1  # the confirm offset the slaves were last woken for
+        # As a slave: the confirm offset the master last sent (-1: none yet, nothing served).
+        self.master_confirm_offset = -1
         if config.brokerRole == "SLAVE" and not controller_mode:  # controller mode: when told whom
             self.client = self._new_client()
 
@@ -242,7 +260,8 @@ class HAService:
 
     def _new_client(self) -> HAClient:
         return HAClient(self.store, self.config, self._master_addr, self._ssl_client,
-                        local_broker_id=(lambda: self.local_broker_id) if self.controller_mode else None)
+                        local_broker_id=(lambda: self.local_broker_id) if self.controller_mode else None,
+                        on_confirm=self._on_master_confirm)
 
     # ---------------------------------------------------------------- role changes (controller)
     async def stop_following(self) -> None:
@@ -258,11 +277,13 @@ class HAService:
         await self.stop_following()
         for conn in list(self.connections):
             await conn.close()
+        self._confirm_told = -1
         self.config.brokerRole = "SYNC_MASTER"
         self.store.replication_waiter = self.wait_for_replication
 
     async def change_to_slave(self) -> None:
         """Drop the slaves and pending SYNC sends; follow the master at ``master_addr()``."""
+        self.master_confirm_offset = -1  # nothing served until the new master says what is confirmed
         self.config.brokerRole = "SLAVE"
         self._pending_notices.clear()
         if self.store.replication_waiter == self.wait_for_replication:
@@ -360,6 +381,9 @@ class HAService:
             offset = self.confirmed_offset()
             self._release_notices(offset)
             self._check_caught_up()
+            if offset > self._confirm_told:  # let the slaves' read limits follow
+                self._confirm_told = offset
+                self.wakeup_all()
         if offset <= self.push2slave_max_offset:
             return
         self.push2slave_max_offset = offset
@@ -451,12 +475,26 @@ class HAService:
     def read_gate_active(self) -> bool:
         """Reads stop at the confirm offset: a controller-mode master acknowledging sends only
         once every SyncStateSet member holds them (readUnCommitted=true turns it off)."""
-        return (self.controller_mode and self.config.allAckInSyncStateSet and not self.config.readUnCommitted
-                and self.config.brokerRole != "SLAVE" and len(self.ack_set()) > 1)
+        return (self._gated_mode() and self.config.brokerRole != "SLAVE" and len(self.ack_set()) > 1)
+
+    def _gated_mode(self) -> bool:
+        return self.controller_mode and self.config.allAckInSyncStateSet and not self.config.readUnCommitted
 
     def read_limit(self) -> int | None:
-        """The commit-log offset consumers may read up to (None: no limit)."""
+        """The commit-log offset consumers may read up to (None: no limit). A slave in gated
+        mode serves only what its master said the whole SyncStateSet holds: what lies beyond
+        may be cut away by the next election, and a consumer that read it would skip the
+        messages later stored at those queue offsets."""
+        if self._gated_mode() and self.config.brokerRole == "SLAVE":
+            return self.master_confirm_offset
         return self.confirmed_offset() if self.read_gate_active() else None
+
+    def confirm_for_slaves(self) -> int:
+        """What a slave may serve: the confirm offset while reads are gated, else all we have."""
+        return self.confirmed_offset() if self.read_gate_active() else self.store.get_max_phy_offset()
+
+    def _on_master_confirm(self, confirm: int) -> None:
+        self.master_confirm_offset = confirm
 
     def _release_notices(self, confirmed: int) -> None:
         pending = self._pending_notices
