@@ -32,11 +32,13 @@ class BrokerHeartbeatManager:
         self.clock = clock
         self.table: dict[BrokerIdentity, BrokerLiveInfo] = {}
         self.channels: dict[BrokerIdentity, Any] = {}
+        self.heard: set[BrokerIdentity] = set()  # every broker that sent a heartbeat since start
 
     def on_heartbeat(self, cluster: str, broker_name: str, broker_addr: str, broker_id: int,
                      timeout_ms: int | None, channel: Any, epoch: int | None, max_offset: int | None,
                      confirm_offset: int | None, election_priority: int | None) -> None:
         key = BrokerIdentity(cluster, broker_name, broker_id)
+        self.heard.add(key)
         now = self.clock.monotonic()
         real_epoch = -1 if epoch is None else epoch
         real_max = -1 if max_offset is None else max_offset

@@ -240,3 +240,34 @@ def test_a_just_started_controller_waits_one_heartbeat_timeout_before_replacing_
         assert (await replica(manager)).masterBrokerId == 2
     run(first, tmp_path)
     run(restarted, tmp_path)
+
+
+def test_a_just_started_controller_keeps_an_unheard_master_when_a_slave_asks_for_an_election(tmp_path: Path) -> None:
+    """Found by the nemesis suite: a restarted controller elected the slave that asked 0.8 s
+    after start, while the master was serving and its first heartbeat had not arrived yet."""
+    async def first(manager: ControllerManager, clock: ManualClock) -> None:
+        await join(manager, 1)
+        await join(manager, 2)
+        await elect(manager, 1)
+        await manager.alter_sync_state_set(p.AlterSyncStateSetRequestHeader(SET, 1, 1), p.SyncStateSet({1, 2}, 1))
+
+    async def restarted(manager: ControllerManager, clock: ManualClock) -> None:
+        heartbeat(manager, 2)
+        kept = await elect(manager, 2)
+        assert kept.code == Code.CONTROLLER_MASTER_STILL_EXIST and kept.header.masterBrokerId == 1
+        clock.advance(10_001)  # one heartbeat timeout later the master has had its chance
+        heartbeat(manager, 2)
+        moved = await elect(manager, 2)
+        assert moved.code == SUCCESS and (moved.header.masterBrokerId, moved.header.masterEpoch) == (2, 2)
+
+    async def heard_then_gone(manager: ControllerManager, clock: ManualClock) -> None:
+        master = FakeChannel()
+        heartbeat(manager, 1, channel=master)
+        heartbeat(manager, 2)
+        manager.on_connection_closed(master)  # heard since start, then gone: no grace for it
+        await asyncio.sleep(0.05)
+        assert (await replica(manager)).masterBrokerId == 2
+    run(first, tmp_path / "a")
+    run(restarted, tmp_path / "a")
+    run(first, tmp_path / "b")
+    run(heard_then_gone, tmp_path / "b")
