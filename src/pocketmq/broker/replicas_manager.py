@@ -349,9 +349,7 @@ class ReplicasManager:
         # The old master's data stops here, before the new epoch's start offset is taken (as
         # upstream): what the HA client copied later would lie in the new epoch's range.
         await ha.stop_following()
-        if store.epoch_file.last_epoch() >= epoch:
-            store.epoch_file.truncate_suffix_by_epoch(epoch)
-        store.epoch_file.append(epoch, store.get_max_phy_offset())
+        store.epoch_file.begin_epoch_as_master(epoch, store.get_max_phy_offset())
         await ha.change_to_master()
         store.set_role("SYNC_MASTER")
         self.master_broker_id = self.broker_controller_id

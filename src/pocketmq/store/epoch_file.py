@@ -166,6 +166,20 @@ class EpochFile:
             os.close(fd)
         self.entries.append(entry)
 
+    def begin_epoch_as_master(self, epoch: int, max_offset: int) -> None:
+        """This broker is master of ``epoch``: its writes of that epoch start at ``max_offset``,
+        unless the file already starts that epoch. Only the master of an epoch records it
+        first, so an entry of ``epoch`` here means this broker was its master already (it
+        restarted and the controller kept it): moving the start forward would make every replica
+        that holds the epoch's earlier data look divergent and drop its whole log (found by the
+        nemesis suite). Entries of later epochs are dropped, as upstream's changeToMaster does."""
+        last = self.last_entry()
+        if last is not None and last.epoch == epoch:
+            return
+        if self.last_epoch() >= epoch:
+            self.truncate_suffix_by_epoch(epoch)
+        self.append(epoch, max_offset)
+
     def truncate_suffix_by_offset(self, offset: int) -> None:
         """Drop the entries starting at or after ``offset`` (the log is cut there)."""
         keep = [e for e in self.entries if e.start_offset < offset]

@@ -142,3 +142,20 @@ def test_consistent_point_as_upstream():
     # Same epoch, different start: not the same history.
     assert find_consistent_point([EpochEntry(1, 10)], 500, master, 5000) == -1
     assert find_consistent_point([], 0, master, 5000) == -1
+
+
+def test_a_master_restarted_in_its_own_epoch_keeps_where_that_epoch_began(tmp_path):
+    f = reopened(tmp_path)
+    f.append(1, 0)
+    f.begin_epoch_as_master(1, 2_982_960)  # restarted; the controller kept it master of epoch 1
+    assert reopened(tmp_path).entries == [EpochEntry(1, 0)]
+    f.begin_epoch_as_master(3, 4096)
+    assert f.entries == [EpochEntry(1, 0), EpochEntry(3, 4096)]
+    f.append(4, 8192)  # copied from a master of epoch 4 that this broker's controller forgot
+    f.begin_epoch_as_master(4, 9000)
+    assert f.entries[-1] == EpochEntry(4, 8192)
+    g = reopened(tmp_path / "other")
+    g.append(2, 0)
+    g.append(5, 100)
+    g.begin_epoch_as_master(3, 200)  # later epochs than the one given are dropped, as upstream
+    assert g.entries == [EpochEntry(2, 0), EpochEntry(3, 200)]
