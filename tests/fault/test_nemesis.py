@@ -11,8 +11,7 @@ Two shapes: one controller on its file store, and (for half the time) an etcd wi
 on it, where a "controller" fault hits one of the two. NEMESIS_SEED replays a run, NEMESIS_SECONDS
 sets how long faults are injected (default 80 s; `make chaos` runs 600 s), NEMESIS_POLL_NAMESRV_MS
 the clients' route refresh (pollNameServerInterval, default here 5000; the client's is 30000).
-NEMESIS_STRICT=1 (set by `make chaos`) fails on acknowledged messages the consumer never got,
-which is an open bug; without it such a run is reported as xfail with the seed and keys."""
+Every acknowledged message must also have been consumed."""
 
 from __future__ import annotations
 
@@ -106,11 +105,4 @@ def test_nemesis_kill_stop_partition_loses_nothing(tmp_path: Path, root_netns, s
     assert all(e == entries[0] for e in entries), f"seed {seed}: epoch files differ: {result.epoch_entries}"
     assert len(result.steps) >= 2 and len(result.acks) > 200
     not_consumed = checker.lost(result.acks, set(result.consumed))
-    if not_consumed:
-        message = f"seed {seed}: {len(not_consumed)} acknowledged keys never consumed: {not_consumed[:10]}"
-        if os.environ.get("NEMESIS_STRICT") != "1":
-            # Open bug, see bench/README.md "Nemesis": a consumer read a message that was never
-            # acknowledged and was cut off at the next failover, then skipped the acknowledged
-            # ones written at the same queue offsets. `make chaos` (NEMESIS_STRICT=1) fails on it.
-            pytest.xfail(f"open bug: {message}")
-        raise AssertionError(message)
+    assert not not_consumed, f"seed {seed}: {len(not_consumed)} acknowledged keys never consumed: {not_consumed[:10]}"
