@@ -190,6 +190,9 @@ def test_two_managers_deciding_from_the_same_revision_elect_once(etcd) -> None:
                                       self_address=f"127.0.0.1:{9878 + i}", clock=clock) for i in range(2)]
         for manager in managers:
             await manager.start(run_scans=False)
+        # Past the start-up grace, in which a master not heard from yet still counts as alive.
+        clock.advance(p.DEFAULT_BROKER_CHANNEL_EXPIRED_TIME_MS + 1)
+        for manager in managers:
             for broker_id, offset in ((2, 100), (3, 200)):  # broker 1 (the master) sends nothing: dead
                 manager.on_heartbeat(p.BrokerHeartbeatRequestHeader(CLUSTER, f"127.0.0.1:{30900 + broker_id}",
                                                                     "broker-x", broker_id, 1, offset), None)

@@ -106,7 +106,7 @@ class PullProcessor:
         self.hold_service = PullHoldService()
         self._groups_served_before_heartbeat: set[str] = set()
 
-    async def process(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+    async def process(self, request: RemotingCommand, channel: Connection) -> RemotingCommand | None:
         header = decode_header(PullMessageRequestHeader, request.ext_fields)
         response = self._pull(request, header, allow_suspend=True)
         if isinstance(response, RemotingCommand):
@@ -115,6 +115,8 @@ class PullProcessor:
         request.suspended = True  # the rpc latency histogram's is_long_polling
         await self.hold_service.hold(header.topic, header.queueId, header.queueOffset, tag_codes_of(subscription),
                                      hold_ms / 1000)
+        if not channel.is_open:  # the consumer went away while its pull was held: nobody to read for
+            return None
         again = self._pull(request, header, allow_suspend=False)
         assert isinstance(again, RemotingCommand)
         return again
