@@ -89,7 +89,7 @@ def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_maste
     (truncates, replicates them, copies the new master's timer checkpoint, or not yet) and is
     promoted in its turn: it must deliver the new master's timer messages, not skip them as ones
     its own old checkpoint (or delay offsets) proved delivered."""
-    from test_truncation_failover import restart, sync_state_set_size
+    from test_truncation_failover import restart, restart_and_elect, sync_state_set_size
 
     fast = {"haMaxTimeSlaveNotCatchup": 2000, "checkSyncStateSetPeriod": 500}
     namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, extra=fast,
@@ -115,12 +115,7 @@ def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_maste
                30, 0.2, "A's timer checkpoint past its five timer messages")
     a.kill()
 
-    restarted = [restart(b, namesrv, controller, procs, fast) for b in others]
-    new_addr = wait_until(lambda: (lambda x: x if x and x != master_addr else None)(route_master(namesrv)),
-                          60, 0.1, "a new master in the route (unclean)")
-    b = next(x for x in restarted if x.addr == new_addr)
-    c = next(x for x in restarted if x is not b)
-    wait_until(lambda: sync_state_set_size(b.addr) == 2, 60, 0.2, "C in B's SyncStateSet")
+    b, c = restart_and_elect(others, master_addr, namesrv, controller, procs, fast)
     due: dict[str, int] = {}
     now = int(time.time() * 1000)
     for i in range(5):  # the same timer-queue offsets 0..4 as A's

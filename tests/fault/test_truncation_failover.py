@@ -48,6 +48,19 @@ def restart(old: Broker, namesrv: str, controller: str, procs: list, extra: dict
     return broker
 
 
+def restart_and_elect(others: list[Broker], old_master: str, namesrv: str, controller: str, procs: list,
+                      extra: dict[str, object] | None = None) -> tuple[Broker, Broker]:
+    """Restart the two brokers that are not the (dead) old master; returns (B, C) once the
+    controller made B master in the route and C joined B's SyncStateSet."""
+    restarted = [restart(b, namesrv, controller, procs, extra) for b in others]
+    new_addr = wait_until(lambda: (lambda x: x if x and x != old_master else None)(route_master(namesrv)),
+                          60, 0.1, "a new master in the route")
+    b = next(x for x in restarted if x.addr == new_addr)
+    c = next(x for x in restarted if x is not b)
+    wait_until(lambda: sync_state_set_size(b.addr) == 2, 60, 0.2, "C in the new master's SyncStateSet")
+    return b, c
+
+
 def keys_on(addr: str) -> set[bytes]:
     return {m.body for qid in range(4) for m in pull_all(addr, TOPIC, qid, timeout=3.0)}
 
@@ -86,12 +99,7 @@ def test_kill_new_master_during_rejoining_slaves_truncation(tmp_path: Path, proc
     a.kill()
 
     # B (whichever the controller elects) becomes master; C catches up and joins its SyncStateSet.
-    restarted = [restart(b, namesrv, controller, procs, files) for b in others]
-    new_addr = wait_until(lambda: (lambda x: x if x and x != master_addr else None)(route_master(namesrv)),
-                          60, 0.1, "a new master in the route")
-    b = next(x for x in restarted if x.addr == new_addr)
-    c = next(x for x in restarted if x is not b)
-    wait_until(lambda: sync_state_set_size(b.addr) == 2, 60, 0.2, "C in the new master's SyncStateSet")
+    b, c = restart_and_elect(others, master_addr, namesrv, controller, procs, files)
     for i in range(20):
         assert send_raw(b.addr, TOPIC, f"on-b-{i}".encode()).code == 0
         acked.add(f"on-b-{i}".encode())

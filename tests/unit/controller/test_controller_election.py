@@ -71,6 +71,14 @@ async def replica(manager: ControllerManager) -> p.GetReplicaInfoResponseHeader:
     return info.header
 
 
+async def master_1_with_slave_2(manager: ControllerManager, clock: ManualClock) -> None:
+    """A set whose master is brokerId 1 with brokerId 2 in its SyncStateSet (before a restart)."""
+    await join(manager, 1)
+    await join(manager, 2)
+    await elect(manager, 1)
+    await manager.alter_sync_state_set(p.AlterSyncStateSetRequestHeader(SET, 1, 1), p.SyncStateSet({1, 2}, 1))
+
+
 def test_first_election_takes_the_requester_and_ids_are_handed_out_in_order(tmp_path: Path) -> None:
     async def test(manager: ControllerManager, clock: ManualClock) -> None:
         await join(manager, 1)
@@ -224,12 +232,6 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_a_just_started_controller_waits_one_heartbeat_timeout_before_replacing_masters(tmp_path: Path) -> None:
-    async def first(manager: ControllerManager, clock: ManualClock) -> None:
-        await join(manager, 1)
-        await join(manager, 2)
-        await elect(manager, 1)
-        await manager.alter_sync_state_set(p.AlterSyncStateSetRequestHeader(SET, 1, 1), p.SyncStateSet({1, 2}, 1))
-
     async def restarted(manager: ControllerManager, clock: ManualClock) -> None:
         heartbeat(manager, 2)  # the slave's heartbeat arrives before the master's
         await manager.scan_inactive_masters()
@@ -238,19 +240,13 @@ def test_a_just_started_controller_waits_one_heartbeat_timeout_before_replacing_
         heartbeat(manager, 2)
         await manager.scan_inactive_masters()
         assert (await replica(manager)).masterBrokerId == 2
-    run(first, tmp_path)
+    run(master_1_with_slave_2, tmp_path)
     run(restarted, tmp_path)
 
 
 def test_a_just_started_controller_keeps_an_unheard_master_when_a_slave_asks_for_an_election(tmp_path: Path) -> None:
     """Found by the nemesis suite: a restarted controller elected the slave that asked 0.8 s
     after start, while the master was serving and its first heartbeat had not arrived yet."""
-    async def first(manager: ControllerManager, clock: ManualClock) -> None:
-        await join(manager, 1)
-        await join(manager, 2)
-        await elect(manager, 1)
-        await manager.alter_sync_state_set(p.AlterSyncStateSetRequestHeader(SET, 1, 1), p.SyncStateSet({1, 2}, 1))
-
     async def restarted(manager: ControllerManager, clock: ManualClock) -> None:
         heartbeat(manager, 2)
         kept = await elect(manager, 2)
@@ -267,7 +263,7 @@ def test_a_just_started_controller_keeps_an_unheard_master_when_a_slave_asks_for
         manager.on_connection_closed(master)  # heard since start, then gone: no grace for it
         await asyncio.sleep(0.05)
         assert (await replica(manager)).masterBrokerId == 2
-    run(first, tmp_path / "a")
+    run(master_1_with_slave_2, tmp_path / "a")
     run(restarted, tmp_path / "a")
-    run(first, tmp_path / "b")
+    run(master_1_with_slave_2, tmp_path / "b")
     run(heard_then_gone, tmp_path / "b")
