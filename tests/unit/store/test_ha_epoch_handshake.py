@@ -2,6 +2,7 @@
 does with a peer that does not speak it."""
 
 import asyncio
+import logging
 
 import pytest
 
@@ -10,6 +11,7 @@ from pocketmq.store.ha.protocol import (
     MASTER_EPOCHS_HEAD, SLAVE_HELLO_SIZE, ProtocolError, decode_master_epochs_head, decode_master_epochs_tail,
     decode_slave_hello, encode_master_epochs, encode_offset, encode_slave_hello, master_epochs_tail_size,
 )
+from pocketmq.store.ha.client import HAClient
 from pocketmq.store.ha.service import HAService
 from pocketmq.store.message_store import MessageStore
 
@@ -103,3 +105,36 @@ def test_master_answers_a_controller_mode_slave_with_its_epochs(tmp_path):
             await store.shutdown()
 
     assert asyncio.run(main()) == ([(1, 0), (3, 0)], 0, 2)
+
+
+def test_a_slave_refused_by_a_slave_retries_once_a_second_not_in_a_busy_loop(tmp_path, caplog):
+    """After a late election a slave may still follow the old master, now a slave itself, which
+    closes every connection during the handshake. The nemesis suite saw 1,579 refusals in three
+    bursts of a second: the client reconnected at once each time."""
+    async def main() -> int:
+        config = MessageStoreConfig(storePathRootDir=str(tmp_path / "old-master"), mappedFileSizeCommitLog=64 * 1024,
+                                    brokerRole="SLAVE", haListenPort=0)
+        store = MessageStore(config, ("127.0.0.1", 10911))
+        await store.start()
+        ha = HAService(store, config, host="127.0.0.1", controller_mode=True)
+        await ha.start()
+        assert ha._server is not None
+        port = ha._server.sockets[0].getsockname()[1]
+        slave_config = MessageStoreConfig(storePathRootDir=str(tmp_path / "slave"), mappedFileSizeCommitLog=64 * 1024,
+                                          brokerRole="SLAVE")
+        slave_store = MessageStore(slave_config, ("127.0.0.1", 10921))
+        await slave_store.start()
+        client = HAClient(slave_store, slave_config, lambda: f"127.0.0.1:{port}", local_broker_id=lambda: 2)
+        client.start()
+        try:
+            await asyncio.sleep(2.5)
+        finally:
+            await client.shutdown()
+            await ha.shutdown()
+            await store.shutdown()
+            await slave_store.shutdown()
+        return sum("wants to follow this broker" in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.WARNING, logger="pocketmq.store.ha"):
+        refusals = asyncio.run(main())
+    assert 2 <= refusals <= 4

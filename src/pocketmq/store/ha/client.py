@@ -6,7 +6,8 @@ connecting, after every append that moved it, and every ``haSendHeartbeatInterva
 each received block at exactly its offset (``store.append_to_commit_log`` also dispatches to
 the consume queues and index). A block whose offset is not the slave's max offset (once the
 slave holds data), a failed append, or ``haHousekeepingInterval`` without a byte from the
-master closes the connection; the client reconnects at once, then every 5 s.
+master closes the connection; the client reconnects at once, then every 5 s (after 1 s when
+the master closed the connection before sending a byte).
 
 Upstream waits one heartbeat interval before its first report; reporting at once makes a new
 or returning slave count for SYNC_MASTER immediately and changes nothing on the wire.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pocketmq.store.ha")
 
 RETRY_SECONDS = 5.0
+HANDSHAKE_RETRY_SECONDS = 1.0
 CONNECT_TIMEOUT = 3.0
 READ_SIZE = 256 * 1024
 
@@ -61,6 +63,7 @@ class HAClient:
         self._task: asyncio.Task[None] | None = None
         self._retry = asyncio.Event()
         self._closed = False
+        self._streaming = False  # this session has had bytes from the master after the handshakes
 
     def master_address(self) -> str | None:
         return self.config.haMasterAddress or self._master_addr() or None
@@ -105,18 +108,20 @@ class HAClient:
                 delay = 1.0
                 continue
             try:
-                connected = await self._session(addr)
+                delay = await self._session(addr)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("HA client session with %s failed", addr)
-                connected = False
+                delay = RETRY_SECONDS
             finally:
                 self.connected_to = None
-            # As upstream: reconnect at once after a lost connection, then every 5 s.
-            delay = 0.0 if connected else RETRY_SECONDS
 
     async def _session(self, addr: str) -> bool:
+        """One connection to the master; returns how long to wait before the next. As upstream:
+        at once after losing an established stream, 5 s after a failed connect. A master that
+        closes us before sending a byte (it is not the master yet, or refuses our secret) is
+        tried again after a second, not hammered hundreds of times a second."""
         host, _, port = addr.rpartition(":")
         try:
             reader, writer = await asyncio.wait_for(
@@ -124,13 +129,14 @@ class HAClient:
                                         server_hostname=host if self.ssl_context else None), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError, ValueError) as exc:
             log.info("HA client: cannot connect to master %s: %s", addr, exc)
-            return False
+            return RETRY_SECONDS
         log.info("HA client: connected to master %s, slave max offset %d", addr, self.store.get_max_phy_offset())
         self.connected_to = addr
         if self.on_confirm is not None:  # a new connection (maybe a new master): forget the old word
             self.on_confirm(-1)
         self.last_read = time.monotonic()
         heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat(writer, addr))
+        self._streaming = False
         try:
             if self.config.haSharedSecret:
                 challenge = await asyncio.wait_for(reader.readexactly(CHALLENGE_SIZE), CONNECT_TIMEOUT)
@@ -147,7 +153,7 @@ class HAClient:
             heartbeat_task.cancel()
             await asyncio.gather(heartbeat_task, return_exceptions=True)
             writer.close()
-        return True
+        return 0.0 if self._streaming else HANDSHAKE_RETRY_SECONDS
 
     async def _epoch_handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Controller mode: learn the master's epochs, cut the local log back to the last point
@@ -208,6 +214,7 @@ class HAClient:
                 raise SlaveError("master closed the connection")
             watchdog.touch()
             self.last_read = time.monotonic()
+            self._streaming = True
             for offset, body in blocks.feed(data):
                 slave_max = store.get_max_phy_offset()
                 if slave_max != 0 and slave_max != offset:
