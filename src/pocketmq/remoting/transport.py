@@ -482,13 +482,17 @@ class RemotingClient:
     """One connection per address, opened on first use and re-opened after it closes.
     ``dispatcher`` serves the requests servers send to us (e.g. NOTIFY_CONSUMER_IDS_CHANGED).
     ``before_request`` sees each request just before it is sent (e.g. to sign it, as upstream's
-    client RPC hooks)."""
+    client RPC hooks). A request that times out drops its connection, so the next one opens a
+    fresh one (upstream's clientCloseSocketIfTimeout, true by default): a connection whose peer
+    was cut off stays in TCP retransmission back-off long after the network heals, and a broker
+    heartbeating a controller over it would look dead for seconds more than it was."""
 
     def __init__(self, dispatcher: Dispatcher | None = None, *, connect_timeout: float = 3.0,
                  max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
                  before_request: Callable[[RemotingCommand], None] | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, close_socket_if_timeout: bool = True) -> None:
         self.dispatcher = dispatcher or Dispatcher()
+        self.close_socket_if_timeout = close_socket_if_timeout
         self.ssl_context = ssl_context  # connect with TLS (upstream's client tls.enable)
         self.before_request = before_request
         self.connect_timeout = connect_timeout
@@ -558,7 +562,17 @@ class RemotingClient:
         connection = await self.connection(address)
         if self.before_request is not None:
             self.before_request(request)
-        return await connection.invoke(request, timeout)
+        try:
+            return await connection.invoke(request, timeout)
+        except RemotingTimeoutError:
+            if self.close_socket_if_timeout:
+                log.warning("invokeSync: close socket because of timeout, %dms, %s", int(timeout * 1000), address)
+                self._drop(connection)
+            raise
+
+    def _drop(self, connection: Connection) -> None:
+        self._forget(connection)
+        connection.abort()  # not close(): a graceful close would wait to flush into the void
 
     async def invoke_oneway(self, address: str, request: RemotingCommand) -> None:
         connection = await self.connection(address)

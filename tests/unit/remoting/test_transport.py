@@ -114,10 +114,48 @@ def test_timeout_oneway_and_server_to_client_requests():
         await client.invoke_oneway(address, make_request(6))
         await asyncio.wait_for(seen_oneway.wait(), 5)
 
-        [server_side] = server_connections
+        server_side = server_connections[-1]  # the timed-out request's connection was dropped
         answer = await server_side.invoke(make_request(40), timeout=5)
         assert answer.remark == "client here"
         await client.close()
+        await server.close()
+
+    run(main())
+
+
+def test_a_timed_out_request_drops_its_connection_and_the_next_request_opens_a_fresh_one():
+    """As upstream (clientCloseSocketIfTimeout, true by default): a peer that stopped answering
+    on one connection, a cut-off network still in TCP back-off say, is tried on a new one."""
+    async def main():
+        dispatcher = Dispatcher()
+        stalled = asyncio.Event()
+
+        async def ping(request, connection):
+            if not stalled.is_set():
+                stalled.set()
+                await asyncio.sleep(10)
+            return make_response(request)
+
+        dispatcher.register(1, ping)
+        server_connections = []
+        server = RemotingServer(dispatcher, on_connect=server_connections.append)
+        await server.start("127.0.0.1", 0)
+        address = f"127.0.0.1:{server.port}"
+        client = RemotingClient()
+        with pytest.raises(RemotingTimeoutError):
+            await client.invoke(address, make_request(1), timeout=0.2)
+        assert (await client.invoke(address, make_request(1), timeout=5)).code == ResponseCode.SUCCESS
+        assert len(server_connections) == 2
+        await asyncio.wait_for(server_connections[0].closed.wait(), 5)
+
+        kept = RemotingClient(close_socket_if_timeout=False)
+        stalled.clear()
+        with pytest.raises(RemotingTimeoutError):
+            await kept.invoke(address, make_request(1), timeout=0.2)
+        assert (await kept.invoke(address, make_request(1), timeout=5)).code == ResponseCode.SUCCESS
+        assert len(server_connections) == 3
+        await client.close()
+        await kept.close()
         await server.close()
 
     run(main())
