@@ -170,9 +170,6 @@ def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000, stor
 
         before_stop = _acked_count(producer)
         producer.kill()
-        sampler.halt.set()
-        sampler.join(10)
-        result.samples = list(sampler.samples)
         result.acks = checker.acks_of(producer.events, KEY_PREFIX)
         result.send_errors = sum(1 for e in producer.events if e.get("event") == "send-error")
         say(f"nemesis: producer stopped after {before_stop} SEND_OKs; waiting for the consumer")
@@ -189,7 +186,10 @@ def run(home: Path, seed: int, seconds: float, poll_namesrv_ms: int = 5000, stor
         for e in list(consumer.events):
             if e.get("event") == "msg" and e.get("keys") not in result.consumed:
                 result.consumed[e["keys"]] = e["t"] / 1000
-        _final_state(topology, result)
+        _final_state(topology, result, say)
+        sampler.halt.set()  # only now: a late election after the faults must be sampled too
+        sampler.join(10)
+        result.samples = list(sampler.samples)
         result.consumer_stall, result.consumer_stall_began = checker.consumer_stall(list(result.consumed.values()), [a.t / 1000 for a in result.acks])
         for record in result.steps:
             record.write_gap = checker.longest_gap(sorted(a.t / 1000 for a in result.acks), record.start - 1.0,
@@ -240,8 +240,24 @@ def _keep_histories(home: Path, clients: list[DriverProcess], sampler: Sampler |
         for r in result.steps))
 
 
-def _final_state(topology: Topology, result: RunResult) -> None:
-    master_addr = wait_until(lambda: healthy_master(topology), RECOVERY_TIMEOUT, 0.3, "a healthy master at the end")
+def _final_state(topology: Topology, result: RunResult, say: Callable[[str], None]) -> None:
+    """The converged logs and what the final master serves. An election may still come after
+    the faults end (a controller that was cut off finds the master's heartbeats expired once it
+    is back, as the master's own connection to it is still in TCP back-off), and a broker
+    turning slave serves only what its new master confirmed: the state is read again until the
+    same master, in the same epoch, was healthy before and after the reading."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    while True:
+        master_addr = wait_until(lambda: healthy_master(topology), RECOVERY_TIMEOUT, 0.3, "a healthy master at the end")
+        epoch = safe_info(master_addr).get("masterEpoch")
+        _read_final_state(topology, master_addr, result)
+        if healthy_master(topology) == master_addr and safe_info(master_addr).get("masterEpoch") == epoch:
+            break
+        assert time.monotonic() < deadline, f"no master stayed healthy for {RECOVERY_TIMEOUT:.0f} s after the faults"
+        say(f"nemesis: the master changed while the final state was read from {master_addr}; reading again")
+
+
+def _read_final_state(topology: Topology, master_addr: str, result: RunResult) -> None:
     result.final_master = master_addr
     result.set_hosts = {b.addr for b in topology.brokers}
 
@@ -253,9 +269,11 @@ def _final_state(topology: Topology, result: RunResult) -> None:
     master = topology.broker(master_addr)
     result.log = commit_log_bytes(master, result.end_offset)
     result.logs_identical = all(commit_log_bytes(b, result.end_offset) == result.log for b in topology.brokers)
+    result.stored_keys = set()
     for qid in range(4):
         result.stored_keys |= {(m.properties or {}).get("KEYS", "") for m in pull_all(master_addr, TOPIC, qid,
                                                                                       timeout=60.0)}
+    result.epoch_entries = {}
     for broker in topology.brokers:
         epochs = EpochFile(str(broker.store_root))
         epochs.load()
