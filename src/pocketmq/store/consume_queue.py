@@ -13,7 +13,7 @@ import os
 import struct
 from typing import Callable
 
-from pocketmq.store.mapped_file import MappedFile, MappedFileQueue
+from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile, MappedFileQueue
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ class ConsumeQueue:
         self.topic = topic
         self.queue_id = queue_id
         self.file_size = mapped_file_size - mapped_file_size % CQ_STORE_UNIT_SIZE
-        self.queue = MappedFileQueue(os.path.join(root_dir, topic, str(queue_id)), self.file_size)
+        self.queue = MappedFileQueue(os.path.join(root_dir, topic, str(queue_id)), self.file_size,
+                                     advice=RANDOM_ACCESS)
         self.max_physic_offset = -1
         self.min_logic_offset = 0
 

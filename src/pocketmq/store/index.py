@@ -23,7 +23,7 @@ import struct
 
 from pocketmq.clock import local_datetime
 from pocketmq.protocol import message as m
-from pocketmq.store.mapped_file import MappedFile
+from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class _RawMappedFile(MappedFile):
             os.ftruncate(fd, size)
         self.fd = fd
         self.mm = mmap.mmap(fd, size)
+        self.mm.madvise(RANDOM_ACCESS)  # hash slots are written and read all over the file
         self.view = memoryview(self.mm)
         self.wrote_position = self.flushed_position = size
         self.store_timestamp = 0
