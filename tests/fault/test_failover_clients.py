@@ -10,21 +10,17 @@ The figures are for bench/README.md (controller/failover section), not assertion
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pocketmq.remoting.codes import RequestCode, ResponseCode
+from tests.interop.clients import DriverProcess, start_cpp_driver, start_go_driver, start_java_driver
 from tests.support.cluster import pull_all
+from tests.support.controller_set import TOPIC, route_master, start_set
 from tests.support.processes import wait_until
 from tests.support.rpc import call
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import DriverProcess, start_cpp_driver, start_go_driver, start_java_driver  # noqa: E402
-from test_controller_failover import TOPIC, route_master, start_set  # noqa: E402
 
 pytestmark = [pytest.mark.fault, pytest.mark.interop, pytest.mark.timeout(420)]
 

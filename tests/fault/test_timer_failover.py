@@ -7,17 +7,14 @@ delay offsets, at most a sync period old), none is lost."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.cluster import pull_all, send_raw
+from tests.support.controller_set import TOPIC, restart, restart_and_elect, route_master, start_set, sync_state_set_size
 from tests.support.processes import wait_until
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_controller_failover import TOPIC, route_master, start_set  # noqa: E402
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
@@ -89,8 +86,6 @@ def test_unclean_failover_timer_messages_of_the_new_master_survive_the_old_maste
     (truncates, replicates them, copies the new master's timer checkpoint, or not yet) and is
     promoted in its turn: it must deliver the new master's timer messages, not skip them as ones
     its own old checkpoint (or delay offsets) proved delivered."""
-    from test_truncation_failover import restart, restart_and_elect, sync_state_set_size
-
     fast = {"haMaxTimeSlaveNotCatchup": 2000, "checkSyncStateSetPeriod": 500}
     namesrv, controller, brokers, master_addr = start_set(tmp_path, procs, extra=fast,
                                                           controller_extra=["--enableElectUncleanMaster=true"])

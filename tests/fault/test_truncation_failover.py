@@ -11,7 +11,6 @@ three epoch files agree."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,8 @@ import pytest
 from pocketmq.store.epoch_file import EpochFile
 from pocketmq.store.truncation import intent_path
 from tests.support.cluster import commit_log_bytes, pull_all, send_raw
-from tests.support.processes import Broker, start_broker, wait_until
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_controller_failover import SET, TOPIC, broker_extra, route_master, safe_info, start_set  # noqa: E402
+from tests.support.controller_set import TOPIC, restart, restart_and_elect, route_master, safe_info, start_set
+from tests.support.processes import Broker, wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
@@ -35,30 +32,6 @@ SMALL_FILES = {"mappedFileSizeCommitLog": 4096}
 def broker_log(broker: Broker) -> str:
     path = broker.home / "logs" / "rocketmqlogs" / "broker.log"
     return path.read_text(errors="replace") if path.exists() else ""
-
-
-def sync_state_set_size(addr: str) -> int:
-    members = safe_info(addr).get("syncStateSet", "")
-    return len(members.split(",")) if members else 0
-
-
-def restart(old: Broker, namesrv: str, controller: str, procs: list, extra: dict[str, object] | None = None) -> Broker:
-    broker = start_broker(old.home, namesrv, name=SET, port=old.port, extra={**broker_extra(controller), **(extra or {})})
-    procs.append(broker)
-    return broker
-
-
-def restart_and_elect(others: list[Broker], old_master: str, namesrv: str, controller: str, procs: list,
-                      extra: dict[str, object] | None = None) -> tuple[Broker, Broker]:
-    """Restart the two brokers that are not the (dead) old master; returns (B, C) once the
-    controller made B master in the route and C joined B's SyncStateSet."""
-    restarted = [restart(b, namesrv, controller, procs, extra) for b in others]
-    new_addr = wait_until(lambda: (lambda x: x if x and x != old_master else None)(route_master(namesrv)),
-                          60, 0.1, "a new master in the route")
-    b = next(x for x in restarted if x.addr == new_addr)
-    c = next(x for x in restarted if x is not b)
-    wait_until(lambda: sync_state_set_size(b.addr) == 2, 60, 0.2, "C in the new master's SyncStateSet")
-    return b, c
 
 
 def keys_on(addr: str) -> set[bytes]:
