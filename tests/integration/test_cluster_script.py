@@ -22,8 +22,11 @@ def test_cluster_script_runs_2m_noslave_and_stops_on_ctrl_c(tmp_path):
     busy = [port for port in PORTS if not port_is_free(port)]
     if busy:
         pytest.skip(f"the preset's fixed ports are in use here: {busy}")
+    # As in a terminal: SIGINT at its default. A suite started in the background of a
+    # non-interactive shell inherits it ignored, and bash cannot trap a signal ignored at entry.
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "cluster.sh"), "run", "--preset", "2m-noslave",
-                             "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     try:
         assert proc.stdout is not None

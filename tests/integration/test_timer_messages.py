@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 
 from pocketmq.client import Message, Producer
 from pocketmq.client.errors import MQBrokerError
-from pocketmq.remoting.codes import ResponseCode
+from pocketmq.remoting.codes import RequestCode, ResponseCode
 from tests.support.cluster import create_topic, pull_all, send_raw
 from tests.support.processes import start_broker, start_namesrv, wait_until
+from tests.support.rpc import call
 
 TOPIC = "TimerTopic"
 QUEUES = 2
@@ -32,6 +34,13 @@ def delivered_keys(addr: str) -> list[str]:
     return [msg.uniq_key for q in range(QUEUES) for msg in pull_all(addr, TOPIC, q, timeout=5)]
 
 
+def routed_queues(namesrv: str) -> int:
+    response = call(namesrv, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": TOPIC})
+    if response.code != ResponseCode.SUCCESS:
+        return 0
+    return sum(q["writeQueueNums"] for q in orjson.loads(response.body)["queueDatas"])
+
+
 @pytest.fixture
 def cluster(tmp_path):
     namesrv = start_namesrv(tmp_path / "ns")
@@ -42,6 +51,9 @@ def cluster(tmp_path):
                                extra=extra)
         brokers.append(started)
         create_topic(started.addr, TOPIC, QUEUES)
+        # Until the name server has the topic, a client would send by the auto-create route
+        # (TBW102's 4 queues) and a queue id this topic does not have.
+        wait_until(lambda: routed_queues(namesrv.addr) == QUEUES, 30, 0.1, f"{TOPIC} in the name server's route")
         return started
 
     yield namesrv, broker
