@@ -23,7 +23,7 @@ import struct
 
 from pocketmq.clock import local_datetime
 from pocketmq.protocol import message as m
-from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile
+from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile, map_file
 
 log = logging.getLogger(__name__)
 
@@ -131,18 +131,12 @@ class _RawMappedFile(MappedFile):
     """A mapped file whose name is not an offset."""
 
     def __init__(self, path: str, size: int) -> None:  # noqa: D401 - same fields as MappedFile
-        import mmap
-
         self.path = path
         self.file_name = os.path.basename(path)
         self.file_size = size
         self.file_from_offset = 0
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        if os.fstat(fd).st_size != size:
-            os.ftruncate(fd, size)
-        self.fd = fd
-        self.mm = mmap.mmap(fd, size)
-        self.mm.madvise(RANDOM_ACCESS)  # hash slots are written and read all over the file
+        # Hash slots are written and read all over the file.
+        self.fd, self.mm = map_file(path, size, RANDOM_ACCESS)
         self.view = memoryview(self.mm)
         self.wrote_position = self.flushed_position = size
         self.store_timestamp = 0

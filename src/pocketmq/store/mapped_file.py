@@ -29,6 +29,22 @@ OS_PAGE_SIZE = 4096
 RANDOM_ACCESS = mmap.MADV_RANDOM
 
 
+def map_file(path: str, size: int, advice: int | None = None) -> tuple[int, mmap.mmap]:
+    """Open ``path`` (created, or resized to ``size``) and map it whole, with ``advice`` given
+    to madvise; returns the fd and the mapping. The fd is closed if mapping fails."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
+        mm = mmap.mmap(fd, size)
+        if advice is not None:
+            mm.madvise(advice)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, mm
+
+
 def offset_to_file_name(offset: int) -> str:
     return f"{offset:020d}"
 
@@ -47,17 +63,7 @@ class MappedFile:
         self.file_name = os.path.basename(path)
         self.file_size = file_size
         self.file_from_offset = int(self.file_name)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if os.fstat(fd).st_size != file_size:
-                os.ftruncate(fd, file_size)
-            self.mm = mmap.mmap(fd, file_size)
-            if advice is not None:
-                self.mm.madvise(advice)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
+        self.fd, self.mm = map_file(path, file_size, advice)
         self.view = memoryview(self.mm)
         self.wrote_position = 0
         self.flushed_position = 0

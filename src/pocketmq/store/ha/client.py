@@ -117,7 +117,7 @@ class HAClient:
             finally:
                 self.connected_to = None
 
-    async def _session(self, addr: str) -> bool:
+    async def _session(self, addr: str) -> float:
         """One connection to the master; returns how long to wait before the next. As upstream:
         at once after losing an established stream, 5 s after a failed connect. A master that
         closes us before sending a byte (it is not the master yet, or refuses our secret) is
