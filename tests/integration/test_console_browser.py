@@ -92,12 +92,21 @@ class Page:
             else:
                 field.clear()
                 self.driver.execute_script("arguments[0].value = arguments[1];", field, value)
-        from selenium.webdriver.support import expected_conditions
+        self.driver.execute_script("window.pocketmqOldPage = true;")
+        self.driver.find_element(By.CSS_SELECTOR, f"#{form} button[type=submit]").click()
+        self.wait_for_new_page()
+
+    def wait_for_new_page(self) -> None:
+        """Waits until the page the form posted to has loaded. A marker set on the old window
+        object is gone in the new document; chromedriver can answer a query made mid-navigation
+        with an inspector error instead of a stale element, so such errors are retried."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old_page = self.driver.find_element(By.TAG_NAME, "html")
-        self.driver.find_element(By.CSS_SELECTOR, f"#{form} button[type=submit]").click()
-        WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old_page))
+        def loaded(driver) -> bool:  # noqa: ANN001
+            return bool(driver.execute_script(
+                "return window.pocketmqOldPage === undefined && document.readyState === 'complete';"))
+        WebDriverWait(self.driver, 60, ignored_exceptions=(WebDriverException,)).until(loaded)
 
     def wait_text(self, css: str, needle: str, timeout: float = 30, reload: bool = False,
                   exact: bool = False) -> str:
