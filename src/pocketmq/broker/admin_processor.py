@@ -112,7 +112,7 @@ class AdminProcessor:
         topic_config = TopicConfig(header.topic, header.readQueueNums, header.writeQueueNums, header.perm,
                                    header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
-        self.broker.register_soon()
+        self.broker.register_soon(header.topic)
         return make_response(request)
 
     def get_topic_config(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
@@ -180,6 +180,9 @@ class AdminProcessor:
         log.info("updateBrokerConfig, new config: [%s] client: %s", values, channel.remote_address)
         self.broker.config_data_version.next_version()
         self.broker.persist_config()
+        if "brokerPermission" in values:  # as upstream: every route shows the broker's new permission
+            self.broker.topic_config_manager.data_version.next_version()
+            self.broker.register_soon()
         return make_response(request)
 
     def get_broker_config(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:

@@ -5,6 +5,7 @@ the periodic tasks (offset persistence, idle-client scan, registration)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import ssl
@@ -116,6 +117,8 @@ class BrokerController:
         self._tasks: list[asyncio.Task[None]] = []
         self.metrics: PromExporter | None = None
         self._register_pending = False
+        self._register_whole_table = False
+        self._register_topics: set[str] = set()
         self._registered_version: tuple[int, int] | None = None
 
     @property
@@ -305,19 +308,24 @@ class BrokerController:
         await self.store.shutdown()
 
     # --------------------------------------------------------------------------- registration
-    def topic_wrapper(self) -> TopicConfigWrapper:
-        wrapper = self.topic_config_manager.wrapper()
+    def topic_wrapper(self, only: set[str] | None = None) -> TopicConfigWrapper:
+        """The topic table to register (or just the ``only`` topics), with the data version; a
+        broker without read or write permission shows that permission on every topic (copies:
+        the table itself keeps the topics' own)."""
+        wrapper = self.topic_config_manager.wrapper(only)
         perm = self.config.brokerPermission
         if not (perm & PERM_READ and perm & PERM_WRITE):
-            for topic_config in wrapper.topicConfigTable.values():
-                topic_config.perm = perm
+            wrapper.topicConfigTable = {name: dataclasses.replace(topic_config, perm=perm)
+                                        for name, topic_config in wrapper.topicConfigTable.items()}
         return wrapper
 
-    async def register_broker_all(self) -> None:
+    async def register_broker_all(self, only: set[str] | None = None) -> None:
+        """Registers with every name server: the whole topic table, or with ``only`` just those
+        topics (upstream registerIncrementBrokerData: a name server adds them to what it has)."""
         if self.config.enableControllerMode and (self.replicas_manager is None
                                                   or self.replicas_manager.master_broker_id is None):
             return  # no role yet: the name servers hear of this broker once the controller chose
-        wrapper = self.topic_wrapper()
+        wrapper = self.topic_wrapper(only)
         result = await self.namesrv_api.register_broker_all(
             self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId,
             f"{self.config.ha_ip()}:{self.store_config.haListenPort}", wrapper, self.config.registerBrokerTimeoutMills,
@@ -328,15 +336,23 @@ class BrokerController:
             if result.ha_server_addr and not self.store_config.haMasterAddress:
                 self.ha_master_addr = result.ha_server_addr
 
-    def register_soon(self) -> None:
-        """Re-register at the next loop turn (topic changes); several changes coalesce into one."""
+    def register_soon(self, topic: str | None = None) -> None:
+        """Re-register at the next loop turn; several changes coalesce into one. ``topic``: only
+        that topic was created or changed, so only the changed topics are sent (with the new data
+        version), not the whole table: creating N topics one by one costs O(N), not O(N^2)."""
+        if topic is None:
+            self._register_whole_table = True
+        else:
+            self._register_topics.add(topic)
         if self._register_pending:
             return
         self._register_pending = True
 
         async def run() -> None:
             self._register_pending = False
-            await self.register_broker_all()
+            whole, self._register_whole_table = self._register_whole_table, False
+            topics, self._register_topics = self._register_topics, set()
+            await self.register_broker_all(None if whole else topics)
 
         self._tasks.append(asyncio.get_running_loop().create_task(run()))
         self._tasks = [task for task in self._tasks if not task.done()]

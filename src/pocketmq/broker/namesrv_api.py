@@ -36,7 +36,8 @@ class NamesrvApi:
         fields = {"brokerName": broker_name, "brokerAddr": broker_addr, "clusterName": cluster,
                   "haServerAddr": ha_server_addr, "brokerId": str(broker_id),
                   "compressed": "true" if compressed else "false", "bodyCrc32": str(zlib.crc32(body) & 0x7FFFFFFF)}
-        results = await asyncio.gather(*(self._register_one(addr, fields, body, timeout_ms / 1000, oneway)
+        topics = len(wrapper.topicConfigTable)
+        results = await asyncio.gather(*(self._register_one(addr, fields, body, timeout_ms / 1000, oneway, topics)
                                          for addr in self.addresses))
         found = [r for r in results if r is not None]
         for result in found:
@@ -45,7 +46,7 @@ class NamesrvApi:
         return found[0] if found else None
 
     async def _register_one(self, addr: str, fields: dict[str, str], body: bytes, timeout: float,
-                            oneway: bool) -> RegisterResult | None:
+                            oneway: bool, topics: int) -> RegisterResult | None:
         request = make_request(RequestCode.REGISTER_BROKER, dict(fields), body, language="JAVA")
         try:
             if oneway:
@@ -58,7 +59,7 @@ class NamesrvApi:
         if response.code != ResponseCode.SUCCESS:
             log.warning("registerBroker to name server %s refused: %s %s", addr, response.code, response.remark)
             return None
-        log.info("register broker[%s]to name server %s OK", fields["brokerId"], addr)
+        log.info("register broker[%s]to name server %s OK, %d topic(s)", fields["brokerId"], addr, topics)
         fields_out = response.ext_fields or {}
         return RegisterResult(fields_out.get("masterAddr") or None, fields_out.get("haServerAddr") or None)
 

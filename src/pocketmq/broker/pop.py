@@ -173,7 +173,7 @@ class PopService:
         topics = self.broker.topic_config_manager
         if topics.get(self.revive_topic) is None:
             topics.create_in_send_back(self.revive_topic, 1, PERM_READ | PERM_WRITE)
-            self.broker.register_soon()
+            self.broker.register_soon(self.revive_topic)
 
     # ------------------------------------------------------------------ long polling
     def on_message_arriving(self, topic: str) -> None:
@@ -646,7 +646,7 @@ class PopService:
             target = pop_retry_topic(checkpoint.group, checkpoint.topic)
         if topics.get(target) is None:
             topics.create_in_send_back(target, 1, PERM_READ | PERM_WRITE)
-            broker.register_soon()
+            broker.register_soon(target)
         msg = m.MessageExtBrokerInner(
             topic=target, body=original.body, queue_id=0, flag=original.flag, properties=properties,
             sys_flag=original.sys_flag & ~m.HOST_FLAGS_MASK, born_timestamp=original.born_timestamp,

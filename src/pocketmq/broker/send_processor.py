@@ -110,7 +110,7 @@ class SendProcessor:
                 raise RequestError(ResponseCode.TOPIC_NOT_EXIST,
                                    f"topic[{header.topic}] not exist, apply first please! "
                                    "See http://rocketmq.apache.org/docs/faq/ for further details.")
-            self.broker.register_soon()
+            self.broker.register_soon(header.topic)
         queue_limit = max(topic_config.readQueueNums, topic_config.writeQueueNums)
         if header.queueId >= queue_limit:
             raise RequestError(ResponseCode.SYSTEM_ERROR,
@@ -163,6 +163,13 @@ class SendProcessor:
         if append is not None and append.is_ok() and append.msg_num > 0:
             self.broker.stats_manager.on_put(topic, message_type(properties), append.msg_num, append.wrote_bytes)
 
+    def _ensure_send_back_topic(self, topic: str, queue_nums: int) -> None:
+        """A retry or DLQ topic, created on first use and then registered alone: later messages
+        of the same group must not re-register the broker."""
+        if self.topics.get(topic) is None:
+            self.topics.create_in_send_back(topic, queue_nums, PERM_READ | PERM_WRITE)
+            self.broker.register_soon(topic)
+
     def _handle_retry_and_dlq(self, request: RemotingCommand, header: SendMessageRequestHeader,
                               msg: m.MessageExtBrokerInner) -> RemotingCommand | None:
         group = header.topic[len(RETRY_GROUP_TOPIC_PREFIX):]
@@ -177,8 +184,7 @@ class SendProcessor:
         if (header.reconsumeTimes or 0) >= max_times:
             self.broker.stats_manager.on_dlq(group, header.topic)
             topic = dlq_topic(group)
-            self.topics.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
-            self.broker.register_soon()
+            self._ensure_send_back_topic(topic, 1)
             msg.topic = topic
             msg.queue_id = 0
         return None
@@ -259,16 +265,15 @@ class SendProcessor:
         if original.reconsume_times >= max_times or delay_level < 0:
             self.broker.stats_manager.on_dlq(header.group, properties[m.PROPERTY_RETRY_TOPIC])
             topic = dlq_topic(header.group)
-            self.topics.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
+            self._ensure_send_back_topic(topic, 1)
             queue_id = 0
         else:
             topic = retry_topic(header.group)
-            self.topics.create_in_send_back(topic, group_config.retryQueueNums, PERM_READ | PERM_WRITE)
+            self._ensure_send_back_topic(topic, group_config.retryQueueNums)
             queue_id = random.randrange(group_config.retryQueueNums)
             if delay_level == 0:
                 delay_level = 3 + original.reconsume_times
             properties[m.PROPERTY_DELAY_TIME_LEVEL] = str(delay_level)
-        self.broker.register_soon()
         properties.setdefault(m.PROPERTY_ORIGIN_MESSAGE_ID, header.originMsgId or original.uniq_key or original.msg_id)
         properties[m.PROPERTY_WAIT_STORE_MSG_OK] = "false"
         msg = m.MessageExtBrokerInner(

@@ -107,8 +107,10 @@ class TopicConfigManager:
             payload = orjson.dumps(self.wrapper().to_dict(), option=orjson.OPT_INDENT_2)
         write_file_safely(self.path, payload)
 
-    def wrapper(self) -> TopicConfigWrapper:
-        return TopicConfigWrapper(dict(self.table), DataVersion(self.data_version.timestamp, self.data_version.counter))
+    def wrapper(self, only: set[str] | None = None) -> TopicConfigWrapper:
+        """The table (or the ``only`` topics that exist) with a copy of the data version."""
+        table = dict(self.table) if only is None else {t: self.table[t] for t in only if t in self.table}
+        return TopicConfigWrapper(table, DataVersion(self.data_version.timestamp, self.data_version.counter))
 
     # -------------------------------------------------------------------------------- access
     def get(self, topic: str) -> TopicConfig | None:
