@@ -11,7 +11,9 @@ import urllib.request
 
 import pytest
 
-from tests.support.processes import ROOT, port_is_free
+from tests.support.processes import (
+    CONTROLLER_PRESET_PORTS, ROOT, port_is_free, ports_kept_from_outgoing_connections,
+)
 
 pytestmark = pytest.mark.serial  # fixed ports: see pyproject
 
@@ -77,8 +79,9 @@ def test_cluster_script_starts_the_controller_preset(tmp_path, store, controller
         pytest.skip(f"the preset's fixed ports are in use here: {busy}")
     env = dict(os.environ, CONSOLE_PORT="0", CONTROLLER_STORE=store)
     script = ["bash", str(ROOT / "scripts" / "cluster.sh")]
-    started = subprocess.run([*script, "start", "--preset", "controller", "--dir", str(tmp_path)], env=env,
-                             capture_output=True, text=True, timeout=300)
+    with ports_kept_from_outgoing_connections(CONTROLLER_PRESET_PORTS):  # until the brokers have bound
+        started = subprocess.run([*script, "start", "--preset", "controller", "--dir", str(tmp_path)], env=env,
+                                 capture_output=True, text=True, timeout=300)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         for controller in controllers:

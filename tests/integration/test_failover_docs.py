@@ -18,7 +18,9 @@ import pytest
 from tests.integration.test_replication_docs import cluster_table
 from tests.support.cluster import create_topic, runtime_info, send_raw
 from tests.support.docs import pids_with_home
-from tests.support.processes import ROOT, port_is_free, wait_until
+from tests.support.processes import (
+    CONTROLLER_PRESET_PORTS, ROOT, port_is_free, ports_kept_from_outgoing_connections, wait_until,
+)
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.serial]  # fixed ports: see pyproject
 
@@ -67,6 +69,11 @@ def test_failover_example_as_written(tmp_path: Path) -> None:
     env = dict(os.environ, HOME=str(tmp_path), POCKETMQ_VENV=str(Path(sys.executable).parent.parent))
     env.pop("NAMESRV_ADDR", None)
     block = _tested_block()
+    with ports_kept_from_outgoing_connections(CONTROLLER_PRESET_PORTS):
+        _run_the_example(tmp_path, env, block)
+
+
+def _run_the_example(tmp_path: Path, env: dict[str, str], block: str) -> None:
     script = subprocess.run(["bash", "-e", "-c", block], cwd=ROOT, env=env, start_new_session=True,
                             capture_output=True, text=True, timeout=30)
     try:

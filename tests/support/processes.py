@@ -4,6 +4,7 @@ waited for until they print their boot line, and always stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +47,29 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+# The controller preset's brokers (upstream's quick-start ports 30911, 31911, 32911, with their
+# fast ports -2 and HA ports +1): 32909-32912 lie in Linux's default ephemeral range (32768-60999),
+# where an outgoing connection of any process, the preset's own included, may take one first.
+CONTROLLER_PRESET_PORTS = [p + d for p in (30911, 31911, 32911) for d in (-2, 0, 1)]
+RESERVED_PORTS = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+
+
+@contextlib.contextmanager
+def ports_kept_from_outgoing_connections(ports: list[int]) -> Iterator[None]:
+    """What docs/failover.md tells an operator to do: list fixed listening ports in
+    ip_local_reserved_ports, so the kernel never picks them for an outgoing connection."""
+    try:
+        before = RESERVED_PORTS.read_text().strip()
+        RESERVED_PORTS.write_text(",".join([before, *map(str, ports)] if before else map(str, ports)))
+    except OSError:  # not root: the kernel may still pick one, rarely
+        yield
+        return
+    try:
+        yield
+    finally:
+        RESERVED_PORTS.write_text(before or "\n")
 
 
 def free_port() -> int:
