@@ -448,44 +448,41 @@ SocketWriter_abort(SocketWriter *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+enum Field { PENDING, ERROR, CLOSED };
+
+static size_t
+read_field(SocketWriter *self, enum Field field)
+{
+    Channel *ch = self->ch;
+    if (ch == NULL)
+        return field == CLOSED;
+    pthread_mutex_lock(&mu);
+    size_t value = field == PENDING ? ch->out_len - ch->out_pos + ch->in_len
+                 : field == ERROR ? (size_t)ch->error
+                 : (size_t)(ch->fd < 0);
+    pthread_mutex_unlock(&mu);
+    return value;
+}
+
 static PyObject *
 SocketWriter_pending(SocketWriter *self, void *unused)
 {
     (void)unused;
-    Channel *ch = self->ch;
-    size_t pending = 0;
-    if (ch != NULL) {
-        pthread_mutex_lock(&mu);
-        pending = ch->out_len - ch->out_pos + ch->in_len;
-        pthread_mutex_unlock(&mu);
-    }
-    return PyLong_FromSize_t(pending);
+    return PyLong_FromSize_t(read_field(self, PENDING));
 }
 
 static PyObject *
 SocketWriter_error(SocketWriter *self, void *unused)
 {
     (void)unused;
-    int err = 0;
-    if (self->ch != NULL) {
-        pthread_mutex_lock(&mu);
-        err = self->ch->error;
-        pthread_mutex_unlock(&mu);
-    }
-    return PyLong_FromLong(err);
+    return PyLong_FromSize_t(read_field(self, ERROR));
 }
 
 static PyObject *
 SocketWriter_closed(SocketWriter *self, void *unused)
 {
     (void)unused;
-    int closed = 1;
-    if (self->ch != NULL) {
-        pthread_mutex_lock(&mu);
-        closed = self->ch->fd < 0;
-        pthread_mutex_unlock(&mu);
-    }
-    return PyBool_FromLong(closed);
+    return PyBool_FromLong((long)read_field(self, CLOSED));
 }
 
 static void

@@ -41,6 +41,12 @@ def read_exactly(peer: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
+def close_and_see_the_end(writer: SocketWriter, ours: socket.socket, peer: socket.socket) -> None:
+    writer.close()
+    ours.close()
+    assert peer.recv(1) == b""  # FIN once both the event loop's socket and the writer's dup are closed
+
+
 def test_bytes_arrive_whole_and_in_order_from_many_writes() -> None:
     ours, peer = pair()
     writer = SocketWriter(ours.fileno())
@@ -50,9 +56,7 @@ def test_bytes_arrive_whole_and_in_order_from_many_writes() -> None:
         writer.write(parts)
         expected += b"".join(bytes(p) for p in parts)
     assert read_exactly(peer, len(expected)) == bytes(expected)
-    writer.close()
-    ours.close()
-    assert peer.recv(1) == b""
+    close_and_see_the_end(writer, ours, peer)
 
 
 def test_a_peer_that_does_not_read_holds_the_bytes_until_it_does() -> None:
@@ -64,9 +68,7 @@ def test_a_peer_that_does_not_read_holds_the_bytes_until_it_does() -> None:
     assert writer.pending > 0 and writer.error == 0
     writer.write([b"tail"])
     assert read_exactly(peer, len(payload) + 4) == payload + b"tail"
-    writer.close()
-    ours.close()
-    assert peer.recv(1) == b""
+    close_and_see_the_end(writer, ours, peer)
 
 
 def test_close_sends_what_is_queued_first_and_abort_drops_it() -> None:
