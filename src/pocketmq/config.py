@@ -388,10 +388,6 @@ class BrokerConfig:
     sensitiveConfigUpdateEnable: bool = True
     waitTimeMillsInSendQueue: int = 200
     serverChannelMaxIdleTimeSeconds: int = 120
-    # PocketMQ: plaintext connections' answers are sent by a writer thread of their own
-    # (pocketmq/remoting/_socket_writer.c), so the kernel's send path runs on another core;
-    # false: the event loop sends them itself.
-    remotingWriterThread: bool = True
     maxFrameLength: int = 16 * 1024 * 1024
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
     brokerConfigPath: str = ""

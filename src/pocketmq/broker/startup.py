@@ -11,7 +11,6 @@ import sys
 
 from pocketmq.broker.controller import BrokerController
 from pocketmq.config import BrokerConfig, MessageStoreConfig
-from pocketmq.remoting import writer_thread
 from pocketmq.security.remote_address import AclConfigError
 from pocketmq.security.tls import TlsConfig, client_context, server_tls, tls_config
 from pocketmq.process import (
@@ -63,7 +62,6 @@ def prepare_controller(broker_config: BrokerConfig, store_config: MessageStoreCo
         print(problem, file=sys.stderr)
         return None
     setup_logging(broker_config.logDir, "broker.log")
-    writer_thread.enable(broker_config.remotingWriterThread)
     return make_controller(broker_config, store_config, config_file, tls)
 
 

@@ -26,9 +26,7 @@ from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, Prot
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import Buffer, RemotingCommand, make_error, make_response
 from pocketmq.remoting.header import HeaderError
-from pocketmq.remoting import writer_thread
 from pocketmq.remoting.tls import DISABLED, ENFORCING, ServerTls, TlsError, TlsSession
-from pocketmq.remoting.writer_thread import SocketWriter
 
 log = logging.getLogger("pocketmq.remoting")
 
@@ -120,8 +118,6 @@ class Connection(asyncio.Protocol):
         self._receiving = False
         self._loop = asyncio.get_event_loop()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writer: SocketWriter | None = None  # set on the first plaintext flush, if enabled
-        self._writer_decided = False
 
     # ------------------------------------------------------------------ asyncio.Protocol events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -198,8 +194,6 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        if self._writer is not None:
-            self._writer.close()  # a reset peer fails the writer's send; an orderly close drains first
         self.closed.set()
         pending, self._pending = self._pending, {}
         for future in pending.values():
@@ -216,11 +210,6 @@ class Connection(asyncio.Protocol):
     def is_open(self) -> bool:
         return self.transport is not None and not self.transport.is_closing()
 
-    @property
-    def writes_on_thread(self) -> bool:
-        """Whether this connection's bytes are sent by the writer thread (writer_thread.py)."""
-        return self._writer is not None
-
     def send(self, cmd: RemotingCommand) -> None:
         """Queue a command; all queued frames go out together at the end of this loop turn."""
         if self.transport is None:
@@ -235,15 +224,7 @@ class Connection(asyncio.Protocol):
         outgoing, self._outgoing = self._outgoing, []
         if self.transport is not None and outgoing:
             if self._tls is None:
-                writer = self._writer if self._writer_decided else self._start_writer()
-                if writer is None:
-                    self.transport.writelines(outgoing)
-                    return
-                try:
-                    writer.write(outgoing)
-                except OSError as exc:
-                    log.info("closing connection %s: %s", self.remote_address, exc)
-                    self.abort()
+                self.transport.writelines(outgoing)
                 return
             try:
                 self._tls.send(b"".join(outgoing))
@@ -282,28 +263,13 @@ class Connection(asyncio.Protocol):
         if future is not None and not future.done():
             future.set_result(response)
 
-    def _start_writer(self) -> SocketWriter | None:
-        """The writer thread's handle for a plaintext TCP connection (writer_thread.py), or None
-        to write through the event loop: TLS, in-process, disabled, or the extension not built.
-        Decided once, at the first flush, when a server connection has seen its first byte."""
-        if self._server_tls is not None:
-            return None  # TLS or not is not known yet
-        self._writer_decided = True
-        assert self.transport is not None
-        self._writer = writer_thread.writer_for(self.transport)
-        return self._writer
-
     def close(self) -> None:
         if self.transport is not None:
             self._flush()
             _set_linger_abort(self.transport, False)  # an orderly close sends what is queued, then FIN
-            if self._writer is not None:
-                self._writer.close()
             self.transport.close()
 
     def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.abort()
         if self.transport is not None:
             self.transport.abort()
 

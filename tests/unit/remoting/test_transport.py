@@ -1,6 +1,5 @@
 """Transport: dispatch, out-of-order responses, timeouts, oneway, server-to-client requests,
-reconnects, bad peers and clean shutdown — over real loopback sockets, each test once with the
-writer thread sending (the default where it was built) and once with the event loop sending."""
+reconnects, bad peers and clean shutdown — over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -12,22 +11,10 @@ import pytest
 from pocketmq.remoting.codec import encode_frame_bytes
 from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request, make_response
-from pocketmq.remoting import writer_thread
 from pocketmq.remoting.header import HeaderError
 from pocketmq.remoting.transport import (
     Dispatcher, RemotingClient, RemotingConnectError, RemotingServer, RemotingTimeoutError, RequestError,
 )
-
-
-@pytest.fixture(autouse=True, params=["writer-thread", "event-loop"])
-def sender(request):
-    if request.param == "writer-thread" and not writer_thread.AVAILABLE:
-        pytest.fail("pocketmq.remoting._socket_writer was not built: run `pip install -e .`", pytrace=False)
-    writer_thread.enable(request.param == "writer-thread")
-    try:
-        yield request.param
-    finally:
-        writer_thread.enable(True)
 
 
 def run(coro):
@@ -227,24 +214,6 @@ def test_bad_peer_is_dropped_and_half_sent_frame_blocks_nobody():
         client = RemotingClient()
         assert (await client.invoke(address, make_request(1))).code == 0
         stalled.close()
-        await client.close()
-        await server.close()
-
-    run(main())
-
-
-def test_plaintext_connections_send_on_the_writer_thread_when_it_is_on(sender):
-    async def main():
-        dispatcher = Dispatcher()
-        dispatcher.register(1, lambda request, connection: make_response(request, remark="x" * 100_000))
-        server, address = await start_server(dispatcher)
-        client = RemotingClient()
-        for _ in range(20):  # large answers, several per turn
-            responses = await asyncio.gather(*(client.invoke(address, make_request(1, {})) for _ in range(10)))
-            assert all(r.remark == "x" * 100_000 for r in responses)
-        [served] = server.connections
-        assert served.writes_on_thread is (sender == "writer-thread")
-        assert (await client.connection(address)).writes_on_thread is (sender == "writer-thread")
         await client.close()
         await server.close()
 
