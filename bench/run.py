@@ -200,6 +200,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="the (java) load generator talks TLS to name servers and brokers (-Dtls.enable=true)")
     ap.add_argument("--acl", action="store_true",
                     help="brokers with aclEnable=true; the load generator signs every request")
+    ap.add_argument("--pocketmq-conf", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="extra broker.conf keys for PocketMQ's brokers (e.g. remotingWriterThread=false)")
     ap.add_argument("--keep", action="store_true", help="keep the brokers' temporary directories")
     o = ap.parse_args(argv)
     o.deployments = o.deployments or (["single-async"] if o.quick else list(clusters.DEPLOYMENTS))
@@ -259,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for impl in o.impls:
                     log(f"starting {impl} {dname}")
-                    ctx = clusters.deployment(impl, dname, keep=o.keep, acl=o.acl, tls=o.tls)
+                    ctx = clusters.deployment(impl, dname, keep=o.keep, acl=o.acl, tls=o.tls,
+                                              pocketmq_keys=dict(kv.split("=", 1) for kv in o.pocketmq_conf))
                     started[impl] = ctx.__enter__()
                     ctxs.append(ctx)
                 for impl, dep in started.items():
@@ -287,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                                     log(f"  ERROR {r['error'][:400]}")
                                 else:
                                     log(f"  send {r['send_tps']:,.0f}/s p99 {r['p99_ms']:.2f} ms, consume "
-                                        f"{r.get('consume_tps', 0):,.0f}/s, cpu {r['cpu_s_per_m']:.1f} s/M, "
+                                        f"{r.get('consume_tps', 0):,.0f}/s, cpu {r['cpu_s_per_m']:.1f} s/M "
+                                        f"(busiest thread {r.get('busiest_thread_s_per_m', 0):.1f}), "
                                         f"rss {r['broker_peak_rss_mb']:,.0f} MiB, failures {r['failures']}")
                                 save()
             finally:

@@ -167,7 +167,8 @@ def tls_keys(workdir: Path) -> dict[str, str]:
     return tls_args("permissive", cert, key)
 
 
-def start_pocketmq(name: str, workdir: Path, acl: bool = False, tls: bool = False) -> Deployment:
+def start_pocketmq(name: str, workdir: Path, acl: bool = False, tls: bool = False,
+                   broker_keys: dict[str, str] | None = None) -> Deployment:
     ns_home = workdir / "namesrv"
     tls_extra = tls_keys(workdir) if tls else {}
     ns = processes.start_namesrv(ns_home, extra=[f"--{k}={v}" for k, v in tls_extra.items()])
@@ -190,6 +191,7 @@ def start_pocketmq(name: str, workdir: Path, acl: bool = False, tls: bool = Fals
                 write_acl(home)
                 extra.update(aclEnable="true", rocketmqHome=home)
             extra.update(tls_extra)
+            extra.update(broker_keys or {})
             broker = processes.Broker(home, ns.addr, name=conf["brokerName"], config_file=conf_path, extra=extra)
             dep._stops.append(broker.kill)
             dep._stops.append(lambda b=broker: _terminate(b))
@@ -209,12 +211,13 @@ def _terminate(server: processes.ServerProcess) -> None:
 
 
 @contextlib.contextmanager
-def deployment(impl: str, name: str, keep: bool = False, acl: bool = False, tls: bool = False) -> Iterator[Deployment]:
+def deployment(impl: str, name: str, keep: bool = False, acl: bool = False, tls: bool = False,
+               pocketmq_keys: dict[str, str] | None = None) -> Iterator[Deployment]:
     workdir = Path(tempfile.mkdtemp(prefix=f"pocketmq-bench-{impl}-{name}-"))
     dep = None
     try:
         dep = start_rocketmq(name, workdir, acl=acl) if impl == "rocketmq" else \
-            start_pocketmq(name, workdir, acl=acl, tls=tls)
+            start_pocketmq(name, workdir, acl=acl, tls=tls, broker_keys=pocketmq_keys)
         if len(dep.broker_pids) > 1:
             time.sleep(3)  # slaves connect to their masters' HA ports
         yield dep

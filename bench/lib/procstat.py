@@ -1,4 +1,5 @@
-"""Broker process figures from /proc: CPU seconds (utime + stime of all threads) and peak RSS.
+"""Broker process figures from /proc: CPU seconds (utime + stime of all threads, and of the
+busiest thread alone: a Python broker's event loop is bound by one core) and peak RSS.
 
 Peak RSS is the kernel's VmHWM; ``reset_peak`` writes 5 to /proc/PID/clear_refs (Linux >= 4.0,
 needs the right to write there; root here) so each run gets its own peak. Where the reset is
@@ -14,13 +15,25 @@ from dataclasses import dataclass
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as f:
         data = f.read()
     # the command name may contain spaces and parentheses: split after the last ')'
     fields = data[data.rindex(")") + 2:].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / _TICK
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each live thread of ``pid``, by thread id."""
+    seconds = {}
+    for name in os.listdir(f"/proc/{pid}/task"):
+        try:
+            seconds[int(name)] = cpu_seconds(pid, int(name))
+        except (OSError, ValueError):  # the thread ended meanwhile
+            pass
+    return seconds
 
 
 def status_kb(pid: int, key: str) -> int:
@@ -44,16 +57,19 @@ def reset_peak(pid: int) -> bool:
 class ProcSample:
     pids: list[int]
     cpu0: list[float]
+    threads0: list[dict[int, float]]
     peak_reset: bool
 
     @classmethod
     def start(cls, pids: list[int]) -> "ProcSample":
         ok = all([reset_peak(p) for p in pids])
-        return cls(list(pids), [cpu_seconds(p) for p in pids], ok)
+        return cls(list(pids), [cpu_seconds(p) for p in pids], [thread_cpu_seconds(p) for p in pids], ok)
 
     def finish(self) -> dict:
         cpu = [cpu_seconds(p) - c0 for p, c0 in zip(self.pids, self.cpu0)]
+        busiest = max((s - before.get(tid, 0.0) for p, before in zip(self.pids, self.threads0)
+                       for tid, s in thread_cpu_seconds(p).items()), default=0.0)
         hwm = [status_kb(p, "VmHWM") for p in self.pids]
-        return {"broker_cpu_s": sum(cpu), "broker_cpu_s_each": cpu,
+        return {"broker_cpu_s": sum(cpu), "broker_cpu_s_each": cpu, "busiest_thread_cpu_s": busiest,
                 "broker_peak_rss_mb": sum(hwm) / 1024, "broker_peak_rss_mb_each": [h / 1024 for h in hwm],
                 "peak_reset": self.peak_reset}

@@ -15,6 +15,7 @@ FIGURES = [
     ("p99_ms", "p99 ms", "{:.2f}", False),
     ("max_ms", "max ms", "{:.1f}", False),
     ("cpu_s_per_m", "broker CPU s/M msgs", "{:.1f}", False),
+    ("busiest_thread_s_per_m", "busiest thread CPU s/M msgs", "{:.1f}", False),
     ("broker_peak_rss_mb", "peak RSS MiB", "{:,.0f}", False),
     ("query_qps", "query QPS", "{:,.0f}", True),
     ("failures", "failures", "{:d}", False),
@@ -31,6 +32,8 @@ def derive(run: dict) -> dict:
     """Add the per-million and failure figures to one run's raw result."""
     total = max(1, run.get("sent_total", 0))
     run["cpu_s_per_m"] = run.get("broker_cpu_s", 0.0) / total * 1e6
+    if "busiest_thread_cpu_s" in run:
+        run["busiest_thread_s_per_m"] = run["busiest_thread_cpu_s"] / total * 1e6
     run["failures"] = int(run.get("failed_total", 0) + run.get("not_ok", 0) + run.get("lost", 0))
     return run
 
