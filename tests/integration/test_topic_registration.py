@@ -80,3 +80,24 @@ def test_a_lowered_broker_permission_shows_on_routes_and_the_topics_keep_their_o
     finally:
         broker.kill()
         namesrv.kill()
+
+
+def test_a_restarted_name_server_gets_the_whole_table_with_the_next_created_topic(tmp_path) -> None:
+    namesrv = start_namesrv(tmp_path / "ns")
+    broker = start_broker(tmp_path / "broker", namesrv.addr)
+    try:
+        assert send_one(broker.addr, "BeforeT") == ResponseCode.SUCCESS
+        wait_until(lambda: route_perms(namesrv.addr, "BeforeT") == [6], 30, 0.05, "route of BeforeT")
+        port = int(namesrv.addr.rsplit(":", 1)[1])
+        namesrv.kill()
+        namesrv = start_namesrv(tmp_path / "ns2", port=port)  # knows nothing, until the broker tells it
+        assert route_perms(namesrv.addr, "BeforeT") is None
+        assert send_one(broker.addr, "AfterT") == ResponseCode.SUCCESS
+        # The broker's connection to the old process closed, so the registration that carries
+        # AfterT is the whole table: BeforeT is routed with it, not 30 s later.
+        wait_until(lambda: route_perms(namesrv.addr, "AfterT") == [6], 10, 0.05, "route of AfterT")
+        assert route_perms(namesrv.addr, "BeforeT") == [6]
+        assert registrations(broker)[-1] > 5
+    finally:
+        broker.kill()
+        namesrv.kill()

@@ -329,7 +329,7 @@ class BrokerController:
         result = await self.namesrv_api.register_broker_all(
             self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId,
             f"{self.config.ha_ip()}:{self.store_config.haListenPort}", wrapper, self.config.registerBrokerTimeoutMills,
-            self.config.compressedRegister)
+            self.config.compressedRegister, whole_table=None if only is None else self.topic_wrapper)
         self._registered_version = (wrapper.dataVersion.timestamp, wrapper.dataVersion.counter)
         if result is not None and self.is_slave and not self.config.enableControllerMode:
             self.master_addr = result.master_addr

@@ -506,6 +506,11 @@ class RemotingClient:
         """Reach ``address`` through memory: it is ``server``, in this process (see loopback)."""
         self._in_process[address] = server
 
+    def open_connection(self, address: str) -> Connection | None:
+        """The open connection to ``address``, if there is one (none is opened)."""
+        existing = self._connections.get(address)
+        return existing if existing is not None and existing.is_open else None
+
     async def connection(self, address: str) -> Connection:
         existing = self._connections.get(address)
         if existing is not None and existing.is_open:
