@@ -40,64 +40,68 @@ def send_one(broker_addr: str, topic: str) -> int:
     return call(broker_addr, RequestCode.SEND_MESSAGE_V2, fields, b"x").code
 
 
-def test_created_topics_are_registered_alone_and_all_stay_routed(tmp_path) -> None:
-    namesrv = start_namesrv(tmp_path / "ns")
-    broker = start_broker(tmp_path / "broker", namesrv.addr)
-    try:
-        wait_until(lambda: registrations(broker), 30, 0.1, "the first registration")
-        whole_table = registrations(broker)[0]
-        assert whole_table > 5  # the system topics at least
+class Servers:
+    """A real name server and a broker registered with it; a test may replace the name server."""
 
-        topics = [f"RegT{i}" for i in range(20)]
-        for topic in topics:
-            assert send_one(broker.addr, topic) == ResponseCode.SUCCESS
-            wait_until(lambda t=topic: route_perms(namesrv.addr, t) == [6], 10, 0.05, f"route of {topic}")
-        assert mqadmin.run(["updateTopic", "-n", namesrv.addr, "-b", broker.addr, "-t", "AdminT", "-r", "2", "-w", "2"]) == 0
-        wait_until(lambda: route_perms(namesrv.addr, "AdminT") == [6], 10, 0.05, "route of AdminT")
-
-        later = registrations(broker)[1:]
-        # One registration per created topic (some may coalesce), none of them the whole table.
-        assert later and max(later) < whole_table and sum(later) <= len(topics) + 1 + 2
-        assert all(route_perms(namesrv.addr, t) == [6] for t in topics)
-        assert route_perms(namesrv.addr, "TBW102") == [7]  # registered at start: still routed
-    finally:
-        broker.kill()
-        namesrv.kill()
+    def __init__(self, home) -> None:  # noqa: ANN001
+        self.home = home
+        self.namesrv = start_namesrv(home / "ns")
+        self.broker = start_broker(home / "broker", self.namesrv.addr)
 
 
-def test_a_lowered_broker_permission_shows_on_routes_and_the_topics_keep_their_own(tmp_path) -> None:
-    namesrv = start_namesrv(tmp_path / "ns")
-    broker = start_broker(tmp_path / "broker", namesrv.addr)
-    try:
-        assert send_one(broker.addr, "PermT") == ResponseCode.SUCCESS
-        wait_until(lambda: route_perms(namesrv.addr, "PermT") == [6], 30, 0.05, "route of PermT")
-        assert mqadmin.run(["updateBrokerConfig", "-n", namesrv.addr, "-b", broker.addr, "-k", "brokerPermission",
-                      "-v", "4"]) == 0
-        wait_until(lambda: route_perms(namesrv.addr, "PermT") == [4], 30, 0.1, "read-only route")
-        assert mqadmin.run(["updateBrokerConfig", "-n", namesrv.addr, "-b", broker.addr, "-k", "brokerPermission",
-                      "-v", "6"]) == 0
-        wait_until(lambda: route_perms(namesrv.addr, "PermT") == [6], 30, 0.1, "the topic's own permission back")
-    finally:
-        broker.kill()
-        namesrv.kill()
+@pytest.fixture
+def servers(tmp_path):
+    running = Servers(tmp_path)
+    yield running
+    running.broker.kill()
+    running.namesrv.kill()
 
 
-def test_a_restarted_name_server_gets_the_whole_table_with_the_next_created_topic(tmp_path) -> None:
-    namesrv = start_namesrv(tmp_path / "ns")
-    broker = start_broker(tmp_path / "broker", namesrv.addr)
-    try:
-        assert send_one(broker.addr, "BeforeT") == ResponseCode.SUCCESS
-        wait_until(lambda: route_perms(namesrv.addr, "BeforeT") == [6], 30, 0.05, "route of BeforeT")
-        port = int(namesrv.addr.rsplit(":", 1)[1])
-        namesrv.kill()
-        namesrv = start_namesrv(tmp_path / "ns2", port=port)  # knows nothing, until the broker tells it
-        assert route_perms(namesrv.addr, "BeforeT") is None
-        assert send_one(broker.addr, "AfterT") == ResponseCode.SUCCESS
-        # The broker's connection to the old process closed, so the registration that carries
-        # AfterT is the whole table: BeforeT is routed with it, not 30 s later.
-        wait_until(lambda: route_perms(namesrv.addr, "AfterT") == [6], 10, 0.05, "route of AfterT")
-        assert route_perms(namesrv.addr, "BeforeT") == [6]
-        assert registrations(broker)[-1] > 5
-    finally:
-        broker.kill()
-        namesrv.kill()
+def create_and_see_routed(namesrv: str, broker_addr: str, topic: str, timeout: float = 30) -> None:
+    assert send_one(broker_addr, topic) == ResponseCode.SUCCESS
+    wait_until(lambda: route_perms(namesrv, topic) == [6], timeout, 0.05, f"route of {topic}")
+
+
+def test_created_topics_are_registered_alone_and_all_stay_routed(servers) -> None:
+    namesrv, broker = servers.namesrv, servers.broker
+    wait_until(lambda: registrations(broker), 30, 0.1, "the first registration")
+    whole_table = registrations(broker)[0]
+    assert whole_table > 5  # the system topics at least
+
+    topics = [f"RegT{i}" for i in range(20)]
+    for topic in topics:
+        create_and_see_routed(namesrv.addr, broker.addr, topic, 10)
+    assert mqadmin.run(["updateTopic", "-n", namesrv.addr, "-b", broker.addr, "-t", "AdminT",
+                        "-r", "2", "-w", "2"]) == 0
+    wait_until(lambda: route_perms(namesrv.addr, "AdminT") == [6], 10, 0.05, "route of AdminT")
+
+    later = registrations(broker)[1:]
+    # One registration per created topic (some may coalesce), none of them the whole table.
+    assert later and max(later) < whole_table and sum(later) <= len(topics) + 1 + 2
+    assert all(route_perms(namesrv.addr, t) == [6] for t in topics)
+    assert route_perms(namesrv.addr, "TBW102") == [7]  # registered at start: still routed
+
+
+def test_a_lowered_broker_permission_shows_on_routes_and_the_topics_keep_their_own(servers) -> None:
+    namesrv, broker = servers.namesrv, servers.broker
+    create_and_see_routed(namesrv.addr, broker.addr, "PermT")
+    assert mqadmin.run(["updateBrokerConfig", "-n", namesrv.addr, "-b", broker.addr,
+                        "-k", "brokerPermission", "-v", "4"]) == 0
+    wait_until(lambda: route_perms(namesrv.addr, "PermT") == [4], 30, 0.1, "read-only route")
+    assert mqadmin.run(["updateBrokerConfig", "-n", namesrv.addr, "-b", broker.addr,
+                        "-k", "brokerPermission", "-v", "6"]) == 0
+    wait_until(lambda: route_perms(namesrv.addr, "PermT") == [6], 30, 0.1, "the topic's own permission back")
+
+
+def test_a_restarted_name_server_gets_the_whole_table_with_the_next_created_topic(servers) -> None:
+    namesrv, broker = servers.namesrv, servers.broker
+    create_and_see_routed(namesrv.addr, broker.addr, "BeforeT")
+    port = int(namesrv.addr.rsplit(":", 1)[1])
+    namesrv.kill()
+    namesrv = servers.namesrv = start_namesrv(servers.home / "ns2", port=port)  # knows nothing, until told
+    assert route_perms(namesrv.addr, "BeforeT") is None
+    # The broker's connection to the old process closed, so the registration that carries
+    # AfterT is the whole table: BeforeT is routed with it, not 30 s later.
+    create_and_see_routed(namesrv.addr, broker.addr, "AfterT", 10)
+    assert route_perms(namesrv.addr, "BeforeT") == [6]
+    assert registrations(broker)[-1] > 5
