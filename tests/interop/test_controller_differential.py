@@ -114,7 +114,14 @@ def wait_leader(controller: str) -> None:
     try:
         def leader() -> bool:
             meta = probe.call(controller, Req.CONTROLLER_GET_METADATA_INFO)
-            return meta.code == 0 and decode_header(p.GetMetaDataResponseHeader, meta.ext_fields).isLeader
+            if meta.code != 0 or not decode_header(p.GetMetaDataResponseHeader, meta.ext_fields).isLeader:
+                return False
+            # Apache's controller reports isLeader as soon as DLedger elects it, but answers "not in
+            # leader state" until it has taken the role: wait for a read-only leader request to pass
+            # (another broker set's, so the conversation compared below starts from nothing).
+            asked = probe.call(controller, Req.CONTROLLER_GET_NEXT_BROKER_ID,
+                               p.GetNextBrokerIdRequestHeader(CLUSTER, "leader-probe"))
+            return asked.code == 0
         wait_until(leader, timeout=60, interval=0.5, message=f"{controller} to be the leader")
     finally:
         probe.close()

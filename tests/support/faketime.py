@@ -9,10 +9,15 @@ tests/interop/setup.sh (``make test`` runs it).
 
 from __future__ import annotations
 
+import _multiprocessing
+import atexit
+import contextlib
 import datetime
 import glob
+import os
 import time
 import zoneinfo
+from multiprocessing import shared_memory
 
 _CANDIDATES = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
                "/usr/local/lib/faketime/libfaketime.so.1")
@@ -37,7 +42,41 @@ def faketime_env(local_start: str, tz: str) -> dict[str, str]:
     ``time.sleep``; PocketMQ's servers and client never call it.)"""
     offset = local_ms(local_start, tz) / 1000 - time.time()
     return {"LD_PRELOAD": libfaketime_path(), "FAKETIME": f"{offset:+.3f}", "TZ": tz,
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": _shared_objects()}
+
+
+_shared: str | None = None
+_kept: list[object] = []
+
+
+def _shared_objects() -> str:
+    """One semaphore and shared memory segment, made here, for every process this test process
+    starts under libfaketime. Without ``FAKETIME_SHARED`` libfaketime 0.9.10 makes a pair in each
+    process, named by its pid, hands it down to the children and removes it at exit, but not
+    across an exec: /dev/shm fills with stale pairs and, rarely, a process finds the pair it was
+    handed already gone ("sem_open failed", a broker that never boots). Processes that only
+    attach never remove a pair; this one removes its own at exit."""
+    global _shared
+    if _shared is None:
+        name = f"pocketmq_faketime_{os.getpid()}"
+        for stale in (lambda: _multiprocessing.sem_unlink(f"/{name}_sem"),
+                      lambda: shared_memory.SharedMemory(name=f"{name}_shm").unlink()):
+            with contextlib.suppress(FileNotFoundError):
+                stale()  # left by an earlier process of the same pid that was killed
+        semaphore = _multiprocessing.SemLock(1, 1, 1, f"/{name}_sem", False)  # a counting semaphore at 1
+        memory = shared_memory.SharedMemory(name=f"{name}_shm", create=True, size=4096)
+        _kept.extend([semaphore, memory])
+        atexit.register(_remove_shared_objects, name, memory)
+        _shared = f"/{name}_sem /{name}_shm"
+    return _shared
+
+
+def _remove_shared_objects(name: str, memory: shared_memory.SharedMemory) -> None:
+    with contextlib.suppress(OSError):
+        _multiprocessing.sem_unlink(f"/{name}_sem")
+    with contextlib.suppress(OSError):
+        memory.close()
+        memory.unlink()
 
 
 def faketime_start_env(local_start: str, tz: str) -> dict[str, str]:
