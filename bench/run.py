@@ -201,7 +201,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--acl", action="store_true",
                     help="brokers with aclEnable=true; the load generator signs every request")
     ap.add_argument("--pocketmq-conf", nargs="+", default=[], metavar="KEY=VALUE",
-                    help="extra broker.conf keys for PocketMQ's brokers (e.g. remotingWriterThread=false)")
+                    help="extra broker.conf keys for PocketMQ's brokers only, for an A/B of one setting")
     ap.add_argument("--keep", action="store_true", help="keep the brokers' temporary directories")
     o = ap.parse_args(argv)
     o.deployments = o.deployments or (["single-async"] if o.quick else list(clusters.DEPLOYMENTS))

@@ -8,7 +8,9 @@ import pytest
 
 from apache import apache_broker, apache_namesrv  # type: ignore[import-not-found]
 from clients import messages, run_java_driver, sends  # type: ignore[import-not-found]
+from pocketmq.remoting.codes import RequestCode, ResponseCode
 from tests.support.processes import start_broker, start_namesrv, wait_until
+from tests.support.rpc import call
 
 pytestmark = pytest.mark.interop
 
@@ -23,13 +25,23 @@ def round_trip(namesrv_addr: str, topic: str, group: str, count: int = 10) -> No
         (f"body-{i}", "TagA", f"mixed-{i}") for i in range(count))
 
 
+def routed(namesrv_addr: str, topic: str) -> bool:
+    return call(namesrv_addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}).code == ResponseCode.SUCCESS
+
+
 def test_pocketmq_broker_behind_apache_name_server(tmp_path, unique, interop_ready):
     with apache_namesrv() as namesrv:
         broker = start_broker(tmp_path / "broker", namesrv.addr, name="broker-py")
         try:
             info = run_java_driver(["admin", "cluster-info"], namesrv=namesrv.addr)
             assert "broker-py" in str(info)
-            round_trip(namesrv.addr, unique("T"), unique("G"))
+            first, second = unique("T"), unique("T")
+            round_trip(namesrv.addr, first, unique("G"))
+            # Each auto-created topic is registered alone (registerIncrementBrokerData): Apache's
+            # name server adds it and keeps the topics it had.
+            round_trip(namesrv.addr, second, unique("G"))
+            assert routed(namesrv.addr, first) and routed(namesrv.addr, second)
+            assert "OK, 1 topic(s)" in (tmp_path / "broker" / "logs" / "rocketmqlogs" / "broker.log").read_text()
         finally:
             broker.kill()
 

@@ -57,17 +57,12 @@ class NamesrvApi:
                   "haServerAddr": ha_server_addr, "brokerId": str(broker_id),
                   "compressed": "true" if compressed else "false"}
         given = _Registration(wrapper, fields, compressed, whole=whole_table is None)
-        whole: _Registration | None = given if given.whole else None
-        jobs = []
-        for addr in self.addresses:
-            registration = given
-            if not given.whole and not self._took_whole_table(addr):
-                if whole is None:
-                    assert whole_table is not None
-                    whole = _Registration(whole_table(), fields, compressed)
-                registration = whole
-            jobs.append(self._register_one(addr, registration, timeout_ms / 1000, oneway))
-        results = await asyncio.gather(*jobs)
+        need_whole: set[str] = set() if whole_table is None else \
+            {addr for addr in self.addresses if not self._took_whole_table(addr)}
+        whole = _Registration(whole_table(), fields, compressed) if whole_table and need_whole else given
+        results = await asyncio.gather(*(
+            self._register_one(addr, whole if addr in need_whole else given, timeout_ms / 1000, oneway)
+            for addr in self.addresses))
         found = [r for r in results if r is not None]
         for result in found:
             if result.master_addr:
