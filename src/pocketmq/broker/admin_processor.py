@@ -88,7 +88,7 @@ class AdminProcessor:
             register(code, handler)
 
     # -------------------------------------------------------------------------------- topics
-    def update_and_create_topic(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+    async def update_and_create_topic(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         header = decode_header(ch.CreateTopicRequestHeader, request.ext_fields)
         problem = topic_problem(header.topic)
         if problem:
@@ -112,7 +112,9 @@ class AdminProcessor:
         topic_config = TopicConfig(header.topic, header.readQueueNums, header.writeQueueNums, header.perm,
                                    header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
-        self.broker.register_soon(header.topic)
+        # As upstream (registerIncrementBrokerData before the answer): once updateTopic returns,
+        # the name servers route the topic, so a client or page that asks next finds it.
+        await self.broker.register_broker_all({header.topic})
         return make_response(request)
 
     def get_topic_config(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
