@@ -54,6 +54,8 @@ def _parse_bool(text: str) -> bool:
     return text.strip().lower() in ("true", "1")
 
 
+_INT_BITS: dict[Callable[[str], Any], int] = {_parse_int: 63, _parse_int32: 31}
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "int": _parse_int, "Int32": _parse_int32, "bool": _parse_bool, "str": str, "float": float,
 }
@@ -124,7 +126,16 @@ def _compile_decoder(cls: type, short_names: bool) -> Callable[[dict[str, str]],
         else:
             namespace[f"default{i}"] = field.default
             lines.append(f"        {var} = default{i}")
-        if spec.parse is not str:
+        bits = _INT_BITS.get(spec.parse)
+        if bits is not None:  # inline: two calls fewer per integer field of every request
+            lines += ["    else:",
+                      "        try:",
+                      f"            {var} = int({var})",
+                      "        except ValueError:",
+                      f"            raise HeaderError({spec.name!r}, f'has a bad value {{{var}!r}}') from None",
+                      f"        if not {-(1 << bits)} <= {var} < {1 << bits}:",
+                      f"            raise HeaderError({spec.name!r}, f'has a bad value {{str({var})!r}}')"]
+        elif spec.parse is not str:
             lines += ["    else:",
                       "        try:",
                       f"            {var} = parse{i}({var})",
