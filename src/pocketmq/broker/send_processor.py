@@ -190,6 +190,12 @@ class SendProcessor:
         return None
 
     def _put_response(self, request: RemotingCommand, result: PutMessageResult, queue_id: int) -> RemotingCommand:
+        append = result.append_result
+        if result.status is PutMessageStatus.PUT_OK and append is not None and append.is_ok():
+            config = self.config  # the usual answer, built in one step
+            return make_response(request, ext_fields={
+                "MSG_REGION": config.regionId, "TRACE_ON": "true" if config.traceOn else "false",
+                "msgId": append.msg_id, "queueId": str(queue_id), "queueOffset": str(append.logics_offset)})
         code, remark = _STATUS_CODES.get(result.status, (ResponseCode.SYSTEM_ERROR, result.status.name))
         if result.remark and code != ResponseCode.SUCCESS:
             remark = result.remark
