@@ -452,7 +452,9 @@ class MessageExtBrokerInner:
 
     @property
     def wait_store_msg_ok(self) -> bool:
-        return self.get_property(PROPERTY_WAIT_STORE_MSG_OK) != "false"
+        if self.properties is None:  # asked of every SYNC_FLUSH / SYNC_MASTER put: no dict for one key
+            return property_from_string(self.properties_string or "", PROPERTY_WAIT_STORE_MSG_OK) != "false"
+        return self.properties.get(PROPERTY_WAIT_STORE_MSG_OK) != "false"
 
 
 # ---------------------------------------------------------------- batch body (4.5)

@@ -168,3 +168,13 @@ def test_property_from_string_matches_dict(props, name):
     text = m.properties_to_string(props)
     assert m.property_from_string(text, name) == props.get(name)
     assert m.property_from_string(text + "\x02", name) == props.get(name)
+
+
+@pytest.mark.parametrize(("properties", "wait"), [
+    ("", True), ("TAGS\x01A", True), ("WAIT\x01false", False), ("TAGS\x01A\x02WAIT\x01false\x02", False),
+    ("WAIT\x01true\x02KEYS\x01k", True), ("XWAIT\x01false", True), ("WAIT\x01\x02TAGS\x01B", True)])
+def test_wait_store_msg_ok_reads_the_string_as_the_map_does(properties: str, wait: bool) -> None:
+    from_string = m.MessageExtBrokerInner(topic="T", body=b"", properties_string=properties)
+    from_map = m.MessageExtBrokerInner(topic="T", body=b"", properties=m.string_to_properties(properties))
+    assert from_string.wait_store_msg_ok is wait and from_map.wait_store_msg_ok is wait
+    assert from_string.properties is None  # answered without parsing the whole string
