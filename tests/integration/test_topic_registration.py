@@ -4,7 +4,8 @@ route it) is registered alone, as upstream's
 registerIncrementBrokerData does, so creating N topics one after another costs O(N) rather than
 re-sending the whole table N times; the name server then routes every topic, old and new; and a
 broker whose permission is lowered shows that permission on every route while the topics keep
-their own, which come back when the broker's permission does."""
+their own, which come back when the broker's permission does. A created topic is in topics.json by the
+time its creator has the answer."""
 
 from __future__ import annotations
 
@@ -106,3 +107,17 @@ def test_a_restarted_name_server_gets_the_whole_table_with_the_next_created_topi
     create_and_see_routed(namesrv.addr, broker.addr, "AfterT", 10)
     assert route_perms(namesrv.addr, "BeforeT") == [6]
     assert registrations(broker)[-1] > 5
+
+
+def test_a_created_topic_is_in_topics_json_once_its_creator_has_the_answer(servers) -> None:
+    """topics.json is written off the event loop, but a send that created its topic, and
+    updateTopic, answer only once the file holds it (upstream persists before it answers): a
+    kill -9 right after the answers keeps both topics."""
+    broker = servers.broker
+    assert send_one(broker.addr, "DurableSendT") == ResponseCode.SUCCESS
+    assert mqadmin.run(["updateTopic", "-n", servers.namesrv.addr, "-b", broker.addr, "-t", "DurableAdminT",
+                        "-r", "2", "-w", "2"]) == 0
+    broker.kill()
+    (topics_json,) = broker.home.rglob("topics.json")
+    table = orjson.loads(topics_json.read_bytes())["topicConfigTable"]
+    assert {"DurableSendT", "DurableAdminT"} <= set(table)

@@ -112,6 +112,9 @@ class AdminProcessor:
         topic_config = TopicConfig(header.topic, header.readQueueNums, header.writeQueueNums, header.perm,
                                    header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
+        written = self.broker.topic_config_manager.unwritten
+        if written is not None:
+            await written
         # As upstream (registerIncrementBrokerData before the answer): once updateTopic returns,
         # the name servers route the topic, so a client or page that asks next finds it.
         await self.broker.register_broker_all({header.topic})
@@ -127,10 +130,13 @@ class AdminProcessor:
         body = {"attributes": {}, **topic_config.to_dict()}
         return make_response(request, body=orjson.dumps(body))
 
-    def delete_topic(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+    async def delete_topic(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
         topic = _field(request, "topic")
         assert topic is not None
         self.broker.topic_config_manager.delete(topic)
+        written = self.broker.topic_config_manager.unwritten
+        if written is not None:
+            await written
         self.broker.consumer_offset_manager.remove_topic(topic)
         self.broker.store.delete_topics({topic})
         self.broker.register_soon()

@@ -302,6 +302,7 @@ class BrokerController:
         if self.ha_service is not None:
             await _bounded(self.ha_service.shutdown(), "HA service")
         await _bounded(self.remoting_client.close(), "remoting client")
+        self.topic_config_manager.flush()  # a topic change still being written
         self.consumer_offset_manager.persist()
         self.pop_service.order_info.persist()
         self.schedule.persist()

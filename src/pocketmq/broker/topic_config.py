@@ -4,6 +4,7 @@ that the name servers compare."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -13,7 +14,7 @@ import orjson
 
 from pocketmq.config import BrokerConfig
 from pocketmq.store.timer import TIMER_TOPIC
-from pocketmq.persist import load_json_file, write_file_safely
+from pocketmq.persist import BackgroundFile, load_json_file
 from pocketmq.protocol.route import (
     PERM_INHERIT, PERM_READ, PERM_WRITE, DataVersion, TopicConfig, TopicConfigWrapper,
 )
@@ -70,6 +71,7 @@ class TopicConfigManager:
         self.data_version = DataVersion()
         self.system_topics: set[str] = set()
         self._lock = threading.Lock()
+        self._file = BackgroundFile(self.path)
         self._add_system_topics()
 
     def _add_system_topics(self) -> None:
@@ -103,9 +105,21 @@ class TopicConfigManager:
         self.data_version = wrapper.dataVersion
 
     def persist(self) -> None:
+        """Write topics.json off the event loop (see ``unwritten``)."""
         with self._lock:
             payload = orjson.dumps(self.wrapper().to_dict(), option=orjson.OPT_INDENT_2)
-        write_file_safely(self.path, payload)
+        self._file.write(payload)
+
+    @property
+    def unwritten(self) -> asyncio.Future[None] | None:
+        """While the newest table is not in topics.json yet, a future done once it is: a request
+        that created or changed a topic awaits it before it answers, as upstream answers after
+        its synchronous persist. None when the file is up to date."""
+        return self._file.pending
+
+    def flush(self) -> None:
+        """Block until topics.json holds the table (shutdown)."""
+        self._file.flush()
 
     def wrapper(self, only: set[str] | None = None) -> TopicConfigWrapper:
         """The table (or the ``only`` topics that exist) with a copy of the data version."""
