@@ -138,6 +138,7 @@ class BackgroundFile:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(failure)
+                waiter.exception()  # logged above; a waiter that awaits it still gets it
         if self._running is running:
             self._running = None
             if self._pending is not None:

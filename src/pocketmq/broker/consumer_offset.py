@@ -3,9 +3,10 @@ offset, persisted to ``config/consumerOffset.json`` every flushConsumerOffsetInt
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-from pocketmq.persist import load_json_file, write_file_safely
+from pocketmq.persist import BackgroundFile, load_json_file
 from pocketmq.protocol import fastjson
 
 TOPIC_GROUP_SEPARATOR = "@"
@@ -16,6 +17,7 @@ class ConsumerOffsetManager:
         self.path = os.path.join(store_root, "config", "consumerOffset.json")
         self.table: dict[str, dict[int, int]] = {}
         self.dirty = False
+        self._file = BackgroundFile(self.path)
 
     def load(self) -> None:
         data = load_json_file(self.path, fastjson.loads)
@@ -28,8 +30,19 @@ class ConsumerOffsetManager:
         return fastjson.dumps({"offsetTable": self.table})
 
     def persist(self) -> None:
-        write_file_safely(self.path, self.encode())
+        """Write the offsets off the event loop; a failed write leaves them dirty for the next."""
+        written = self._file.write(self.encode())
         self.dirty = False
+        if written is not None:
+            written.add_done_callback(self._written)
+
+    def _written(self, written: "asyncio.Future[None]") -> None:
+        if written.exception() is not None:
+            self.dirty = True
+
+    def flush(self) -> None:
+        """Block until the file holds the offsets (shutdown)."""
+        self._file.flush()
 
     def persist_if_dirty(self) -> None:
         if self.dirty:

@@ -304,6 +304,7 @@ class BrokerController:
         await _bounded(self.remoting_client.close(), "remoting client")
         self.topic_config_manager.flush()  # a topic change still being written
         self.consumer_offset_manager.persist()
+        self.consumer_offset_manager.flush()
         self.pop_service.order_info.persist()
         self.schedule.persist()
         await self.store.shutdown()
