@@ -112,9 +112,7 @@ class AdminProcessor:
         topic_config = TopicConfig(header.topic, header.readQueueNums, header.writeQueueNums, header.perm,
                                    header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
-        written = self.broker.topic_config_manager.unwritten
-        if written is not None:
-            await written
+        await self.broker.topic_config_manager.written()
         # As upstream (registerIncrementBrokerData before the answer): once updateTopic returns,
         # the name servers route the topic, so a client or page that asks next finds it.
         await self.broker.register_broker_all({header.topic})
@@ -134,9 +132,7 @@ class AdminProcessor:
         topic = _field(request, "topic")
         assert topic is not None
         self.broker.topic_config_manager.delete(topic)
-        written = self.broker.topic_config_manager.unwritten
-        if written is not None:
-            await written
+        await self.broker.topic_config_manager.written()
         self.broker.consumer_offset_manager.remove_topic(topic)
         self.broker.store.delete_topics({topic})
         self.broker.register_soon()

@@ -36,7 +36,7 @@ class ConsumerOffsetManager:
         if written is not None:
             written.add_done_callback(self._written)
 
-    def _written(self, written: "asyncio.Future[None]") -> None:
+    def _written(self, written: asyncio.Future[None]) -> None:
         if written.exception() is not None:
             self.dirty = True
 

@@ -5,7 +5,6 @@ store's status to a response code."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import random
@@ -124,9 +123,8 @@ class SendProcessor:
                        header: SendMessageRequestHeader) -> RemotingCommand:
         changes = self.topics.data_version.counter
         topic_config = self._check(request, header, channel)
-        written = self._written_if_changed(changes)
-        if written is not None:  # this request created its topic: answer once topics.json holds it
-            await written
+        if self.topics.data_version.counter != changes:  # it created its topic: answer once that is on disk
+            await self.topics.written()
         queue_id = header.queueId
         if queue_id < 0:
             queue_id = random.randrange(max(1, topic_config.writeQueueNums))
@@ -151,9 +149,8 @@ class SendProcessor:
             denied = self._handle_retry_and_dlq(request, header, msg)
             if denied is not None:
                 return denied
-            written = self._written_if_changed(changes)
-            if written is not None:  # this request created the group's DLQ topic
-                await written
+            if self.topics.data_version.counter != changes:  # it created the group's DLQ topic
+                await self.topics.written()
         properties[m.PROPERTY_CLUSTER] = self.config.brokerClusterName
         msg.properties_string = None
         if properties.get(m.PROPERTY_TRANSACTION_PREPARED) == "true":
@@ -166,14 +163,6 @@ class SendProcessor:
         result = await self.broker.store.put_message(msg)
         self._count_put(msg.topic, msg.properties_string or header.properties or "", result)
         return self._put_response(request, result, queue_id)
-
-    def _written_if_changed(self, changes_before: int) -> asyncio.Future[None] | None:
-        """When the request changed the topic table (created a topic) since ``changes_before``, the
-        future of topics.json holding it: upstream answers after its synchronous persist. Other
-        sends do not wait for a topic someone else created."""
-        if self.topics.data_version.counter == changes_before:
-            return None
-        return self.topics.unwritten
 
     def _count_put(self, topic: str, properties: str, result: PutMessageResult) -> None:
         append = result.append_result
@@ -230,9 +219,8 @@ class SendProcessor:
                          header: SendMessageRequestHeader) -> RemotingCommand:
         changes = self.topics.data_version.counter
         topic_config = self._check(request, header, channel)
-        written = self._written_if_changed(changes)
-        if written is not None:  # this request created its topic: answer once topics.json holds it
-            await written
+        if self.topics.data_version.counter != changes:  # it created its topic: answer once that is on disk
+            await self.topics.written()
         if header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             return self._response(request, ResponseCode.MESSAGE_ILLEGAL,
                                   f"batch request does not support retry group {header.topic}")
@@ -302,9 +290,8 @@ class SendProcessor:
             if delay_level == 0:
                 delay_level = 3 + original.reconsume_times
             properties[m.PROPERTY_DELAY_TIME_LEVEL] = str(delay_level)
-        written = self._written_if_changed(changes)
-        if written is not None:  # this request created its retry or DLQ topic
-            await written
+        if self.topics.data_version.counter != changes:  # it created its retry or DLQ topic
+            await self.topics.written()
         properties.setdefault(m.PROPERTY_ORIGIN_MESSAGE_ID, header.originMsgId or original.uniq_key or original.msg_id)
         properties[m.PROPERTY_WAIT_STORE_MSG_OK] = "false"
         msg = m.MessageExtBrokerInner(

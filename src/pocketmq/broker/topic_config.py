@@ -4,7 +4,6 @@ that the name servers compare."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -105,17 +104,17 @@ class TopicConfigManager:
         self.data_version = wrapper.dataVersion
 
     def persist(self) -> None:
-        """Write topics.json off the event loop (see ``unwritten``)."""
+        """Write topics.json off the event loop (see ``written``)."""
         with self._lock:
             payload = orjson.dumps(self.wrapper().to_dict(), option=orjson.OPT_INDENT_2)
         self._file.write(payload)
 
-    @property
-    def unwritten(self) -> asyncio.Future[None] | None:
-        """While the newest table is not in topics.json yet, a future done once it is: a request
-        that created or changed a topic awaits it before it answers, as upstream answers after
-        its synchronous persist. None when the file is up to date."""
-        return self._file.pending
+    async def written(self) -> None:
+        """Returns once topics.json holds the newest table: a request that created or changed a
+        topic awaits it before it answers, as upstream answers after its synchronous persist."""
+        pending = self._file.pending
+        if pending is not None:
+            await pending
 
     def flush(self) -> None:
         """Block until topics.json holds the table (shutdown)."""

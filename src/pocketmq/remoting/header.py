@@ -33,12 +33,15 @@ Int32 = int
 (every other integer field is a Java ``Long``)."""
 
 
+_LONG_BITS, _INT_BITS_32 = 63, 31  # value bits of a Java long and int
+
+
 def _parse_int(text: str) -> int:
-    return _in_range(int(text), 63)
+    return _in_range(int(text), _LONG_BITS)
 
 
 def _parse_int32(text: str) -> int:
-    return _in_range(int(text), 31)
+    return _in_range(int(text), _INT_BITS_32)
 
 
 def _in_range(value: int, bits: int) -> int:
@@ -54,7 +57,7 @@ def _parse_bool(text: str) -> bool:
     return text.strip().lower() in ("true", "1")
 
 
-_INT_BITS: dict[Callable[[str], Any], int] = {_parse_int: 63, _parse_int32: 31}
+_INT_BITS: dict[Callable[[str], Any], int] = {_parse_int: _LONG_BITS, _parse_int32: _INT_BITS_32}
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "int": _parse_int, "Int32": _parse_int32, "bool": _parse_bool, "str": str, "float": float,
