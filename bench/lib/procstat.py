@@ -1,5 +1,6 @@
 """Broker process figures from /proc: CPU seconds (utime + stime of all threads, and of the
-busiest thread alone: a Python broker's event loop is bound by one core) and peak RSS.
+busiest thread alone: a Python broker's event loop is bound by one core) and peak RSS, of each
+broker process and the processes it started (PocketMQ's remoting workers).
 
 Peak RSS is the kernel's VmHWM; ``reset_peak`` writes 5 to /proc/PID/clear_refs (Linux >= 4.0,
 needs the right to write there; root here) so each run gets its own peak. Where the reset is
@@ -53,6 +54,24 @@ def reset_peak(pid: int) -> bool:
         return False
 
 
+def with_descendants(pids: list[int]) -> list[int]:
+    """``pids`` and every live process below them (children, grandchildren, ...)."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        parents[int(name)] = int(data[data.rindex(")") + 2:].split()[1])
+    found = list(pids)
+    for pid in found:  # grows while it is walked: breadth first
+        found += [child for child, parent in parents.items() if parent == pid and child not in found]
+    return found
+
+
 @dataclass
 class ProcSample:
     pids: list[int]
@@ -62,6 +81,7 @@ class ProcSample:
 
     @classmethod
     def start(cls, pids: list[int]) -> "ProcSample":
+        pids = with_descendants(pids)
         ok = all([reset_peak(p) for p in pids])
         return cls(list(pids), [cpu_seconds(p) for p in pids], [thread_cpu_seconds(p) for p in pids], ok)
 
