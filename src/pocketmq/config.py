@@ -389,10 +389,6 @@ class BrokerConfig:
     waitTimeMillsInSendQueue: int = 200
     serverChannelMaxIdleTimeSeconds: int = 120
     maxFrameLength: int = 16 * 1024 * 1024
-    # PocketMQ: worker processes that serve the main port (decode, prepare ordinary sends,
-    # encode answers) in front of this process, which keeps the store (broker.remoting_workers).
-    # 0: this process serves the port itself. Not with TLS on the main port.
-    serverWorkerProcesses: int = 0
     logDir: str = dataclasses.field(default_factory=lambda: os.path.join(home_dir(), "logs", "rocketmqlogs"))
     brokerConfigPath: str = ""
     configBlackList: str = "configBlackList;brokerConfigPath;rocketmqHome"

@@ -18,11 +18,11 @@ from tests.support.processes import start_broker, start_namesrv, wait_until
 from tests.support.rpc import RpcSession, call
 
 
-@pytest.fixture(scope="module", params=[0, 1], ids=["one-process", "remoting-worker"])
-def cluster(tmp_path_factory, request):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
     home = tmp_path_factory.mktemp("broker")
     namesrv = start_namesrv(home / "ns")
-    broker = start_broker(home / "broker", namesrv.addr, extra={"serverWorkerProcesses": request.param})
+    broker = start_broker(home / "broker", namesrv.addr)
     yield namesrv, broker
     broker.kill()
     namesrv.kill()

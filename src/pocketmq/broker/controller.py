@@ -46,8 +46,6 @@ from pocketmq.remoting.codes import RequestCode
 from pocketmq.remoting.command import RemotingCommand
 from pocketmq.remoting.tls import ServerTls
 from pocketmq.remoting.transport import Connection, Dispatcher, RemotingClient, RemotingServer
-from pocketmq.broker.link_processor import LinkProcessor
-from pocketmq.broker.remoting_workers import RemotingWorkers
 from pocketmq.security.acl_admin import AclAdminProcessor, AclConfigEditor
 from pocketmq.security.server import ServerAcl, request_signer
 from pocketmq.store.ha import HAService
@@ -116,28 +114,12 @@ class BrokerController:
                                      on_close=self._on_channel_close, tls=tls)
         self.fast_server = RemotingServer(self.fast_dispatcher, max_frame_length=config.maxFrameLength,
                                           on_close=self._on_channel_close, tls=tls)
-        self.workers: RemotingWorkers | None = None
-        if config.serverWorkerProcesses > 0:
-            self._use_remoting_workers(config.serverWorkerProcesses)
         self._tasks: list[asyncio.Task[None]] = []
         self.metrics: PromExporter | None = None
         self._register_pending = False
         self._register_whole_table = False
         self._register_topics: set[str] = set()
         self._registered_version: tuple[int, int] | None = None
-
-    def _use_remoting_workers(self, count: int) -> None:
-        if self.server.tls is not None:
-            log.warning("serverWorkerProcesses=%d ignored: the main port serves TLS, which the workers do not", count)
-            return
-        config = self.config
-        self.server = RemotingServer(self.dispatcher, max_frame_length=config.maxFrameLength,
-                                     on_close=self._on_channel_close, worker_link=True)
-        self.workers = RemotingWorkers(count, self.server, lambda: [
-            "--cluster", config.brokerClusterName,
-            "--prepare-sends", "false" if self.acl is not None else "true",
-            "--max-frame-length", str(config.maxFrameLength)])
-        LinkProcessor(self, self.workers.token, self.workers.worker_said_hello).register(self.dispatcher.register)
 
     @property
     def is_slave(self) -> bool:
@@ -209,10 +191,7 @@ class BrokerController:
         await self.ha_service.start()
         if self.config.enableControllerMode:
             self.store.read_limit = self.ha_service.read_limit
-        if self.workers is not None:
-            await self.workers.start(self.host, self.config.listenPort)
-        else:
-            await self.server.start(self.host, self.config.listenPort)
+        await self.server.start(self.host, self.config.listenPort)
         await self.fast_server.start(self.host, self.config.fast_port())
         if exporter_enabled(self.config.metricsExporterType):
             self.metrics = await start_broker_metrics(self)
@@ -316,8 +295,6 @@ class BrokerController:
             log.warning("unregister from name servers timed out")
         # Network parts get a bounded time each: whatever a peer does, the store below is still
         # flushed and closed, and SIGTERM always ends the process.
-        if self.workers is not None:
-            await _bounded(self.workers.stop(), "remoting workers")
         await _bounded(self.server.close(), "main port")
         await _bounded(self.fast_server.close(), "fast port")
         if self.metrics is not None:

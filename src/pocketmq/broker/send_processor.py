@@ -19,7 +19,6 @@ from pocketmq.remoting.command import RemotingCommand, make_response
 from pocketmq.remoting.header import decode_header
 from pocketmq.remoting.transport import Connection, RequestError
 from pocketmq.broker.stats_manager import message_type
-from pocketmq.broker.stored_properties import ordinary_stored_properties
 from pocketmq.broker.topic_config import (
     NOT_ALLOWED_SEND_TOPICS, RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC, TRANS_HALF_TOPIC, dlq_topic, retry_topic,
     topic_problem,
@@ -142,8 +141,8 @@ class SendProcessor:
                 msg.properties_string = stored
                 msg.tags_code = m.tags_string_to_tags_code(m.property_from_string(stored, m.PROPERTY_TAGS))
                 result = await self.broker.store.put_message(msg)
-                self.count_put(header.topic, stored, result)
-                return self.put_response(request, result, queue_id)
+                self._count_put(header.topic, stored, result)
+                return self._put_response(request, result, queue_id)
         properties = msg.get_properties()
         if header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             changes = self.topics.data_version.counter
@@ -162,10 +161,10 @@ class SendProcessor:
         msg.tags_code = msg.tags_code or m.tags_string_to_tags_code(properties.get(m.PROPERTY_TAGS))
         strip_wait_from_stored_properties(msg)
         result = await self.broker.store.put_message(msg)
-        self.count_put(msg.topic, msg.properties_string or header.properties or "", result)
-        return self.put_response(request, result, queue_id)
+        self._count_put(msg.topic, msg.properties_string or header.properties or "", result)
+        return self._put_response(request, result, queue_id)
 
-    def count_put(self, topic: str, properties: str, result: PutMessageResult) -> None:
+    def _count_put(self, topic: str, properties: str, result: PutMessageResult) -> None:
         append = result.append_result
         if append is not None and append.is_ok() and append.msg_num > 0:
             self.broker.stats_manager.on_put(topic, message_type(properties), append.msg_num, append.wrote_bytes)
@@ -196,7 +195,7 @@ class SendProcessor:
             msg.queue_id = 0
         return None
 
-    def put_response(self, request: RemotingCommand, result: PutMessageResult, queue_id: int) -> RemotingCommand:
+    def _put_response(self, request: RemotingCommand, result: PutMessageResult, queue_id: int) -> RemotingCommand:
         append = result.append_result
         if result.status is PutMessageStatus.PUT_OK and append is not None and append.is_ok():
             config = self.config  # the usual answer, built in one step
@@ -251,8 +250,8 @@ class SendProcessor:
         result = await self.broker.store.put_messages(
             header.topic, queue_id, header.sysFlag, header.bornTimestamp, parse_host(channel.remote_address),
             records, extra_properties=m.properties_to_string(extra), wait_store_msg_ok=wait)
-        self.count_put(header.topic, header.properties or "", result)
-        return self.put_response(request, result, queue_id)
+        self._count_put(header.topic, header.properties or "", result)
+        return self._put_response(request, result, queue_id)
 
     # --------------------------------------------------------------------------- send-back
     async def consumer_send_msg_back(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
@@ -305,6 +304,32 @@ class SendProcessor:
             self.broker.stats_manager.on_send_back(header.group, properties.get(m.PROPERTY_RETRY_TOPIC) or original.topic)
             return make_response(request)
         return make_response(request, ResponseCode.SYSTEM_ERROR, result.status.name)
+
+
+_WAIT_TRUE = m.PROPERTY_WAIT_STORE_MSG_OK + m.NAME_VALUE_SEPARATOR + "true"
+_SEP = m.PROPERTY_SEPARATOR
+
+
+def ordinary_stored_properties(text: str, cluster_pair: str) -> str | None:
+    """The stored properties of an ordinary message, by string edits instead of a parse and a
+    re-encode (the common case on the send path): ``WAIT=true`` dropped, ``CLUSTER`` appended.
+    None when the message needs the full property map: transactional, ``WAIT=false``, a
+    ``CLUSTER`` of its own, or an unusual layout."""
+    if text.startswith(_WAIT_TRUE + _SEP):
+        text = text[len(_WAIT_TRUE) + 1:]
+    elif text == _WAIT_TRUE:
+        text = ""
+    else:
+        i = text.find(_SEP + _WAIT_TRUE + _SEP)
+        if i >= 0:
+            text = text[:i + 1] + text[i + 2 + len(_WAIT_TRUE):]
+        elif text.endswith(_SEP + _WAIT_TRUE):
+            text = text[:-len(_WAIT_TRUE) - 1]
+    if "WAIT\x01" in text or "TRAN_MSG\x01" in text or "CLUSTER\x01" in text:
+        return None
+    if text and not text.endswith(_SEP):
+        text += _SEP
+    return text + cluster_pair
 
 
 def strip_wait_from_stored_properties(msg: m.MessageExtBrokerInner) -> None:

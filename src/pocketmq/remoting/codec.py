@@ -22,7 +22,6 @@ _INT = struct.Struct(">i")
 _FRAME_PREFIX = struct.Struct(">iI")
 _BINARY_FIXED = struct.Struct(">hBhii")  # code, language, version, opaque, flag
 _SHORT = struct.Struct(">H")
-_LINK_HEADER = struct.Struct(">hii")  # code, opaque, flag: all a worker-link frame's header holds
 
 
 class ProtocolError(Exception):
@@ -190,8 +189,6 @@ def encode_frame(cmd: RemotingCommand) -> list[Buffer]:
     """The frame as a list of buffers (prefix+header first, then the body parts, not copied)."""
     if cmd.serialize_type == SerializeType.ROCKETMQ:
         header = encode_binary_header(cmd)
-    elif cmd.serialize_type == SerializeType.WORKER_LINK:
-        header = _LINK_HEADER.pack(cmd.code, cmd.opaque, cmd.flag)
     else:
         header = encode_json_header(cmd)
     length = 4 + len(header) + body_length(cmd.body)
@@ -208,21 +205,12 @@ def encode_frame_bytes(cmd: RemotingCommand) -> bytes:
     return b"".join(bytes(part) for part in encode_frame(cmd))
 
 
-def decode_header(serialize_type: int, data: bytes | memoryview, worker_link: bool = False) -> RemotingCommand:
+def decode_header(serialize_type: int, data: bytes | memoryview) -> RemotingCommand:
     if serialize_type == SerializeType.JSON:
         return decode_json_header(data)
     if serialize_type == SerializeType.ROCKETMQ:
         return decode_binary_header(data)
-    if serialize_type == SerializeType.WORKER_LINK and worker_link:
-        return decode_link_header(data)
     raise ProtocolError(f"unknown serialize type {serialize_type}")
-
-
-def decode_link_header(data: bytes | memoryview) -> RemotingCommand:
-    if len(data) != _LINK_HEADER.size:
-        raise ProtocolError(f"worker-link header of {len(data)} bytes, not {_LINK_HEADER.size}")
-    code, opaque, flag = _LINK_HEADER.unpack_from(data)
-    return RemotingCommand(code, "PYTHON", 0, opaque, flag, serialize_type=SerializeType.WORKER_LINK)
 
 
 class FrameDecoder:
@@ -230,13 +218,12 @@ class FrameDecoder:
     until it returns None. Raises ``ProtocolError`` on a malformed frame; the decoder is then
     unusable and the connection must be closed."""
 
-    __slots__ = ("_buffer", "_pos", "max_frame_length", "worker_link")
+    __slots__ = ("_buffer", "_pos", "max_frame_length")
 
-    def __init__(self, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH, worker_link: bool = False) -> None:
+    def __init__(self, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH) -> None:
         self._buffer = bytearray()
         self._pos = 0
         self.max_frame_length = max_frame_length
-        self.worker_link = worker_link  # accept SerializeType.WORKER_LINK frames (a broker's private link only)
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self._pos and self._pos == len(self._buffer):
@@ -271,7 +258,7 @@ class FrameDecoder:
         header_start = pos + 8
         body_start = header_start + header_length
         end = pos + 4 + length
-        cmd = decode_header(serialize_type, bytes(buffer[header_start:body_start]), self.worker_link)
+        cmd = decode_header(serialize_type, bytes(buffer[header_start:body_start]))
         if end > body_start:
             cmd.body = bytes(buffer[body_start:end])
         self._pos = end

@@ -9,9 +9,6 @@ from enum import IntEnum
 class SerializeType(IntEnum):
     JSON = 0
     ROCKETMQ = 1
-    # PocketMQ's own frames between a broker's remoting workers and its store process (see
-    # broker.worker_link); a decoder accepts them only on that private link, never from a peer.
-    WORKER_LINK = 0x7F
 
 
 # LanguageCode: JSON carries the name, the binary header the ordinal.

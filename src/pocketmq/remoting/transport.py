@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable, Coroutine, Union
 
 from pocketmq.remoting import loopback
 from pocketmq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, ProtocolError, encode_frame
-from pocketmq.remoting.codes import ResponseCode, SerializeType
+from pocketmq.remoting.codes import ResponseCode
 from pocketmq.remoting.command import Buffer, RemotingCommand, make_error, make_response
 from pocketmq.remoting.header import HeaderError
 from pocketmq.remoting.tls import DISABLED, ENFORCING, ServerTls, TlsError, TlsSession
@@ -278,8 +278,7 @@ class Connection(asyncio.Protocol):
         dispatcher = self.dispatcher
         if dispatcher.observer is not None:
             request.received_at = dispatcher.clock()
-        # A worker-link frame (only ever decoded on a broker's private link) is the broker's own.
-        if dispatcher.guards and request.serialize_type != SerializeType.WORKER_LINK and not self._guard(request):
+        if dispatcher.guards and not self._guard(request):
             return
         handler = dispatcher.find(request.code)
         if handler is None:
@@ -404,12 +403,8 @@ class RemotingServer:
 
     def __init__(self, dispatcher: Dispatcher, *, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
                  on_connect: Callable[[Connection], None] | None = None,
-                 on_close: Callable[[Connection], None] | None = None, tls: ServerTls | None = None,
-                 worker_link: bool = False) -> None:
+                 on_close: Callable[[Connection], None] | None = None, tls: ServerTls | None = None) -> None:
         self.dispatcher = dispatcher
-        # Serving a broker's remoting workers (broker.worker_link) on a private Unix socket:
-        # their own frames are decoded too, and a worker names each client's address.
-        self.worker_link = worker_link
         # None: plaintext only (disabled, or permissive without a certificate to serve TLS with)
         self.tls = tls if tls is not None and tls.mode != DISABLED and (tls.context is not None or tls.mode == ENFORCING) \
             else None
@@ -423,11 +418,6 @@ class RemotingServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._new_connection, host, port, reuse_address=True,
                                                 backlog=1024)
-
-    async def start_on_socket(self, sock: socket.socket) -> None:
-        """Serve a listening Unix socket made by the caller (the worker link)."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_unix_server(self._new_connection, sock=sock)
 
     @property
     def port(self) -> int:
@@ -474,7 +464,6 @@ class _ServerConnection(Connection):
     def __init__(self, server: RemotingServer) -> None:
         super().__init__(server.dispatcher, max_frame_length=server.max_frame_length, server_tls=server.tls)
         self.server = server
-        self.decoder.worker_link = server.worker_link
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)

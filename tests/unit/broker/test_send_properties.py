@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from pocketmq.broker.stored_properties import ordinary_stored_properties
+from pocketmq.broker.send_processor import ordinary_stored_properties
 from pocketmq.protocol import message as m
 
 CLUSTER_PAIR = "CLUSTER\x01DefaultCluster"
