@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Coroutine, Union
 
 from pocketmq.protocol import message as m
 from pocketmq.protocol.client_headers import ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from pocketmq.broker.controller import BrokerController
 
 log = logging.getLogger("pocketmq.broker")
+
+# What the send handlers give the transport: the answer, or a coroutine that produces it.
+SendAnswer = Union[RemotingCommand, Coroutine[Any, Any, RemotingCommand]]
 
 V3_4_9 = 121  # MQVersion ordinal from which the header's maxReconsumeTimes is honoured
 
@@ -67,14 +70,17 @@ class SendProcessor:
         self._cluster_pair = m.PROPERTY_CLUSTER + m.NAME_VALUE_SEPARATOR + self.config.brokerClusterName
 
     # ------------------------------------------------------------------------------- entry
-    async def process(self, request: RemotingCommand, channel: Connection) -> RemotingCommand:
+    def process(self, request: RemotingCommand, channel: Connection) -> SendAnswer:
+        """The answer itself for an ordinary send the store takes without waiting (ASYNC_FLUSH,
+        no SYNC_MASTER): no coroutine per send in that usual case. Otherwise a coroutine, which
+        the transport runs."""
         if request.code == RequestCode.CONSUMER_SEND_MSG_BACK:
-            return await self.consumer_send_msg_back(request, channel)
+            return self.consumer_send_msg_back(request, channel)
         short = request.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
         header = decode_header(SendMessageRequestHeader, request.ext_fields, short_names=short)
         if header.batch:
-            return await self.send_batch(request, channel, header)
-        return await self.send_one(request, channel, header)
+            return self.send_batch(request, channel, header)
+        return self.send_one(request, channel, header)
 
     def _response(self, request: RemotingCommand, code: int = ResponseCode.SUCCESS, remark: str | None = None,
                   fields: dict[str, str] | None = None) -> RemotingCommand:
@@ -119,18 +125,16 @@ class SendProcessor:
         return topic_config
 
     # ------------------------------------------------------------------------------ single
-    async def send_one(self, request: RemotingCommand, channel: Connection,
-                       header: SendMessageRequestHeader) -> RemotingCommand:
+    def send_one(self, request: RemotingCommand, channel: Connection,
+                 header: SendMessageRequestHeader) -> SendAnswer:
         changes = self.topics.data_version.counter
         topic_config = self._check(request, header, channel)
-        if self.topics.data_version.counter != changes:  # it created its topic: answer once that is on disk
-            await self.topics.written()
+        created = self.topics.data_version.counter != changes  # answer once the new topic is on disk
         queue_id = header.queueId
         if queue_id < 0:
             queue_id = random.randrange(max(1, topic_config.writeQueueNums))
-        body = request.body_bytes()
         msg = m.MessageExtBrokerInner(
-            topic=header.topic, body=body, queue_id=queue_id, flag=header.flag,
+            topic=header.topic, body=request.body_bytes(), queue_id=queue_id, flag=header.flag,
             properties_string=header.properties or "", sys_flag=header.sysFlag,
             born_timestamp=header.bornTimestamp, born_host=parse_host(channel.remote_address),
             reconsume_times=header.reconsumeTimes or 0,
@@ -140,9 +144,27 @@ class SendProcessor:
             if stored is not None:
                 msg.properties_string = stored
                 msg.tags_code = m.tags_string_to_tags_code(m.property_from_string(stored, m.PROPERTY_TAGS))
-                result = await self.broker.store.put_message(msg)
+                store = self.broker.store
+                if created or store.waits_after_append:
+                    return self._put_ordinary(request, msg, stored, queue_id, created)
+                result = store.append_message(msg)
                 self._count_put(header.topic, stored, result)
                 return self._put_response(request, result, queue_id)
+        return self._send_special(request, header, msg, queue_id, created)
+
+    async def _put_ordinary(self, request: RemotingCommand, msg: m.MessageExtBrokerInner, stored: str,
+                            queue_id: int, created: bool) -> RemotingCommand:
+        if created:
+            await self.topics.written()
+        result = await self.broker.store.put_message(msg)
+        self._count_put(msg.topic, stored, result)
+        return self._put_response(request, result, queue_id)
+
+    async def _send_special(self, request: RemotingCommand, header: SendMessageRequestHeader,
+                            msg: m.MessageExtBrokerInner, queue_id: int, created: bool) -> RemotingCommand:
+        """A send to a retry topic, a transactional one, or one whose properties need the full map."""
+        if created:
+            await self.topics.written()
         properties = msg.get_properties()
         if header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             changes = self.topics.data_version.counter
@@ -163,6 +185,7 @@ class SendProcessor:
         result = await self.broker.store.put_message(msg)
         self._count_put(msg.topic, msg.properties_string or header.properties or "", result)
         return self._put_response(request, result, queue_id)
+
 
     def _count_put(self, topic: str, properties: str, result: PutMessageResult) -> None:
         append = result.append_result

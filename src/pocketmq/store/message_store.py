@@ -12,6 +12,7 @@ API (all offsets are ints; ``view`` means a memoryview slice of a mapped file, n
                          disk_usage: Callable[[str], float] | None = None)  # 0..1 used ratio
     await store.start(); await store.shutdown()
     await store.put_message(msg: MessageExtBrokerInner) -> PutMessageResult
+    store.append_message(msg) -> PutMessageResult   # the same without the flush/replication wait
     await store.put_messages(topic, queue_id, sys_flag, born_timestamp, born_host,
                              records: Sequence[BatchRecord], *, extra_properties="",
                              reconsume_times=0) -> PutMessageResult
@@ -472,7 +473,22 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL, remark=timer_illegal_remark(config))
         return None
 
+    @property
+    def waits_after_append(self) -> bool:
+        """Whether a put waits after its append (SYNC_FLUSH, or a SYNC_MASTER's replication):
+        if not, ``append_message`` alone is the whole put."""
+        return self._group_commit is not None or self.replication_waiter is not None
+
     async def put_message(self, msg: m.MessageExtBrokerInner) -> PutMessageResult:
+        result = self.append_message(msg)
+        append = result.append_result
+        if result.status is not PutMessageStatus.PUT_OK or append is None or not self.waits_after_append:
+            return result  # refused, or ASYNC_FLUSH without a SYNC_MASTER wait
+        return await self._handle_flush_and_ha(msg, append)
+
+    def append_message(self, msg: m.MessageExtBrokerInner) -> PutMessageResult:
+        """A put up to its append and dispatch, without the flush and replication wait: the
+        whole put when ``waits_after_append`` is false (the send path's synchronous case)."""
         refused = self._check_store_status()
         if refused is not None:
             return refused
@@ -536,9 +552,7 @@ class MessageStore:
         if tran in _NORMAL_TRAN and self.message_arriving_listener is not None:
             self._notify(msg.topic, msg.queue_id, result.logics_offset + 1, tags_code, store_ts, msg.properties)
         self.stats.record_put(size, (time.perf_counter() - begin) * 1000)
-        if self._group_commit is None and self.replication_waiter is None:
-            return PutMessageResult(PutMessageStatus.PUT_OK, result)  # ASYNC_FLUSH, no SYNC_MASTER wait
-        return await self._handle_flush_and_ha(msg, result)
+        return PutMessageResult(PutMessageStatus.PUT_OK, result)
 
     async def _handle_flush_and_ha(self, msg: m.MessageExtBrokerInner | None,
                                    result: AppendMessageResult) -> PutMessageResult:
