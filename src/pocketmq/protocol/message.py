@@ -14,7 +14,7 @@ import socket
 import struct
 import zlib
 from operator import mul
-from typing import Iterator
+from typing import Any, Iterator
 
 # ---------------------------------------------------------------- magic codes (4.1)
 MESSAGE_MAGIC_CODE = -626843481  # 0xDAA320A7
@@ -227,6 +227,40 @@ def header_struct(sys_flag: int) -> struct.Struct:
 def entry_length(sys_flag: int, body_len: int, topic_len: int, properties_len: int) -> int:
     """TOTALSIZE of an entry (91 + n + t + p for IPv4/IPv4; +12 per IPv6 host)."""
     return header_struct(sys_flag).size + body_len + 1 + topic_len + 2 + properties_len
+
+
+def write_entry_py(buffer: Any, pos: int, body_crc: int, queue_id: int, flag: int, queue_offset: int,
+                   physical_offset: int, sys_flag: int, born_timestamp: int, born_ip: bytes, born_port: int,
+                   store_timestamp: int, store_ip: bytes, store_port: int, reconsume_times: int,
+                   prepared_transaction_offset: int, body: Any, topic: bytes, properties: bytes) -> int:
+    """Write one whole entry (section 4.1) at ``pos`` of a writable buffer; returns TOTALSIZE.
+    The host widths come from the packed addresses (4 or 16 bytes), which ``sys_flag`` must
+    agree with. TOTALSIZE is written last, so a reader never sees a size without its entry."""
+    header = HEADER_STRUCTS[(BORNHOST_V6_FLAG if len(born_ip) == 16 else 0)
+                            | (STOREHOSTADDRESS_V6_FLAG if len(store_ip) == 16 else 0)]
+    body_length = len(body)
+    total = header.size + body_length + 3 + len(topic) + len(properties)
+    if len(topic) > 255 or len(properties) > MAX_PROPERTIES_LENGTH or pos < 0 or pos + total > len(buffer):
+        raise ValueError("entry does not fit: topic, properties or buffer too small")
+    header.pack_into(buffer, pos, 0, MESSAGE_MAGIC_CODE, body_crc, queue_id, flag, queue_offset, physical_offset,
+                     sys_flag, born_timestamp, born_ip, born_port, store_timestamp, store_ip, store_port,
+                     reconsume_times, prepared_transaction_offset, body_length)
+    p = pos + header.size
+    end = p + body_length
+    buffer[p:end] = body
+    buffer[end] = len(topic)
+    p = end + 1 + len(topic)
+    buffer[end + 1:p] = topic
+    SHORT.pack_into(buffer, p, len(properties))
+    buffer[p + 2:p + 2 + len(properties)] = properties
+    INT.pack_into(buffer, pos, total)
+    return total
+
+
+try:  # compiled (pocketmq/_speedups.c): one call instead of a dozen packs and slice copies
+    from pocketmq._speedups import write_entry as write_entry
+except ImportError:  # pragma: no cover - the extension is optional
+    write_entry = write_entry_py
 
 
 def store_timestamp_position(sys_flag: int) -> int:

@@ -59,6 +59,7 @@ class CommitLog:
         self.delay_levels = parse_delay_levels(config.messageDelayLevel)
         self._topic_cache: dict[str, bytes] = {}
         self._store_v6 = m.is_ipv6(store_host[0])
+        self._store_ip = m.pack_ip(store_host[0])
         self._id_prefix = create_offset_message_id(store_host[0], store_host[1], 0)[:-16]
 
     # ------------------------------------------------------------ offsets
@@ -127,22 +128,10 @@ class CommitLog:
             queue_offset = self.topic_queue_table.get(key, 0)
         else:
             queue_offset = 0
-        mm = mf.mm
-        header.pack_into(
-            mm, pos, 0, m.MESSAGE_MAGIC_CODE, zlib.crc32(body) & 0x7FFFFFFF, msg.queue_id, msg.flag,
-            queue_offset, phy, sys_flag, msg.born_timestamp, m.pack_ip(born_host[0]), born_host[1],
-            store_timestamp, m.pack_ip(self.store_host[0]), self.store_host[1], msg.reconsume_times,
-            msg.prepared_transaction_offset, len(body),
-        )
-        p = pos + header.size
-        end = p + len(body)
-        mm[p:end] = body
-        mm[end] = len(topic_b)
-        p = end + 1 + len(topic_b)
-        mm[end + 1 : p] = topic_b
-        m.SHORT.pack_into(mm, p, len(properties))
-        mm[p + 2 : p + 2 + len(properties)] = properties
-        m.INT.pack_into(mm, pos, total)
+        m.write_entry(mf.mm, pos, zlib.crc32(body) & 0x7FFFFFFF, msg.queue_id, msg.flag, queue_offset, phy,
+                      sys_flag, msg.born_timestamp, m.pack_ip(born_host[0]), born_host[1], store_timestamp,
+                      self._store_ip, self.store_host[1], msg.reconsume_times, msg.prepared_transaction_offset,
+                      body, topic_b, properties)
         mf.wrote_position = pos + total
         mf.store_timestamp = store_timestamp
         if tran == 0 or tran == m.TRANSACTION_COMMIT_TYPE:
@@ -175,25 +164,14 @@ class CommitLog:
         key = (topic, queue_id)
         first_queue_offset = queue_offset = self.topic_queue_table.get(key, 0)
         born_ip = m.pack_ip(born_host[0])
-        store_ip = m.pack_ip(self.store_host[0])
+        store_ip = self._store_ip
         placed: list[tuple[int, int, int]] = []
         ids: list[str] = []
         for (flag, body, props), total in zip(records, sizes):
             phy = mf.file_from_offset + pos
-            header.pack_into(
-                mm, pos, 0, m.MESSAGE_MAGIC_CODE, zlib.crc32(body) & 0x7FFFFFFF, queue_id, flag,
-                queue_offset, phy, sys_flag, born_timestamp, born_ip, born_host[1], store_timestamp,
-                store_ip, self.store_host[1], reconsume_times, 0, len(body),
-            )
-            p = pos + header.size
-            end = p + len(body)
-            mm[p:end] = body
-            mm[end] = len(topic_b)
-            p = end + 1 + len(topic_b)
-            mm[end + 1 : p] = topic_b
-            m.SHORT.pack_into(mm, p, len(props))
-            mm[p + 2 : p + 2 + len(props)] = props
-            m.INT.pack_into(mm, pos, total)
+            m.write_entry(mm, pos, zlib.crc32(body) & 0x7FFFFFFF, queue_id, flag, queue_offset, phy, sys_flag,
+                          born_timestamp, born_ip, born_host[1], store_timestamp, store_ip, self.store_host[1],
+                          reconsume_times, 0, body, topic_b, props)
             placed.append((phy, total, queue_offset))
             ids.append(self.msg_id(phy))
             pos += total
