@@ -291,7 +291,9 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # a handler's failure answers this request, nothing more
             self._answer_failure(request, exc)
             return
-        if inspect.iscoroutine(result):
+        if result is None or type(result) is RemotingCommand:  # answered at once (the common case)
+            self._answer(request, result)
+        elif inspect.iscoroutine(result):
             self._run_eagerly(request, result)
         elif inspect.isawaitable(result):
             self._track(self._loop.create_task(self._finish(request, result)))
