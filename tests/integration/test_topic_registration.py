@@ -9,11 +9,13 @@ time its creator has the answer."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import orjson
 import pytest
 
+from pocketmq.client.admin import AsyncAdmin
 from pocketmq.remoting.codes import RequestCode, ResponseCode
 from pocketmq.tools import mqadmin
 from tests.support.processes import start_broker, start_namesrv, wait_until
@@ -82,6 +84,24 @@ def test_created_topics_are_registered_alone_and_all_stay_routed(servers) -> Non
     assert later and max(later) < whole_table and sum(later) <= len(topics) + 1 + 2
     assert all(route_perms(namesrv.addr, t) == [6] for t in topics)
     assert route_perms(namesrv.addr, "TBW102") == [7]  # registered at start: still routed
+
+
+def create_at_once(namesrv: str, broker_addr: str, topics: list[str]) -> None:
+    """updateTopic for every topic at the same time, as a script creating many topics does."""
+    async def create_all() -> None:
+        async with AsyncAdmin(namesrv) as admin:
+            await asyncio.gather(*(admin.create_topic(topic, broker_addr=broker_addr, read_queue_nums=4,
+                                                      write_queue_nums=4) for topic in topics))
+    asyncio.run(create_all())
+
+
+def test_topics_created_at_once_are_all_routed_when_their_creators_return(servers) -> None:
+    # Creations that overlap share a data version; each must still reach the name server (the
+    # broker sends every topic changed since its last registration, the name server takes a
+    # topic it lacks whatever the version, as upstream 5).
+    topics = [f"AtOnceT{i}" for i in range(48)]
+    create_at_once(servers.namesrv.addr, servers.broker.addr, topics)
+    assert {topic: route_perms(servers.namesrv.addr, topic) for topic in topics} == {topic: [6] for topic in topics}
 
 
 def test_a_lowered_broker_permission_shows_on_routes_and_the_topics_keep_their_own(servers) -> None:

@@ -64,8 +64,12 @@ class RouteInfoManager:
         register_first = register_first or previous is None
 
         if wrapper is not None and broker_id == MASTER_ID:
-            if register_first or self._topic_config_changed(broker_addr, wrapper.dataVersion):
-                for topic_config in wrapper.topicConfigTable.values():
+            # As upstream 5 (isTopicConfigChanged): a topic this broker does not serve here yet is
+            # taken even when the data version is the one already seen, since topics created at
+            # once on a broker can reach us in registrations that share a data version.
+            changed = register_first or self._topic_config_changed(broker_addr, wrapper.dataVersion)
+            for topic_config in wrapper.topicConfigTable.values():
+                if changed or broker_name not in self.topic_queue_table.get(topic_config.topicName, ()):
                     self._update_queue_data(broker_name, topic_config)
 
         previous_live = self.broker_live_table.get(broker_addr)
