@@ -112,6 +112,7 @@ class AdminProcessor:
         topic_config = TopicConfig(header.topic, header.readQueueNums, header.writeQueueNums, header.perm,
                                    header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
+        self.broker.topic_changed(header.topic)
         await self.broker.topic_config_manager.written()
         # As upstream (registerIncrementBrokerData before the answer): once updateTopic returns,
         # the name servers route the topic, so a client or page that asks next finds it.

@@ -327,6 +327,12 @@ class BrokerController:
         if self.config.enableControllerMode and (self.replicas_manager is None
                                                   or self.replicas_manager.master_broker_id is None):
             return  # no role yet: the name servers hear of this broker once the controller chose
+        # Every topic changed since the last registration goes too, not only the caller's: topics
+        # created concurrently share one data version, and a name server takes one registration
+        # per data version (4.9.x), so the first one sent at that version must carry them all.
+        pending, self._register_topics = self._register_topics, set()
+        if only is not None:
+            only = only | pending
         wrapper = self.topic_wrapper(only)
         result = await self.namesrv_api.register_broker_all(
             self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId,
@@ -353,11 +359,15 @@ class BrokerController:
         async def run() -> None:
             self._register_pending = False
             whole, self._register_whole_table = self._register_whole_table, False
-            topics, self._register_topics = self._register_topics, set()
-            await self.register_broker_all(None if whole else topics)
+            if whole or self._register_topics:  # none left: a registration since took them
+                await self.register_broker_all(None if whole else set())
 
         self._tasks.append(asyncio.get_running_loop().create_task(run()))
         self._tasks = [task for task in self._tasks if not task.done()]
+
+    def topic_changed(self, topic: str) -> None:
+        """``topic`` was created or changed: the next registration of changed topics sends it."""
+        self._register_topics.add(topic)
 
     def register_soon_if_topics_changed(self) -> None:
         version = self.topic_config_manager.data_version
