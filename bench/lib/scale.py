@@ -96,11 +96,16 @@ def topics_family(dep: clusters.Deployment, o: argparse.Namespace, n: int, tag: 
               "--size", str(size), *window(o)], timeout=o.warmup + o.seconds + 300))
 
 
+# Consumers must own their queues before the window opens: RocketMQ's clients rebalance every 20 s
+# (rocketmq.client.rebalance.waitInterval; the Go client's RebalanceInterval), so wait longer than that.
+GROUPS_STARTUP_SECONDS = 25.0
+
+
 def groups_family(dep: clusters.Deployment, o: argparse.Namespace, groups: int, tag: str) -> dict:
     topic = f"scale_{tag}_g{groups}"
     return measured(dep, f"{groups} groups on 1 topic", o.scale_size, 16, lambda: goloadgen(
         dep, ["--topic", topic, "--groups", str(groups), "--threads", "16", "--size", str(o.scale_size),
-              "--drain", "120", "--startup", str(3 + groups * 0.1), *window(o)],
+              "--drain", "120", "--startup", str(GROUPS_STARTUP_SECONDS + groups * 0.1), *window(o)],
         timeout=o.warmup + o.seconds + 600))
 
 
@@ -180,17 +185,25 @@ def run_family(family: str, deps: dict[str, clusters.Deployment], o: argparse.Na
         steps = [lambda d, t: backlog_family(d, o, t)]
     else:
         steps = [lambda d, t: query_family(d, o, t)]
+    flip = False
     for i, step in enumerate(steps):
-        order = list(deps.items())[::-1] if i % 2 else list(deps.items())
-        for impl, dep in order:
-            tag = f"{impl[:2]}{os.getpid() % 10000}{i}"
-            for run in step(dep, tag):
-                log(f"  {impl} {run['workload']}: " + (f"ERROR {run['error'][:300]}" if run.get("error") else
-                    f"send {run.get('send_tps', 0):,.0f}/s, consume {run.get('consume_tps', 0):,.0f}/s, "
-                    f"p99 {run.get('p99_ms', 0):.2f} ms, cpu {run.get('cpu_s_per_m', 0):.1f} s/M, "
-                    f"rss {run.get('broker_peak_rss_mb', 0):,.0f} MiB"))
-                runs.append(run)
+        for rep in range(o.repeat):  # repeats alternate which implementation goes first, too
+            order = list(deps.items())[::-1] if flip else list(deps.items())
+            flip = not flip
+            for impl, dep in order:
+                tag = f"{impl[:2]}{os.getpid() % 10000}{i}r{rep}"
+                runs.extend(_logged(step(dep, tag), impl, rep, log))
     return runs
+
+
+def _logged(step_runs: list[dict], impl: str, rep: int, log: Callable[[str], None]) -> list[dict]:
+    for run in step_runs:
+        run["repeat"] = rep
+        log(f"  {impl} {run['workload']}: " + (f"ERROR {run['error'][:300]}" if run.get("error") else
+            f"send {run.get('send_tps', 0):,.0f}/s, consume {run.get('consume_tps', 0):,.0f}/s, "
+            f"p99 {run.get('p99_ms', 0):.2f} ms, cpu {run.get('cpu_s_per_m', 0):.1f} s/M, "
+            f"rss {run.get('broker_peak_rss_mb', 0):,.0f} MiB"))
+    return step_runs
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
