@@ -23,7 +23,7 @@ import struct
 
 from pocketmq.clock import local_datetime
 from pocketmq.protocol import message as m
-from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile, map_file
+from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile, map_file, mapping_address
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class IndexFile:
             next_index = prev
 
     def flush(self) -> None:
-        os.fdatasync(self.file.fd)
+        self.file.sync()
 
     def destroy(self) -> None:
         self.file.destroy()
@@ -136,7 +136,8 @@ class _RawMappedFile(MappedFile):
         self.file_size = size
         self.file_from_offset = 0
         # Hash slots are written and read all over the file.
-        self.fd, self.mm = map_file(path, size, RANDOM_ACCESS)
+        self.mm = map_file(path, size, RANDOM_ACCESS)
+        self.address = mapping_address(self.mm)
         self.view = memoryview(self.mm)
         self.wrote_position = self.flushed_position = size
         self.store_timestamp = 0

@@ -151,7 +151,7 @@ def truncate_commit_log(store: "MessageStore", target: int, on_step: StepHook = 
     last.wrote_position = pos
     last.flushed_position = min(last.flushed_position, pos)
     with queue.io_lock:
-        os.fdatasync(last.fd)
+        last.sync()
     queue.flushed_where = min(queue.flushed_where, target)
     on_step("commitlog-tail")
 
@@ -161,7 +161,7 @@ def truncate_consume_queue(cq: ConsumeQueue, target: int) -> None:
     last = cq.queue.last()
     if last is not None:
         with cq.queue.io_lock:
-            os.fdatasync(last.fd)
+            last.sync()
 
 
 def run(store: "MessageStore", intent: TruncateIntent, on_step: StepHook = _no_step) -> None:

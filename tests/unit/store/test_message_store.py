@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from pocketmq.protocol import message as m
+from pocketmq.store.mapped_file import MappedFile
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.results import GetMessageStatus, PutMessageStatus
 
@@ -227,12 +228,12 @@ def test_sync_flush_group_commit_batches_fsyncs(tmp_path, monkeypatch):
     async def main():
         store = await started(small_config(tmp_path, flushDiskType="SYNC_FLUSH"))
         calls = []
-        real = os.fdatasync
+        real = MappedFile.sync
 
-        def counting(fd):
-            calls.append(fd)
-            real(fd)
-        monkeypatch.setattr(os, "fdatasync", counting)
+        def counting(mapped_file):
+            calls.append(mapped_file)
+            real(mapped_file)
+        monkeypatch.setattr(MappedFile, "sync", counting)
         results = await asyncio.gather(*(store.put_message(msg()) for _ in range(64)))
         assert all(r.status is PutMessageStatus.PUT_OK for r in results)
         assert store.flushed_where >= max(r.append_result.wrote_offset + r.append_result.wrote_bytes for r in results)
