@@ -9,6 +9,7 @@ import asyncio
 import logging
 import logging.handlers
 import os
+import resource
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -116,9 +117,25 @@ def install_event_loop_policy() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def raise_open_files_limit() -> tuple[int, int]:
+    """Lift the soft limit on open files to the hard one, as the JVM does for upstream's servers
+    (-XX:+MaxFDLimit, on by default): a broker maps a file per consume queue, and a soft limit of
+    1,024 would end it at a few hundred queues. Returns the (soft, hard) limits now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft >= hard:
+        return soft, hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (OSError, ValueError) as exc:
+        logging.getLogger("pocketmq").warning("cannot raise the open files limit from %d to %d: %s", soft, hard, exc)
+        return soft, hard
+    return hard, hard
+
+
 def run_server(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable[None]]) -> int:
     """Start, wait for SIGTERM/SIGINT, stop. A failure to start exits non-zero with its reason."""
     install_event_loop_policy()
+    raise_open_files_limit()
 
     async def main() -> int:
         stopping = asyncio.Event()
