@@ -3,6 +3,7 @@ the request codes, statuses and error codes an official client relies on."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -99,6 +100,23 @@ def test_pull_statuses(cluster):
     negative = pull(broker.addr, "Statuses", 0, -5)  # as upstream: below the queue's minimum
     assert (negative.code, negative.remark, negative.ext_fields["nextBeginOffset"]) == (
         ResponseCode.PULL_OFFSET_MOVED, "OFFSET_TOO_SMALL", "0")
+
+
+def open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_each_new_consume_queue_costs_the_broker_one_file_descriptor(cluster):
+    # Python's mmap keeps a descriptor of its own: the store must not keep a second one per file,
+    # or a broker with a few thousand queues runs out of descriptors long before the JVM would.
+    _, broker = cluster
+    before = open_descriptors(broker.proc.pid)
+    topics, queues = 20, 4
+    for t in range(topics):
+        for queue_id in range(queues):
+            assert send(broker.addr, f"DescriptorT{t}", b"x", queue_id=queue_id).code == ResponseCode.SUCCESS
+    grown = open_descriptors(broker.proc.pid) - before
+    assert topics * queues <= grown <= topics * queues + 8, grown
 
 
 def test_pull_before_the_consumers_first_heartbeat(cluster):
