@@ -351,7 +351,7 @@ class BrokerController:
         if topic is None:
             self._register_whole_table = True
         else:
-            self._register_topics.add(topic)
+            self.topic_changed(topic)
         if self._register_pending:
             return
         self._register_pending = True

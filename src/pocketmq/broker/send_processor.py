@@ -186,7 +186,6 @@ class SendProcessor:
         self._count_put(msg.topic, msg.properties_string or header.properties or "", result)
         return self._put_response(request, result, queue_id)
 
-
     def _count_put(self, topic: str, properties: str, result: PutMessageResult) -> None:
         append = result.append_result
         if append is not None and append.is_ok() and append.msg_num > 0:

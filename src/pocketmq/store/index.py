@@ -23,7 +23,7 @@ import struct
 
 from pocketmq.clock import local_datetime
 from pocketmq.protocol import message as m
-from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile, map_file, mapping_address
+from pocketmq.store.mapped_file import RANDOM_ACCESS, MappedFile
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +135,7 @@ class _RawMappedFile(MappedFile):
         self.file_name = os.path.basename(path)
         self.file_size = size
         self.file_from_offset = 0
-        # Hash slots are written and read all over the file.
-        self.mm = map_file(path, size, RANDOM_ACCESS)
-        self.address = mapping_address(self.mm)
-        self.view = memoryview(self.mm)
+        self._map(RANDOM_ACCESS)  # hash slots are written and read all over the file
         self.wrote_position = self.flushed_position = size
         self.store_timestamp = 0
         self.first_create_in_queue = False

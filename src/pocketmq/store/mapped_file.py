@@ -3,8 +3,9 @@ AllocateMappedFileService).
 
 Owns: fixed-size files memory-mapped read/write and named by their 20-digit start offset; their
 write and flushed positions; fsync (msync of the mapping, a data sync of the file that releases
-the GIL, so it runs on a worker thread; one descriptor per file, the mapping's own); a queue of such files covering a contiguous offset range; pre-allocation
-of the next file and deletion of old files on a worker thread.
+the GIL, so it runs on a worker thread; one descriptor per file, the mapping's own); a queue of
+such files covering a contiguous offset range; pre-allocation of the next file and deletion of
+old files on a worker thread.
 
 Threading: positions and the file list are mutated on the event loop thread. Flush and delete run
 on worker threads and take ``MappedFileQueue.lock`` to look files up.
@@ -90,14 +91,17 @@ class MappedFile:
         self.file_name = os.path.basename(path)
         self.file_size = file_size
         self.file_from_offset = int(self.file_name)
-        self.mm = map_file(path, file_size, advice)
-        self.address = mapping_address(self.mm)
-        self.view = memoryview(self.mm)
+        self._map(advice)
         self.wrote_position = 0
         self.flushed_position = 0
         self.store_timestamp = 0
         self.first_create_in_queue = False
         self.available = True
+
+    def _map(self, advice: int | None) -> None:
+        self.mm = map_file(self.path, self.file_size, advice)
+        self.address = mapping_address(self.mm)
+        self.view = memoryview(self.mm)
 
     def is_full(self) -> bool:
         return self.wrote_position >= self.file_size
