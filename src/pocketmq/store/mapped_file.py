@@ -293,6 +293,18 @@ class MappedFileQueue:
         return max(0, self.get_max_offset() - self.flushed_where) if self.files else 0
 
     # ------------------------------------------------------------ flush (worker thread)
+    def may_flush(self, least_pages: int) -> bool:
+        """False when ``flush(least_pages)`` would surely flush nothing: the unflushed bytes lie
+        in the last file and are fewer pages than asked. Lock-free and cheap, for the consume
+        queue flusher's pass over every queue (8,000 at 1,000 topics) each second."""
+        files = self.files
+        if not files:
+            return False
+        last = files[-1]
+        if self.flushed_where < last.file_from_offset or last.is_full():
+            return True  # an earlier file, or a full one: let flush() decide
+        return last.able_to_flush(least_pages)
+
     def flush(self, least_pages: int) -> bool:
         """Flush the file holding ``flushed_where``. Returns True when nothing was flushed."""
         with self.lock:

@@ -656,6 +656,8 @@ class MessageStore:
     def _flush_logics_sync(self, queues: list[ConsumeQueue], least_pages: int, dispatch_ts: int,
                            dispatched_offset: int) -> None:
         for cq in queues:
+            if not cq.queue.may_flush(least_pages):
+                continue
             for _ in range(len(cq.queue.files) + 1):
                 if cq.queue.flush(least_pages):
                     break
