@@ -9,7 +9,8 @@
  *             born_timestamp, born_ip, born_port, store_timestamp, store_ip, store_port,
  *             reconsume_times, prepared_transaction_offset, body, topic, properties) -> int:
  * one commit-log entry (big-endian, section 4.1 of the protocol notes) written at pos of a
- * writable buffer (the mapped file), TOTALSIZE last; returns TOTALSIZE. */
+ * writable buffer (the mapped file), TOTALSIZE last; returns TOTALSIZE. A topic over 127 bytes
+ * makes a version-2 entry (upstream 5's MESSAGE_MAGIC_CODE_V2: a two-byte topic length). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -73,6 +74,9 @@ as_int32(PyObject *value, int64_t *out)
 
 #define WRITE_ENTRY_ARGS 19
 #define MAGIC_CODE 0xDAA320A7u
+#define MAGIC_CODE_V2 0xDAA320ABu  /* upstream 5: a two-byte topic length, for topics over 127 bytes */
+#define TOPIC_V1_MAX 127
+#define TOPIC_V2_MAX 32767
 
 static PyObject *
 write_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -102,7 +106,7 @@ write_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "write_entry(): a packed host is 4 or 16 bytes");
         return NULL;
     }
-    if (topic_len > 255 || props_len > 32767) {
+    if (topic_len > TOPIC_V2_MAX || props_len > 32767) {
         PyErr_SetString(PyExc_ValueError, "entry does not fit: topic, properties or buffer too small");
         return NULL;
     }
@@ -114,7 +118,8 @@ write_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_ssize_t header = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + (born_len + 4) + 8 + (store_len + 4) + 4 + 8 + 4;
-    int64_t total = header + body.len + 1 + topic_len + 2 + props_len;
+    int topic_len_size = topic_len > TOPIC_V1_MAX ? 2 : 1;
+    int64_t total = header + body.len + topic_len_size + topic_len + 2 + props_len;
     int64_t pos = v[1];
     PyObject *result = NULL;
     if (pos < 0 || total > INT32_MAX || pos + total > out.len) {
@@ -123,7 +128,7 @@ write_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     unsigned char *start = (unsigned char *)out.buf + pos;
     unsigned char *p = start + 4;  /* TOTALSIZE last */
-    p = put_be(p, MAGIC_CODE, 4);
+    p = put_be(p, topic_len_size == 2 ? MAGIC_CODE_V2 : MAGIC_CODE, 4);
     p = put_be(p, (uint64_t)v[2], 4);
     p = put_be(p, (uint64_t)v[3], 4);
     p = put_be(p, (uint64_t)v[4], 4);
@@ -141,7 +146,7 @@ write_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     p = put_be(p, (uint64_t)body.len, 4);
     memcpy(p, body.buf, body.len);
     p += body.len;
-    *p++ = (unsigned char)topic_len;
+    p = put_be(p, (uint64_t)topic_len, topic_len_size);
     memcpy(p, PyBytes_AS_STRING(args[17]), topic_len);
     p = put_be(p + topic_len, (uint64_t)props_len, 2);
     memcpy(p, PyBytes_AS_STRING(args[18]), props_len);

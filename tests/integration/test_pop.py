@@ -54,27 +54,29 @@ def bodies(messages: list[pm.MessageExt]) -> set[bytes]:
     return {bytes(m.body) for m in messages}
 
 
-def test_pop_ack_and_redelivery_after_the_invisible_time(tmp_path: Path) -> None:
+# A 130-character group makes a 146-byte POP retry topic, stored as a version-2 entry (upstream 5).
+@pytest.mark.parametrize("group", ["G1", "G" * 130], ids=["short-group", "long-group"])
+def test_pop_ack_and_redelivery_after_the_invisible_time(tmp_path: Path, group: str) -> None:
     with start_namesrv(tmp_path / "ns") as ns, start_broker(tmp_path / "b", ns.addr) as broker:
         create_topic(broker.addr, TOPIC, queues=2)
         for i in range(3):
             assert send_raw(broker.addr, TOPIC, f"m{i}".encode(), queue_id=i % 2,
                             props={"UNIQ_KEY": f"UNIQ{i}"}).code == ResponseCode.SUCCESS
-        response, first = pop(broker.addr, "G1", invisible_ms=2000)
+        response, first = pop(broker.addr, group, invisible_ms=2000)
         assert response.code == ResponseCode.SUCCESS
         assert bodies(first) == {b"m0", b"m1", b"m2"}
-        again, none = pop(broker.addr, "G1", invisible_ms=2000)
+        again, none = pop(broker.addr, group, invisible_ms=2000)
         assert (again.code, again.remark) == (ResponseCode.POLLING_TIMEOUT, "NO_MESSAGE_IN_QUEUE")  # as 5.3.3
         assert none == []  # invisible, offsets moved on
         [acked] = [m for m in first if m.body == b"m1"]
-        assert ack(broker.addr, "G1", response, acked).code == ResponseCode.SUCCESS
+        assert ack(broker.addr, group, response, acked).code == ResponseCode.SUCCESS
 
         def redelivered():
-            resp, msgs = pop(broker.addr, "G1", invisible_ms=60_000)
+            resp, msgs = pop(broker.addr, group, invisible_ms=60_000)
             return (resp, msgs) if msgs else None
 
         resp, back = wait_until(redelivered, 15, 0.2, "the un-acked messages to come back")
-        more = wait_until(lambda: pop(broker.addr, "G1", invisible_ms=60_000)[1] or None, 5, 0.2, "the other") \
+        more = wait_until(lambda: pop(broker.addr, group, invisible_ms=60_000)[1] or None, 5, 0.2, "the other") \
             if len(back) < 2 else []
         back = back + list(more)
         assert bodies(back) == {b"m0", b"m2"}
@@ -86,7 +88,7 @@ def test_pop_ack_and_redelivery_after_the_invisible_time(tmp_path: Path) -> None
             assert msg.reconsume_times == 1
             assert int(msg.properties["1ST_POP_TIME"]) == int(response.ext_fields["popTime"])  # as upstream
             assert msg.properties["UNIQ_KEY"] == "UNIQ" + msg.body.decode()[1:]  # the message id stays
-            assert ack(broker.addr, "G1", resp, msg).code == ResponseCode.SUCCESS
+            assert ack(broker.addr, group, resp, msg).code == ResponseCode.SUCCESS
         # a second group has its own offsets: it sees everything once
         _, other = pop(broker.addr, "G2", invisible_ms=60_000)
         assert bodies(other) == {b"m0", b"m1", b"m2"}

@@ -18,11 +18,13 @@ from typing import Any, Iterator
 
 # ---------------------------------------------------------------- magic codes (4.1)
 MESSAGE_MAGIC_CODE = -626843481  # 0xDAA320A7
-MESSAGE_MAGIC_CODE_V2 = -626843477  # 0xDAA320AB, 5.x only; never produced here
+MESSAGE_MAGIC_CODE_V2 = -626843477  # 0xDAA320AB, upstream 5: a two-byte topic length
 BLANK_MAGIC_CODE = -875286124  # 0xCBD43194
 END_FILE_MIN_BLANK_LENGTH = 8
 
-MAX_TOPIC_LENGTH = 127
+MAX_TOPIC_LENGTH = 127  # in a version-1 entry (one signed byte); longer topics make version-2 entries
+MAX_TOPIC_LENGTH_V2 = 32767  # a version-2 entry's two-byte topic length
+MAX_STORED_TOPIC_LENGTH = 255  # a topic names its consume-queue folder: the file-name limit
 MAX_PROPERTIES_LENGTH = 32767
 
 # ---------------------------------------------------------------- sysFlag bits (4.2)
@@ -225,8 +227,16 @@ def header_struct(sys_flag: int) -> struct.Struct:
 
 
 def entry_length(sys_flag: int, body_len: int, topic_len: int, properties_len: int) -> int:
-    """TOTALSIZE of an entry (91 + n + t + p for IPv4/IPv4; +12 per IPv6 host)."""
-    return header_struct(sys_flag).size + body_len + 1 + topic_len + 2 + properties_len
+    """TOTALSIZE of an entry (91 + n + t + p for IPv4/IPv4; +12 per IPv6 host; +1 for a
+    version-2 entry's topic length)."""
+    return header_struct(sys_flag).size + body_len + topic_length_size(topic_len) + topic_len + 2 + properties_len
+
+
+def topic_length_size(topic_len: int) -> int:
+    """Bytes of an entry's topic length field: upstream 5 (autoMessageVersionOnTopicLen, on by
+    default) writes a version-2 entry, with a two-byte field, for a topic over 127 bytes, such as
+    the POP retry topic of a long group and topic (``%RETRY%<group>_<topic>``)."""
+    return 1 if topic_len <= MAX_TOPIC_LENGTH else 2
 
 
 def write_entry_py(buffer: Any, pos: int, body_crc: int, queue_id: int, flag: int, queue_offset: int,
@@ -239,18 +249,26 @@ def write_entry_py(buffer: Any, pos: int, body_crc: int, queue_id: int, flag: in
     header = HEADER_STRUCTS[(BORNHOST_V6_FLAG if len(born_ip) == 16 else 0)
                             | (STOREHOSTADDRESS_V6_FLAG if len(store_ip) == 16 else 0)]
     body_length = len(body)
-    total = header.size + body_length + 3 + len(topic) + len(properties)
-    if len(topic) > 255 or len(properties) > MAX_PROPERTIES_LENGTH or pos < 0 or pos + total > len(buffer):
+    v1 = len(topic) <= MAX_TOPIC_LENGTH
+    total = header.size + body_length + (3 if v1 else 4) + len(topic) + len(properties)
+    if len(topic) > MAX_TOPIC_LENGTH_V2 or len(properties) > MAX_PROPERTIES_LENGTH or pos < 0 \
+            or pos + total > len(buffer):
         raise ValueError("entry does not fit: topic, properties or buffer too small")
-    header.pack_into(buffer, pos, 0, MESSAGE_MAGIC_CODE, body_crc, queue_id, flag, queue_offset, physical_offset,
-                     sys_flag, born_timestamp, born_ip, born_port, store_timestamp, store_ip, store_port,
-                     reconsume_times, prepared_transaction_offset, body_length)
+    header.pack_into(buffer, pos, 0, MESSAGE_MAGIC_CODE if v1 else MESSAGE_MAGIC_CODE_V2, body_crc, queue_id, flag,
+                     queue_offset, physical_offset, sys_flag, born_timestamp, born_ip, born_port,
+                     store_timestamp, store_ip, store_port, reconsume_times, prepared_transaction_offset,
+                     body_length)
     p = pos + header.size
     end = p + body_length
     buffer[p:end] = body
-    buffer[end] = len(topic)
-    p = end + 1 + len(topic)
-    buffer[end + 1:p] = topic
+    if v1:
+        buffer[end] = len(topic)
+        end += 1
+    else:
+        SHORT.pack_into(buffer, end, len(topic))
+        end += 2
+    p = end + len(topic)
+    buffer[end:p] = topic
     SHORT.pack_into(buffer, p, len(properties))
     buffer[p + 2:p + 2 + len(properties)] = properties
     INT.pack_into(buffer, pos, total)
@@ -265,49 +283,6 @@ except ImportError:  # pragma: no cover - the extension is optional
 
 def store_timestamp_position(sys_flag: int) -> int:
     return 56 if not sys_flag & BORNHOST_V6_FLAG else 68
-
-
-def encode_entry_into(
-    buf,
-    pos: int,
-    *,
-    queue_id: int,
-    flag: int,
-    queue_offset: int,
-    physical_offset: int,
-    sys_flag: int,
-    born_timestamp: int,
-    born_host: tuple[str, int],
-    store_timestamp: int,
-    store_host: tuple[str, int],
-    reconsume_times: int,
-    prepared_transaction_offset: int,
-    body: bytes,
-    topic: bytes,
-    properties: bytes,
-) -> int:
-    """Write one entry at ``buf[pos:]``; returns its total size. ``sys_flag`` must already carry
-    the IPv6 host bits. TOTALSIZE is written last so a torn write reads as a zero-size entry."""
-    header = header_struct(sys_flag)
-    total = header.size + len(body) + 1 + len(topic) + 2 + len(properties)
-    header.pack_into(
-        buf, pos, 0, MESSAGE_MAGIC_CODE, body_crc(body), queue_id, flag, queue_offset,
-        physical_offset, sys_flag, born_timestamp, pack_ip(born_host[0]), born_host[1],
-        store_timestamp, pack_ip(store_host[0]), store_host[1], reconsume_times,
-        prepared_transaction_offset, len(body),
-    )
-    p = pos + header.size
-    end = p + len(body)
-    buf[p:end] = body
-    buf[end] = len(topic)
-    p = end + 1
-    end = p + len(topic)
-    buf[p:end] = topic
-    SHORT.pack_into(buf, end, len(properties))
-    p = end + 2
-    buf[p : p + len(properties)] = properties
-    INT.pack_into(buf, pos, total)
-    return total
 
 
 @dataclasses.dataclass(slots=True)
@@ -428,13 +403,10 @@ def encode_message(
     topic_b = topic.encode("utf-8")
     sys_flag = (sys_flag & ~HOST_FLAGS_MASK) | host_flags(born_host[0], store_host[0])
     buf = bytearray(entry_length(sys_flag, len(body), len(topic_b), len(props_b)))
-    encode_entry_into(
-        buf, 0, queue_id=queue_id, flag=flag, queue_offset=queue_offset,
-        physical_offset=physical_offset, sys_flag=sys_flag, born_timestamp=born_timestamp,
-        born_host=born_host, store_timestamp=store_timestamp, store_host=store_host,
-        reconsume_times=reconsume_times, prepared_transaction_offset=prepared_transaction_offset,
-        body=body, topic=topic_b, properties=props_b,
-    )
+    write_entry_py(buf, 0, body_crc(body), queue_id, flag, queue_offset, physical_offset, sys_flag,
+                   born_timestamp, pack_ip(born_host[0]), born_host[1], store_timestamp,
+                   pack_ip(store_host[0]), store_host[1], reconsume_times, prepared_transaction_offset,
+                   body, topic_b, props_b)
     return bytes(buf)
 
 

@@ -116,7 +116,7 @@ class CommitLog:
             sys_flag |= m.STOREHOSTADDRESS_V6_FLAG
         header = m.HEADER_STRUCTS[sys_flag & m.HOST_FLAGS_MASK]
         body = msg.body
-        total = header.size + len(body) + 3 + len(topic_b) + len(properties)
+        total = header.size + len(body) + 2 + m.topic_length_size(len(topic_b)) + len(topic_b) + len(properties)
         if total > self.config.maxMessageSize or total + m.END_FILE_MIN_BLANK_LENGTH > self.file_size:
             return AppendMessageResult(AppendMessageStatus.MESSAGE_SIZE_EXCEEDED)
         mf = self._writable_file(total, store_timestamp)
@@ -153,7 +153,8 @@ class CommitLog:
         if self._store_v6:
             sys_flag |= m.STOREHOSTADDRESS_V6_FLAG
         header = m.HEADER_STRUCTS[sys_flag & m.HOST_FLAGS_MASK]
-        sizes = [header.size + len(body) + 3 + len(topic_b) + len(props) for _, body, props in records]
+        fixed = header.size + 2 + m.topic_length_size(len(topic_b)) + len(topic_b)
+        sizes = [fixed + len(body) + len(props) for _, body, props in records]
         total_all = sum(sizes)
         if any(size > self.config.maxMessageSize for size in sizes) \
                 or total_all + m.END_FILE_MIN_BLANK_LENGTH > self.file_size:
@@ -245,7 +246,7 @@ class CommitLog:
         total, magic = m.BLANK.unpack_from(view, pos)
         if magic == m.BLANK_MAGIC_CODE:
             return (0, None) if total == remain else (-1, None)
-        if magic != m.MESSAGE_MAGIC_CODE:
+        if magic != m.MESSAGE_MAGIC_CODE and magic != m.MESSAGE_MAGIC_CODE_V2:
             return (0, None) if total == 0 and magic == 0 else (-1, None)
         if total < 91 or total > remain:
             return -1, None
@@ -261,9 +262,16 @@ class CommitLog:
             if check_crc and zlib.crc32(view[p : p + body_len]) & 0x7FFFFFFF != crc:
                 return -1, None
             p += body_len
-            topic_len = view[p]
-            topic = bytes(view[p + 1 : p + 1 + topic_len]).decode("utf-8")
-            p += 1 + topic_len
+            if magic == m.MESSAGE_MAGIC_CODE:
+                topic_len = view[p]
+                p += 1
+            else:
+                topic_len = m.SHORT.unpack_from(view, p)[0]
+                p += 2
+            if topic_len < 0 or p + topic_len + 2 > pos + total:
+                return -1, None
+            topic = bytes(view[p : p + topic_len]).decode("utf-8")
+            p += topic_len
             props_len = m.SHORT.unpack_from(view, p)[0]
             p += 2
             if props_len < 0 or p + props_len - pos != total:
@@ -335,7 +343,7 @@ class CommitLog:
     def first_store_timestamp(self, mf: MappedFile) -> int:
         """Store time of a file's first message; 0 if it does not start with a message."""
         total, magic = m.BLANK.unpack_from(mf.view, 0)
-        if magic != m.MESSAGE_MAGIC_CODE or total < 91:
+        if (magic != m.MESSAGE_MAGIC_CODE and magic != m.MESSAGE_MAGIC_CODE_V2) or total < 91:
             return 0
         sys_flag = m.INT.unpack_from(mf.view, m.SYSFLAG_POS)[0]
         return m.LONG.unpack_from(mf.view, m.store_timestamp_position(sys_flag))[0]

@@ -492,8 +492,10 @@ class MessageStore:
         refused = self._check_store_status()
         if refused is not None:
             return refused
-        if len(msg.topic) > m.MAX_TOPIC_LENGTH and len(msg.topic.encode("utf-8")) > m.MAX_TOPIC_LENGTH:
-            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic length > {m.MAX_TOPIC_LENGTH}")
+        topic_limit = m.MAX_STORED_TOPIC_LENGTH
+        if len(msg.topic) > topic_limit // 4 and len(msg.topic.encode("utf-8")) > topic_limit:
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL,
+                                    remark=f"topic length > {m.MAX_STORED_TOPIC_LENGTH}")
         if unsafe_topic_name(msg.topic):
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic name {msg.topic!r} not allowed")
         tran = msg.sys_flag & m.TRANSACTION_TYPE_MASK
@@ -584,8 +586,8 @@ class MessageStore:
         refused = self._check_store_status()
         if refused is not None:
             return refused
-        if len(topic.encode("utf-8")) > m.MAX_TOPIC_LENGTH:
-            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic length > {m.MAX_TOPIC_LENGTH}")
+        if len(topic.encode("utf-8")) > m.MAX_STORED_TOPIC_LENGTH:
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic length > {m.MAX_STORED_TOPIC_LENGTH}")
         if unsafe_topic_name(topic):
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=f"topic name {topic!r} not allowed")
         if sys_flag & m.TRANSACTION_TYPE_MASK != m.TRANSACTION_NOT_TYPE:

@@ -447,3 +447,11 @@ def test_constant_types_follow_upstream():
     assert actual("- -5 = 5", {}) is True
     assert actual("-a = 5", {"a": "-5"}) is None   # negating a string gives NULL
     assert math.isclose(compile_sql92("a = 1.5e2").evaluate({"a": "150"}.get) is True, 1)
+
+
+@pytest.mark.parametrize("topic", ["T", "%RETRY%" + "g" * 200], ids=["version-1", "version-2"])
+def test_properties_are_found_in_both_entry_versions(topic):
+    properties = {"a": "7", "UNIQ_KEY": "ABC"}
+    raw = m.encode_message(topic=topic, body=b"hello", properties=properties)
+    assert decode_properties(memoryview(raw)) == properties
+    assert SqlMessageFilter(compile_sql92("a > 5")).is_matched_by_commit_log(memoryview(raw))

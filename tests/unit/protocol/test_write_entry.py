@@ -1,5 +1,6 @@
 """The commit-log entry writer: the compiled one (pocketmq._speedups) writes the very bytes of the
-pure-Python one, and both refuse what does not fit."""
+pure-Python one, and both refuse what does not fit. A topic over 127 bytes makes a version-2
+entry (upstream 5), with a two-byte topic length."""
 
 from __future__ import annotations
 
@@ -57,9 +58,9 @@ def test_what_does_not_fit_is_refused_and_nothing_is_written(writer):
     with pytest.raises(ValueError):
         writer(bytearray(size), -1, *args)
     too_long_topic = list(args)
-    too_long_topic[15] = b"t" * 256
+    too_long_topic[15] = b"t" * (m.MAX_TOPIC_LENGTH_V2 + 1)
     with pytest.raises(ValueError):
-        writer(bytearray(4096), 0, *too_long_topic)
+        writer(bytearray(65536), 0, *too_long_topic)
     assert writer(bytearray(size), 0, *args) == size
 
 
@@ -69,3 +70,23 @@ def test_int32_fields_out_of_range_are_refused(writer):
     args[1] = 2**31  # queue id
     with pytest.raises((OverflowError, struct.error)):
         writer(bytearray(4096), 0, *args)
+
+
+@pytest.mark.parametrize("topic_size,magic", [(1, m.MESSAGE_MAGIC_CODE), (127, m.MESSAGE_MAGIC_CODE),
+                                              (128, m.MESSAGE_MAGIC_CODE_V2), (300, m.MESSAGE_MAGIC_CODE_V2),
+                                              (m.MAX_TOPIC_LENGTH_V2, m.MESSAGE_MAGIC_CODE_V2)])
+def test_a_topic_over_127_bytes_makes_a_version_2_entry(topic_size, magic):
+    args = entry_args(random.Random(topic_size), False, False, 50)
+    topic = ("%RETRY%" + "g" * topic_size)[:topic_size]
+    args[15] = topic.encode()
+    size = m.entry_length(0, 50, topic_size, len(args[16]))
+    outputs = []
+    for writer in (m.write_entry_py, compiled):
+        buffer = bytearray(size)
+        assert writer(buffer, 0, *args) == size
+        outputs.append(bytes(buffer))
+    assert outputs[0] == outputs[1]
+    assert struct.unpack_from(">ii", outputs[0]) == (size, magic)
+    decoded = m.decode_message(outputs[0])
+    assert decoded.topic == topic and decoded.magic_code == magic and decoded.body == args[14]
+    assert decoded.properties["TAGS"] == "TagA"

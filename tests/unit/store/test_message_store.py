@@ -200,7 +200,7 @@ def test_limits(tmp_path):
         store = await started(small_config(tmp_path, maxMessageSize=2000))
         big = await store.put_message(msg(body=b"z" * 3000))
         assert big.status is PutMessageStatus.MESSAGE_ILLEGAL and "maxMessageSize" in big.remark
-        long_topic = await store.put_message(msg(topic="t" * 128))
+        long_topic = await store.put_message(msg(topic="t" * (m.MAX_STORED_TOPIC_LENGTH + 1)))
         assert long_topic.status is PutMessageStatus.MESSAGE_ILLEGAL
         huge_props = await store.put_message(msg(X="v" * 40000))
         assert huge_props.status is PutMessageStatus.PROPERTIES_SIZE_EXCEEDED

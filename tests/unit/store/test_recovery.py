@@ -133,3 +133,43 @@ def test_clean_restart_with_hand_truncated_file(tmp_path):
         assert (await store.put_message(msg(queue_id=1))).status is PutMessageStatus.PUT_OK
         await store.shutdown()
     run(main())
+
+
+def test_version_2_entries_of_long_topics_survive_both_restarts(tmp_path):
+    """A POP retry topic of a long group and topic is over 127 bytes: stored as upstream 5 does,
+    in version-2 entries, beside ordinary ones, and found again after a clean restart and after a
+    crash that lost the consume queues."""
+    long_topic = "%RETRY%" + "g" * 150 + "_" + "t" * 97  # 255 bytes, the longest a folder name takes
+
+    def topics_of(store, topic):
+        got = store.get_message("g", topic, 0, 0, 32)
+        assert got.status is GetMessageStatus.FOUND
+        return [(x.topic, x.magic_code, x.body) for x in map(m.decode_message, got.buffers)]
+
+    expected_long = [(long_topic, m.MESSAGE_MAGIC_CODE_V2, b"L%d" % i) for i in range(5)]
+    expected_short = [("T", m.MESSAGE_MAGIC_CODE, b"S%d" % i) for i in range(5)]
+
+    async def main():
+        config = small_config(tmp_path)
+        store = MessageStore(config, HOST)
+        await store.start()
+        for i in range(5):
+            for topic, body in ((long_topic, b"L%d" % i), ("T", b"S%d" % i)):
+                assert (await store.put_message(msg(topic=topic, body=body))).status is PutMessageStatus.PUT_OK
+        assert topics_of(store, long_topic) == expected_long
+        await store.shutdown()
+
+        store = MessageStore(config, HOST)
+        await store.start()
+        assert store.last_exit_ok
+        assert topics_of(store, long_topic) == expected_long and topics_of(store, "T") == expected_short
+        await crash(store)
+        shutil.rmtree(tmp_path / "consumequeue")
+
+        store = MessageStore(config, HOST)
+        await store.start()
+        assert not store.last_exit_ok
+        assert store.topic_queue_table == {(long_topic, 0): 5, ("T", 0): 5}
+        assert topics_of(store, long_topic) == expected_long and topics_of(store, "T") == expected_short
+        await store.shutdown()
+    run(main())
