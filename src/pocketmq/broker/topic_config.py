@@ -39,6 +39,7 @@ NOT_ALLOWED_SEND_TOPICS = frozenset({
 })
 
 TOPIC_MAX_LENGTH = 127
+RETRY_OR_DLQ_TOPIC_MAX_LENGTH = 255  # upstream 5's TopicValidator: a group's retry and DLQ topics
 _VALID_TOPIC_CHARS = frozenset("%|abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -47,7 +48,11 @@ def topic_problem(topic: str) -> str | None:
     """Why ``topic`` is not a valid topic name (upstream TopicValidator), or None."""
     if not topic or not topic.strip():
         return "The specified topic is blank."
-    if len(topic) > TOPIC_MAX_LENGTH:
+    if topic.startswith((RETRY_GROUP_TOPIC_PREFIX, DLQ_GROUP_TOPIC_PREFIX)):
+        if len(topic) > RETRY_OR_DLQ_TOPIC_MAX_LENGTH:
+            return (f"The specified topic is DLQ or Retry topic: {topic}, and it's longer than topic max length: "
+                    f"{RETRY_OR_DLQ_TOPIC_MAX_LENGTH}")
+    elif len(topic) > TOPIC_MAX_LENGTH:
         return f"The specified topic is longer than topic max length {TOPIC_MAX_LENGTH}."
     if not set(topic) <= _VALID_TOPIC_CHARS:
         return f"The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"

@@ -68,7 +68,11 @@ def select_random(queues: list[MessageQueue], msg: Message, arg: Any) -> Message
 def check_topic(topic: str) -> None:
     if not topic or not topic.strip():
         raise MQClientError("The specified topic is blank")
-    if len(topic) > 127:
+    if topic.startswith(("%RETRY%", "%DLQ%")):  # as upstream 5's TopicValidator: a group's topics
+        if len(topic) > 255:
+            raise MQClientError(f"The specified topic is DLQ or Retry topic: {topic}, "
+                                "and it's longer than topic max length: 255")
+    elif len(topic) > 127:
         raise MQClientError("The specified topic is longer than topic max length 127.")
     if not _TOPIC_RE.match(topic):
         raise MQClientError(f"The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$")
