@@ -111,21 +111,32 @@ class ConsumeQueue:
                 self.max_physic_offset = unit[0] + unit[1]
 
     # ------------------------------------------------------------ write
+    def writable_file(self, cq_offset: int) -> MappedFile | None:
+        """The file the unit for ``cq_offset`` goes into, created when the queue has none or its
+        last is full (the queue's first file blank-filled up to that unit). The store asks for it
+        before it writes a message's commit-log entry, so a file that cannot be created (no
+        descriptors, no space) raises OSError while nothing is written yet."""
+        files = self.queue.files
+        mf = files[-1] if files else None
+        if mf is None or mf.wrote_position >= self.file_size:
+            expect = cq_offset * CQ_STORE_UNIT_SIZE
+            mf = self.queue.get_last_mapped_file(expect)
+            if mf is None:
+                return None
+            if mf.first_create_in_queue and cq_offset != 0 and mf.wrote_position == 0:
+                self.min_logic_offset = expect
+                self.queue.flushed_where = expect
+                self._fill_blank(mf, expect - mf.file_from_offset)
+        return mf
+
     def put(self, offset: int, size: int, tags_code: int, cq_offset: int) -> bool:
         """Append the unit for logical offset ``cq_offset``; a repeat is ignored."""
         if offset + size <= self.max_physic_offset:
             return True
         expect = cq_offset * CQ_STORE_UNIT_SIZE
-        files = self.queue.files
-        mf = files[-1] if files else None
-        if mf is None or mf.wrote_position >= self.file_size:
-            mf = self.queue.get_last_mapped_file(expect)
-            if mf is None:
-                return False
-            if mf.first_create_in_queue and cq_offset != 0 and mf.wrote_position == 0:
-                self.min_logic_offset = expect
-                self.queue.flushed_where = expect
-                self._fill_blank(mf, expect - mf.file_from_offset)
+        mf = self.writable_file(cq_offset)
+        if mf is None:
+            return False
         current = mf.file_from_offset + mf.wrote_position
         if expect < current:
             return True

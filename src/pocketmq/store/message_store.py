@@ -392,6 +392,26 @@ class MessageStore:
     def _all_queues(self) -> list[ConsumeQueue]:
         return [cq for queues in self.consume_queue_table.values() for cq in queues.values()]
 
+    def _queue_ready(self, topic: str, queue_id: int) -> ConsumeQueue:
+        """The consume queue a message for (topic, queue_id) goes into, with the file for its next
+        unit in place: asked before the commit-log write, so that a queue file which cannot be
+        created (e.g. EMFILE with thousands of queues) refuses the put with nothing written,
+        instead of leaving a stored message no consume queue points to."""
+        cq = self.find_consume_queue(topic, queue_id)
+        files = cq.queue.files
+        if not files or files[-1].wrote_position >= cq.file_size:
+            cq.writable_file(self.commit_log.topic_queue_table.get((topic, queue_id), 0))
+        return cq
+
+    def _build_index(self, topic: str, keys: str | None, uniq: str | None, phy: int, store_ts: int,
+                     sys_flag: int) -> None:
+        """Index a stored message's keys. The message is stored and queued already, so an index
+        file that cannot be created costs only its keys' lookups (upstream logs it the same way)."""
+        try:
+            self.index_service.build_index(topic, keys, uniq, phy, store_ts, sys_flag)
+        except OSError:
+            log.exception("build index error: the keys of the message at %d are not indexed", phy)
+
     def find_consume_queue(self, topic: str, queue_id: int) -> ConsumeQueue:
         queues = self.consume_queue_table.get(topic)
         if queues is None:
@@ -521,6 +541,7 @@ class MessageStore:
         begin = time.perf_counter()
         store_ts = self.clock.now_ms()
         try:
+            cq = self._queue_ready(msg.topic, msg.queue_id) if tran in _NORMAL_TRAN else None
             result = self.commit_log.append_message(msg, store_ts, props)
         except OSError as exc:
             log.exception("create mapped file failed")
@@ -537,8 +558,8 @@ class MessageStore:
             level = msg.get_property(m.PROPERTY_DELAY_TIME_LEVEL)
             if level and level.isdigit():
                 tags_code = self.commit_log.delay_tags_code(int(level), store_ts)
-        if tran in _NORMAL_TRAN:
-            self.find_consume_queue(msg.topic, msg.queue_id).put(phy, size, tags_code, result.logics_offset)
+        if cq is not None:
+            cq.put(phy, size, tags_code, result.logics_offset)
         if self._index_enable and tran != m.TRANSACTION_ROLLBACK_TYPE:
             properties = msg.properties
             if properties is None:  # pre-encoded: pick the two keys without building a dict
@@ -548,7 +569,7 @@ class MessageStore:
                 keys = properties.get(m.PROPERTY_KEYS)
                 uniq = properties.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
             if keys or uniq:
-                self.index_service.build_index(msg.topic, keys, uniq, phy, store_ts, msg.sys_flag)
+                self._build_index(msg.topic, keys, uniq, phy, store_ts, msg.sys_flag)
         self._last_dispatch_timestamp = store_ts
         self.reput_from_offset = phy + size
         if tran in _NORMAL_TRAN and self.message_arriving_listener is not None:
@@ -611,21 +632,22 @@ class MessageStore:
         begin = time.perf_counter()
         store_ts = self.clock.now_ms()
         try:
+            cq = self._queue_ready(topic, queue_id)
             result, placed = self.commit_log.append_batch(topic, queue_id, sys_flag, born_timestamp, born_host,
                                                           encoded, store_ts, reconsume_times)
         except OSError as exc:
+            log.exception("create mapped file failed")
+            self.stats.put_message_failed_times += 1
             return PutMessageResult(PutMessageStatus.CREATE_MAPEDFILE_FAILED, remark=str(exc))
         if result.status is not AppendMessageStatus.PUT_OK:
             return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, result,
                                     remark=f"message size exceeds maxMessageSize {self.config.maxMessageSize}")
-        cq = self.find_consume_queue(topic, queue_id)
         for (phy, size, queue_offset), props in zip(placed, all_props):
             tags_code = m.tags_string_to_tags_code(props.get(m.PROPERTY_TAGS))
             cq.put(phy, size, tags_code, queue_offset)
             if self._index_enable:
-                self.index_service.build_index(topic, props.get(m.PROPERTY_KEYS),
-                                               props.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
-                                               phy, store_ts, sys_flag)
+                self._build_index(topic, props.get(m.PROPERTY_KEYS),
+                                  props.get(m.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX), phy, store_ts, sys_flag)
             self._notify(topic, queue_id, queue_offset + 1, tags_code, store_ts, props)
         self._last_dispatch_timestamp = store_ts
         self.reput_from_offset = result.wrote_offset + result.wrote_bytes
