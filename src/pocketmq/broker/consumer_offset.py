@@ -27,7 +27,7 @@ class ConsumerOffsetManager:
                       for key, offsets in (data.get("offsetTable") or {}).items()}
 
     def encode(self) -> bytes:
-        return fastjson.dumps({"offsetTable": self.table})
+        return fastjson.dumps({"offsetTable": self.table}, plain=True)  # on the event loop, every 5 s
 
     def persist(self) -> None:
         """Write the offsets off the event loop; a failed write leaves them dirty for the next."""
