@@ -11,8 +11,9 @@ import os
 import orjson
 import pytest
 
+from pocketmq.protocol.message import MESSAGE_MAGIC_CODE_V2, decode_messages
 from pocketmq.remoting.codes import RequestCode as RC, ResponseCode
-from tests.support.processes import start_broker, start_namesrv
+from tests.support.processes import start_broker, start_namesrv, wait_until
 from tests.support.rpc import call
 
 _names = itertools.count()
@@ -110,6 +111,26 @@ def test_send_back_goes_to_retry_through_the_schedule_topic(broker):
     assert _max_offset(broker, "SCHEDULE_TOPIC_XXXX", 2) == max(level3_before, 0) + 1
     assert _max_offset(broker, f"%RETRY%{group}") <= 0
     assert _max_offset(broker, f"%DLQ%{group}") <= 0
+
+
+def test_send_back_of_a_long_group_reaches_its_retry_and_dlq_topics(broker):
+    """A 200-character group: its %RETRY% and %DLQ% topics are over 127 bytes and are stored in
+    version-2 entries, as upstream 5 stores them, both put directly (DLQ) and re-put by the
+    schedule service when the delay ends (retry)."""
+    topic, group = unique("TLong"), unique("GID_long").ljust(200, "g")
+    offset = _send(broker, topic)
+    assert _send_back(broker, offset, group, -1).code == ResponseCode.SUCCESS
+    assert _max_offset(broker, f"%DLQ%{group}") == 1
+    assert _send_back(broker, offset, group, 1).code == ResponseCode.SUCCESS  # delay level 1: 1 s
+    wait_until(lambda: _max_offset(broker, f"%RETRY%{group}") == 1, 20, 0.2, "the retry after its delay")
+    pulled = call(broker.addr, RC.PULL_MESSAGE, {
+        "consumerGroup": group, "topic": f"%RETRY%{group}", "queueId": "0", "queueOffset": "0",
+        "maxMsgNums": "4", "sysFlag": "0", "commitOffset": "0", "suspendTimeoutMillis": "0",
+        "subscription": "*", "subVersion": "0", "expressionType": "TAG"})
+    assert pulled.code == ResponseCode.SUCCESS, pulled.remark
+    [retried] = decode_messages(pulled.body)
+    assert retried.topic == f"%RETRY%{group}" and retried.magic_code == MESSAGE_MAGIC_CODE_V2
+    assert retried.body == b"payload" and retried.properties["RETRY_TOPIC"] == topic
 
 
 def test_send_back_with_negative_level_or_exhausted_retries_goes_to_the_dlq(broker):
