@@ -239,6 +239,14 @@ def topic_length_size(topic_len: int) -> int:
     return 1 if topic_len <= MAX_TOPIC_LENGTH else 2
 
 
+def topic_span(buf: Any, pos: int, magic: int) -> tuple[int, int]:
+    """Where an entry's topic lies, given where its length field is: (start, end). The field is
+    two bytes in a version-2 entry, one otherwise."""
+    if magic == MESSAGE_MAGIC_CODE_V2:
+        return pos + 2, pos + 2 + SHORT.unpack_from(buf, pos)[0]
+    return pos + 1, pos + 1 + buf[pos]
+
+
 def write_entry_py(buffer: Any, pos: int, body_crc: int, queue_id: int, flag: int, queue_offset: int,
                    physical_offset: int, sys_flag: int, born_timestamp: int, born_ip: bytes, born_port: int,
                    store_timestamp: int, store_ip: bytes, store_port: int, reconsume_times: int,
@@ -343,15 +351,8 @@ def decode_message(buf, pos: int = 0, *, read_body: bool = True, decompress: boo
     body = bytes(buf[p : p + body_len]) if read_body else b""
     if read_body and decompress and sys_flag & COMPRESSED_FLAG:
         body = zlib.decompress(body)
-    p += body_len
-    if magic == MESSAGE_MAGIC_CODE_V2:
-        topic_len = SHORT.unpack_from(buf, p)[0]
-        p += 2
-    else:
-        topic_len = buf[p]
-        p += 1
-    topic = bytes(buf[p : p + topic_len]).decode("utf-8")
-    p += topic_len
+    start, p = topic_span(buf, p + body_len, magic)
+    topic = bytes(buf[start:p]).decode("utf-8")
     props_len = SHORT.unpack_from(buf, p)[0]
     p += 2
     properties = string_to_properties(bytes(buf[p : p + props_len]).decode("utf-8"))

@@ -261,17 +261,10 @@ class CommitLog:
                 return -1, None
             if check_crc and zlib.crc32(view[p : p + body_len]) & 0x7FFFFFFF != crc:
                 return -1, None
-            p += body_len
-            if magic == m.MESSAGE_MAGIC_CODE:
-                topic_len = view[p]
-                p += 1
-            else:
-                topic_len = m.SHORT.unpack_from(view, p)[0]
-                p += 2
-            if topic_len < 0 or p + topic_len + 2 > pos + total:
+            start, p = m.topic_span(view, p + body_len, magic)
+            if p < start or p + 2 > pos + total:
                 return -1, None
-            topic = bytes(view[p : p + topic_len]).decode("utf-8")
-            p += topic_len
+            topic = bytes(view[start:p]).decode("utf-8")
             props_len = m.SHORT.unpack_from(view, p)[0]
             p += 2
             if props_len < 0 or p + props_len - pos != total:

@@ -116,9 +116,7 @@ class ConsumeQueue:
         last is full (the queue's first file blank-filled up to that unit). The store asks for it
         before it writes a message's commit-log entry, so a file that cannot be created (no
         descriptors, no space) raises OSError while nothing is written yet."""
-        files = self.queue.files
-        mf = files[-1] if files else None
-        if mf is None or mf.wrote_position >= self.file_size:
+        if self.needs_new_file():
             expect = cq_offset * CQ_STORE_UNIT_SIZE
             mf = self.queue.get_last_mapped_file(expect)
             if mf is None:
@@ -127,7 +125,14 @@ class ConsumeQueue:
                 self.min_logic_offset = expect
                 self.queue.flushed_where = expect
                 self._fill_blank(mf, expect - mf.file_from_offset)
+        else:
+            mf = self.queue.files[-1]
         return mf
+
+    def needs_new_file(self) -> bool:
+        """Whether the next unit needs a file created first: none yet, or the last is full."""
+        files = self.queue.files
+        return not files or files[-1].wrote_position >= self.file_size
 
     def put(self, offset: int, size: int, tags_code: int, cq_offset: int) -> bool:
         """Append the unit for logical offset ``cq_offset``; a repeat is ignored."""

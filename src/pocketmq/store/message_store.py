@@ -398,8 +398,7 @@ class MessageStore:
         created (e.g. EMFILE with thousands of queues) refuses the put with nothing written,
         instead of leaving a stored message no consume queue points to."""
         cq = self.find_consume_queue(topic, queue_id)
-        files = cq.queue.files
-        if not files or files[-1].wrote_position >= cq.file_size:
+        if cq.needs_new_file():
             cq.writable_file(self.commit_log.topic_queue_table.get((topic, queue_id), 0))
         return cq
 

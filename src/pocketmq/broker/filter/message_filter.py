@@ -9,7 +9,6 @@ from pocketmq.protocol import message as m
 
 _BODY_LENGTH = m.INT
 _PROPERTIES_LENGTH = m.SHORT
-_TOPIC_LENGTH_V2 = m.SHORT
 
 
 def decode_properties(raw: memoryview | bytes) -> dict[str, str]:
@@ -17,11 +16,7 @@ def decode_properties(raw: memoryview | bytes) -> dict[str, str]:
     sys_flag = m.INT.unpack_from(raw, m.SYSFLAG_POS)[0]
     header = m.header_struct(sys_flag).size
     body_length = _BODY_LENGTH.unpack_from(raw, header - 4)[0]
-    pos = header + body_length
-    if m.INT.unpack_from(raw, 4)[0] == m.MESSAGE_MAGIC_CODE_V2:  # a topic over 127 bytes
-        pos += 2 + _TOPIC_LENGTH_V2.unpack_from(raw, pos)[0]
-    else:
-        pos += 1 + raw[pos]
+    _, pos = m.topic_span(raw, header + body_length, m.INT.unpack_from(raw, 4)[0])
     properties_length = _PROPERTIES_LENGTH.unpack_from(raw, pos)[0]
     pos += 2
     if properties_length <= 0:
