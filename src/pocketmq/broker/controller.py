@@ -120,6 +120,9 @@ class BrokerController:
         self._register_whole_table = False
         self._register_topics: set[str] = set()
         self._registered_version: tuple[int, int] | None = None
+        # The newest registration of changed topics: its data version, its topics and the
+        # sends of that version still under way (see register_broker_all).
+        self._incremental: tuple[tuple[int, int], set[str], list[asyncio.Future[None]]] | None = None
 
     @property
     def is_slave(self) -> bool:
@@ -331,13 +334,34 @@ class BrokerController:
         # created concurrently share one data version, and a name server takes one registration
         # per data version (4.9.x), so the first one sent at that version must carry them all.
         pending, self._register_topics = self._register_topics, set()
+        sent: asyncio.Future[None] | None = None
         if only is not None:
             only = only | pending
+            # A second registration at the same data version must not be sent: a 4.9 name
+            # server handles requests on a pool of threads, may take it first, and then ignores
+            # the one that carried the other topics. Wait for that one instead.
+            version = self.topic_config_manager.data_version
+            key = (version.timestamp, version.counter)
+            last = self._incremental
+            if last is not None and last[0] == key and only <= last[1]:
+                await asyncio.gather(*last[2])
+                return
+            sent = asyncio.get_running_loop().create_future()
+            if last is not None and last[0] == key:
+                last[1].update(only)
+                last[2].append(sent)
+            else:
+                self._incremental = (key, set(only), [sent])
         wrapper = self.topic_wrapper(only)
-        result = await self.namesrv_api.register_broker_all(
-            self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName, self.config.brokerId,
-            f"{self.config.ha_ip()}:{self.store_config.haListenPort}", wrapper, self.config.registerBrokerTimeoutMills,
-            self.config.compressedRegister, whole_table=None if only is None else self.topic_wrapper)
+        try:
+            result = await self.namesrv_api.register_broker_all(
+                self.config.brokerClusterName, self.config.broker_addr(), self.config.brokerName,
+                self.config.brokerId, f"{self.config.ha_ip()}:{self.store_config.haListenPort}", wrapper,
+                self.config.registerBrokerTimeoutMills, self.config.compressedRegister,
+                whole_table=None if only is None else self.topic_wrapper)
+        finally:
+            if sent is not None and not sent.done():
+                sent.set_result(None)
         self._registered_version = (wrapper.dataVersion.timestamp, wrapper.dataVersion.counter)
         if result is not None and self.is_slave and not self.config.enableControllerMode:
             self.master_addr = result.master_addr
