@@ -10,7 +10,18 @@
  *             reconsume_times, prepared_transaction_offset, body, topic, properties) -> int:
  * one commit-log entry (big-endian, section 4.1 of the protocol notes) written at pos of a
  * writable buffer (the mapped file), TOTALSIZE last; returns TOTALSIZE. A topic over 127 bytes
- * makes a version-2 entry (upstream 5's MESSAGE_MAGIC_CODE_V2: a two-byte topic length). */
+ * makes a version-2 entry (upstream 5's MESSAGE_MAGIC_CODE_V2: a two-byte topic length). *
+ * decode_header_fields(specs, cls, fallback, fields) -> header: a typed request header built from
+ * its extFields (remoting/header.py owns the rules and the pure-Python decoder). specs holds one
+ * (key, kind, required, default, factory) per dataclass field, in order; kind 0 is a str, 1 a Java
+ * long, 2 a Java int, 3 a boolean. Anything this cannot take as it comes (a missing required
+ * field, a bad number, a boolean other than true/false) is handed whole to fallback(fields), so
+ * errors and odd spellings keep the Python decoder's exact answer.
+ *
+ * index_put(buffer, hash_slot_num, index_count, key, phy_offset, store_timestamp) -> bool: one
+ * IndexFile entry (store/index.py, which keeps the pure-Python twin): entry, then header, then
+ * hash slot, reading the header's begin timestamp and counts from the buffer; True when the key's
+ * slot was empty before. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -158,9 +169,183 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ typed request headers */
+
+enum { KIND_STR = 0, KIND_LONG = 1, KIND_INT = 2, KIND_BOOL = 3 };
+#define MAX_HEADER_FIELDS 64
+
+/* The field's value, a new reference; NULL without an error set when the Python decoder must
+ * answer instead (missing required field, bad or out-of-range number, unusual boolean). */
+static PyObject *
+header_field_value(PyObject *fields, PyObject *spec)
+{
+    PyObject *key = PyTuple_GET_ITEM(spec, 0);
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    PyObject *text = PyDict_GetItemWithError(fields, key);  /* borrowed */
+    if (text == NULL && PyErr_Occurred())
+        return NULL;
+    int missing = text == NULL || text == Py_None
+        || (kind != KIND_STR && PyUnicode_Check(text) && PyUnicode_GET_LENGTH(text) == 0);
+    if (missing) {
+        if (PyObject_IsTrue(PyTuple_GET_ITEM(spec, 2)))
+            return NULL;
+        PyObject *factory = PyTuple_GET_ITEM(spec, 4);
+        if (factory != Py_None)
+            return PyObject_CallNoArgs(factory);
+        PyObject *value = PyTuple_GET_ITEM(spec, 3);
+        Py_INCREF(value);
+        return value;
+    }
+    if (!PyUnicode_CheckExact(text))
+        return NULL;
+    if (kind == KIND_STR) {
+        Py_INCREF(text);
+        return text;
+    }
+    if (kind == KIND_BOOL) {
+        if (PyUnicode_CompareWithASCIIString(text, "true") == 0)
+            Py_RETURN_TRUE;
+        if (PyUnicode_CompareWithASCIIString(text, "false") == 0)
+            Py_RETURN_FALSE;
+        return NULL;
+    }
+    PyObject *number = PyLong_FromUnicodeObject(text, 10);  /* what int(text) accepts */
+    if (number == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(number, &overflow);
+    if (overflow != 0 || (kind == KIND_INT && (v < INT32_MIN || v > INT32_MAX))) {
+        Py_DECREF(number);
+        return NULL;
+    }
+    return number;
+}
+
+static PyObject *
+decode_header_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyTuple_Check(args[0]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "decode_header_fields(specs: tuple, cls, fallback, fields: dict)");
+        return NULL;
+    }
+    PyObject *specs = args[0], *cls = args[1], *fallback = args[2], *fields = args[3];
+    Py_ssize_t count = PyTuple_GET_SIZE(specs);
+    if (count > MAX_HEADER_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "decode_header_fields(): too many fields");
+        return NULL;
+    }
+    PyObject *values[MAX_HEADER_FIELDS];
+    Py_ssize_t made = 0;
+    PyObject *result = NULL;
+    for (; made < count; made++) {
+        values[made] = header_field_value(fields, PyTuple_GET_ITEM(specs, made));
+        if (values[made] == NULL)
+            break;
+    }
+    if (made == count)
+        result = PyObject_Vectorcall(cls, values, (size_t)count, NULL);
+    else if (!PyErr_Occurred())
+        result = PyObject_CallOneArg(fallback, fields);
+    for (Py_ssize_t i = 0; i < made; i++)
+        Py_DECREF(values[i]);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------ index file */
+
+#define INDEX_HEADER_SIZE 40
+#define INDEX_ENTRY_SIZE 20
+
+static uint64_t
+get_be(const unsigned char *p, int width)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < width; i++)
+        value = (value << 8) | p[i];
+    return value;
+}
+
+static int32_t
+java_hash_of(PyObject *text)
+{
+    PyObject *hash = java_string_hash(NULL, text);
+    if (hash == NULL)
+        return -1;
+    long value = PyLong_AsLong(hash);
+    Py_DECREF(hash);
+    return (int32_t)value;
+}
+
+static PyObject *
+index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyUnicode_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "index_put(buffer, hash_slot_num, index_count, key: str, phy_offset, store_timestamp)");
+        return NULL;
+    }
+    int64_t slots, count, phy, timestamp;
+    if (as_int64(args[1], &slots) < 0 || as_int32(args[2], &count) < 0
+            || as_int64(args[4], &phy) < 0 || as_int64(args[5], &timestamp) < 0)
+        return NULL;
+    if (slots <= 0 || count < 0) {
+        PyErr_SetString(PyExc_ValueError, "index_put(): hash_slot_num must be > 0 and index_count >= 0");
+        return NULL;
+    }
+    int32_t hashed = java_hash_of(args[3]);
+    if (hashed == -1 && PyErr_Occurred())
+        return NULL;
+    int64_t key_hash = hashed == INT32_MIN ? 0 : (hashed < 0 ? -(int64_t)hashed : hashed);
+    Py_buffer out;
+    if (PyObject_GetBuffer(args[0], &out, PyBUF_WRITABLE) < 0)
+        return NULL;
+    int64_t slot_at = INDEX_HEADER_SIZE + (key_hash % slots) * 4;
+    int64_t entry_at = INDEX_HEADER_SIZE + slots * 4 + count * INDEX_ENTRY_SIZE;
+    if (entry_at + INDEX_ENTRY_SIZE > out.len) {
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "index_put(): entry outside the buffer");
+        return NULL;
+    }
+    unsigned char *base = (unsigned char *)out.buf;
+    int64_t begin_timestamp = (int64_t)get_be(base, 8);
+    int32_t slot_value = (int32_t)get_be(base + slot_at, 4);
+    int slot_was_empty = slot_value <= 0 || slot_value > count;
+    if (slot_was_empty)
+        slot_value = 0;
+    int64_t diff = 0;
+    if (begin_timestamp > 0) {
+        int64_t elapsed = timestamp - begin_timestamp;
+        diff = elapsed < 0 ? 0 : elapsed / 1000;
+        if (diff > INT32_MAX)
+            diff = INT32_MAX;
+    }
+    /* Entry, then header, then slot: see IndexFile.put_key for why this order. */
+    unsigned char *p = put_be(base + entry_at, (uint64_t)key_hash, 4);
+    p = put_be(p, (uint64_t)phy, 8);
+    p = put_be(p, (uint64_t)diff, 4);
+    put_be(p, (uint64_t)(uint32_t)slot_value, 4);
+    if (count <= 1) {
+        put_be(base, (uint64_t)timestamp, 8);   /* beginTimestamp */
+        put_be(base + 16, (uint64_t)phy, 8);    /* beginPhyOffset */
+    }
+    put_be(base + 8, (uint64_t)timestamp, 8);   /* endTimestamp */
+    put_be(base + 24, (uint64_t)phy, 8);        /* endPhyOffset */
+    if (slot_was_empty)
+        put_be(base + 32, get_be(base + 32, 4) + 1, 4);  /* hashSlotCount */
+    put_be(base + 36, (uint64_t)(count + 1), 4);         /* indexCount */
+    put_be(base + slot_at, (uint64_t)count, 4);
+    PyBuffer_Release(&out);
+    return PyBool_FromLong(slot_was_empty);
+}
+
 static PyMethodDef speedups_methods[] = {
     {"java_string_hash", java_string_hash, METH_O, "Java String.hashCode() of a str."},
     {"write_entry", (PyCFunction)(void (*)(void))write_entry, METH_FASTCALL, "Write one commit-log entry."},
+    {"decode_header_fields", (PyCFunction)(void (*)(void))decode_header_fields, METH_FASTCALL,
+     "A typed request header from its extFields, or fallback(fields)'s answer."},
+    {"index_put", (PyCFunction)(void (*)(void))index_put, METH_FASTCALL, "Write one index entry."},
     {NULL, NULL, 0, NULL},
 };
 
