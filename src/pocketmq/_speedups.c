@@ -21,7 +21,11 @@
  * index_put(buffer, hash_slot_num, index_count, key, phy_offset, store_timestamp) -> bool: one
  * IndexFile entry (store/index.py, which keeps the pure-Python twin): entry, then header, then
  * hash slot, reading the header's begin timestamp and counts from the buffer; True when the key's
- * slot was empty before. */
+ * slot was empty before.
+ *
+ * property_from_string(text, name) -> str | None: one property's value from a stored properties
+ * string (NAME\x01VALUE items joined by \x02), None when absent or empty; the first item named so
+ * wins, as protocol/message.py's pure-Python version. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -340,11 +344,49 @@ index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyBool_FromLong(slot_was_empty);
 }
 
+/* --------------------------------------------------------------------------- properties */
+
+#define NAME_VALUE_SEPARATOR 0x01
+#define PROPERTY_SEPARATOR 0x02
+
+static PyObject *
+property_from_string(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "property_from_string(text: str, name: str)");
+        return NULL;
+    }
+    PyObject *text = args[0], *name = args[1];
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), name_length = PyUnicode_GET_LENGTH(name);
+    int kind = PyUnicode_KIND(text), name_kind = PyUnicode_KIND(name);
+    const void *data = PyUnicode_DATA(text), *name_data = PyUnicode_DATA(name);
+    for (Py_ssize_t item = 0; item <= length;) {  /* each NAME\x01VALUE item: [item, next) */
+        Py_ssize_t next = item;
+        while (next < length && PyUnicode_READ(kind, data, next) != PROPERTY_SEPARATOR)
+            next++;
+        if (next - item > name_length && PyUnicode_READ(kind, data, item + name_length) == NAME_VALUE_SEPARATOR) {
+            Py_ssize_t i = 0;
+            while (i < name_length && PyUnicode_READ(kind, data, item + i) == PyUnicode_READ(name_kind, name_data, i))
+                i++;
+            if (i == name_length) {
+                Py_ssize_t begin = item + name_length + 1;
+                if (begin == next)
+                    Py_RETURN_NONE;
+                return PyUnicode_Substring(text, begin, next);
+            }
+        }
+        item = next + 1;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"java_string_hash", java_string_hash, METH_O, "Java String.hashCode() of a str."},
     {"write_entry", (PyCFunction)(void (*)(void))write_entry, METH_FASTCALL, "Write one commit-log entry."},
     {"decode_header_fields", (PyCFunction)(void (*)(void))decode_header_fields, METH_FASTCALL,
      "A typed request header from its extFields, or fallback(fields)'s answer."},
+    {"property_from_string", (PyCFunction)(void (*)(void))property_from_string, METH_FASTCALL,
+     "One property's value from a properties string."},
     {"index_put", (PyCFunction)(void (*)(void))index_put, METH_FASTCALL, "Write one index entry."},
     {NULL, NULL, 0, NULL},
 };
