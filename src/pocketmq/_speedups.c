@@ -25,7 +25,19 @@
  *
  * property_from_string(text, name) -> str | None: one property's value from a stored properties
  * string (NAME\x01VALUE items joined by \x02), None when absent or empty; the first item named so
- * wins, as protocol/message.py's pure-Python version. */
+ * wins, as protocol/message.py's pure-Python version.
+ *
+ * json_command(loads, cls, fallback, data) -> RemotingCommand: a remoting JSON header
+ * (remoting/codec.py owns the rules and the pure-Python decoder) parsed by loads (orjson) and
+ * built as cls(code, language, version, opaque, flag, remark, extFields) when every field is
+ * what a client usually sends; anything else (bad JSON, a number as a string, extFields values
+ * that are not strings, a missing code) is handed whole to fallback(data), whose answer or
+ * ProtocolError stands.
+ *
+ * json_header(fallback, code, ext_fields, flag, language, opaque, remark, version) -> bytes: the
+ * JSON header of a command, byte for byte what fallback (codec.encode_json_header_py's orjson
+ * encoding) makes of the same fields; a string that JSON must escape, or a field of an unusual
+ * type, is handed to fallback with the same arguments. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -380,6 +392,206 @@ property_from_string(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* ---------------------------------------------------------------------- remoting JSON headers */
+
+static PyObject *s_code, *s_language, *s_version, *s_opaque, *s_flag, *s_remark, *s_ext_fields, *s_java;
+
+/* A header field that must be an int32; 1 ok, 0 unusual (missing counts as 0 unless required). */
+static int
+int32_field(PyObject *header, PyObject *key, int required, PyObject **out)
+{
+    PyObject *value = PyDict_GetItemWithError(header, key);
+    if (value == NULL) {
+        if (PyErr_Occurred() || required)
+            return 0;
+        *out = PyLong_FromLong(0);
+        return *out != NULL;
+    }
+    if (!PyLong_CheckExact(value))
+        return 0;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow != 0 || v < INT32_MIN || v > INT32_MAX)
+        return 0;
+    Py_INCREF(value);
+    *out = value;
+    return 1;
+}
+
+static int
+all_str_values(PyObject *fields)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(fields, &pos, &key, &value))
+        if (!PyUnicode_CheckExact(value))
+            return 0;
+    return 1;
+}
+
+static PyObject *
+json_command(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "json_command(loads, cls, fallback, data)");
+        return NULL;
+    }
+    PyObject *loads = args[0], *cls = args[1], *fallback = args[2], *data = args[3];
+    PyObject *header = PyObject_CallOneArg(loads, data);
+    PyObject *fields[7] = {NULL};  /* code, language, version, opaque, flag, remark, extFields */
+    PyObject *result = NULL;
+    int usual = header != NULL && PyDict_CheckExact(header)
+        && int32_field(header, s_code, 1, &fields[0])
+        && int32_field(header, s_version, 0, &fields[2])
+        && int32_field(header, s_opaque, 0, &fields[3])
+        && int32_field(header, s_flag, 0, &fields[4]);
+    if (usual) {
+        PyObject *language = PyDict_GetItemWithError(header, s_language);
+        PyObject *remark = PyDict_GetItemWithError(header, s_remark);
+        PyObject *ext = PyDict_GetItemWithError(header, s_ext_fields);
+        usual = !PyErr_Occurred()
+            && (language == NULL || PyUnicode_CheckExact(language))
+            && (remark == NULL || remark == Py_None || PyUnicode_CheckExact(remark))
+            && (ext == NULL || ext == Py_None || (PyDict_CheckExact(ext) && all_str_values(ext)));
+        if (usual) {
+            fields[1] = language == NULL ? s_java : language;
+            fields[5] = remark == NULL ? Py_None : remark;
+            fields[6] = ext == NULL ? Py_None : ext;
+            Py_INCREF(fields[1]);
+            Py_INCREF(fields[5]);
+            Py_INCREF(fields[6]);
+            result = PyObject_Vectorcall(cls, fields, 7, NULL);
+        }
+    }
+    if (!usual) {
+        PyErr_Clear();  /* the fallback decodes it again and says what is wrong */
+        result = PyObject_CallOneArg(fallback, data);
+    }
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(fields[i]);
+    Py_XDECREF(header);
+    return result;
+}
+
+/* Room for text that JSON needs no escapes for; 0 when it does (or is not valid UTF-8). */
+static int
+append_plain_json_string(PyObject *text, char **p, char *end)
+{
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &size) : NULL;
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (*p + size + 2 > end)
+        return 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)utf8[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            return 0;
+    }
+    *(*p)++ = '"';
+    memcpy(*p, utf8, size);
+    *p += size;
+    *(*p)++ = '"';
+    return 1;
+}
+
+static int
+append_ascii(const char *text, char **p, char *end)
+{
+    size_t size = strlen(text);
+    if (*p + size > end)
+        return 0;
+    memcpy(*p, text, size);
+    *p += size;
+    return 1;
+}
+
+static int
+append_int32(PyObject *value, char **p, char *end)
+{
+    if (!PyLong_CheckExact(value))
+        return 0;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow != 0 || v < INT32_MIN || v > INT32_MAX)
+        return 0;
+    char digits[12];  /* snprintf costs more than the rest of a header */
+    int n = 0;
+    unsigned long long magnitude = v < 0 ? (unsigned long long)(-v) : (unsigned long long)v;
+    do {
+        digits[n++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (*p + n + 1 > end)
+        return 0;
+    if (v < 0)
+        *(*p)++ = '-';
+    while (n > 0)
+        *(*p)++ = digits[--n];
+    return 1;
+}
+
+#define JSON_HEADER_STACK 1024
+
+static int
+write_json_header(PyObject *const *args, char *out, char *end, Py_ssize_t *length)
+{
+    /* args: code, ext_fields, flag, language, opaque, remark, version; keys in orjson's order of
+     * the dict codec builds: code, extFields, flag, language, opaque, remark, serializeType, version */
+    char *p = out;
+    if (!append_ascii("{\"code\":", &p, end) || !append_int32(args[0], &p, end))
+        return 0;
+    PyObject *ext = args[1];
+    if (ext != Py_None) {
+        if (!PyDict_CheckExact(ext) || !append_ascii(",\"extFields\":{", &p, end))
+            return 0;
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        int first = 1;
+        while (PyDict_Next(ext, &pos, &key, &value)) {
+            if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(value))
+                return 0;
+            if ((!first && !append_ascii(",", &p, end)) || !append_plain_json_string(key, &p, end)
+                    || !append_ascii(":", &p, end) || !append_plain_json_string(value, &p, end))
+                return 0;
+            first = 0;
+        }
+        if (!append_ascii("}", &p, end))
+            return 0;
+    }
+    if (!append_ascii(",\"flag\":", &p, end) || !append_int32(args[2], &p, end)
+            || !append_ascii(",\"language\":", &p, end) || !PyUnicode_CheckExact(args[3])
+            || !append_plain_json_string(args[3], &p, end)
+            || !append_ascii(",\"opaque\":", &p, end) || !append_int32(args[4], &p, end))
+        return 0;
+    if (args[5] != Py_None && (!PyUnicode_CheckExact(args[5]) || !append_ascii(",\"remark\":", &p, end)
+                               || !append_plain_json_string(args[5], &p, end)))
+        return 0;
+    if (!append_ascii(",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":", &p, end)
+            || !append_int32(args[6], &p, end) || !append_ascii("}", &p, end))
+        return 0;
+    *length = p - out;
+    return 1;
+}
+
+static PyObject *
+json_header(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError,
+                        "json_header(fallback, code, ext_fields, flag, language, opaque, remark, version)");
+        return NULL;
+    }
+    char stack[JSON_HEADER_STACK];
+    Py_ssize_t length = 0;
+    if (write_json_header(args + 1, stack, stack + sizeof stack, &length))
+        return PyBytes_FromStringAndSize(stack, length);
+    PyErr_Clear();
+    return PyObject_Vectorcall(args[0], args + 1, 7, NULL);  /* long or unusual: the Python encoder */
+}
+
 static PyMethodDef speedups_methods[] = {
     {"java_string_hash", java_string_hash, METH_O, "Java String.hashCode() of a str."},
     {"write_entry", (PyCFunction)(void (*)(void))write_entry, METH_FASTCALL, "Write one commit-log entry."},
@@ -387,6 +599,9 @@ static PyMethodDef speedups_methods[] = {
      "A typed request header from its extFields, or fallback(fields)'s answer."},
     {"property_from_string", (PyCFunction)(void (*)(void))property_from_string, METH_FASTCALL,
      "One property's value from a properties string."},
+    {"json_command", (PyCFunction)(void (*)(void))json_command, METH_FASTCALL,
+     "A RemotingCommand from a JSON header, or fallback(data)'s answer."},
+    {"json_header", (PyCFunction)(void (*)(void))json_header, METH_FASTCALL, "A command's JSON header."},
     {"index_put", (PyCFunction)(void (*)(void))index_put, METH_FASTCALL, "Write one index entry."},
     {NULL, NULL, 0, NULL},
 };
@@ -398,5 +613,15 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    s_code = PyUnicode_InternFromString("code");
+    s_language = PyUnicode_InternFromString("language");
+    s_version = PyUnicode_InternFromString("version");
+    s_opaque = PyUnicode_InternFromString("opaque");
+    s_flag = PyUnicode_InternFromString("flag");
+    s_remark = PyUnicode_InternFromString("remark");
+    s_ext_fields = PyUnicode_InternFromString("extFields");
+    s_java = PyUnicode_InternFromString("JAVA");
+    if (!s_code || !s_language || !s_version || !s_opaque || !s_flag || !s_remark || !s_ext_fields || !s_java)
+        return NULL;
     return PyModule_Create(&speedups_module);
 }

@@ -8,6 +8,7 @@ the connection. Nothing here touches a socket or an event loop.
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any
 
@@ -30,21 +31,22 @@ class ProtocolError(Exception):
 
 # ---------------------------------------------------------------------------------------- JSON
 
-def encode_json_header(cmd: RemotingCommand) -> bytes:
-    header: dict[str, Any] = {"code": cmd.code}
-    if cmd.ext_fields is not None:
-        header["extFields"] = cmd.ext_fields
-    header["flag"] = cmd.flag
-    header["language"] = cmd.language
-    header["opaque"] = cmd.opaque
-    if cmd.remark is not None:
-        header["remark"] = cmd.remark
+def json_header_py(code: int, ext_fields: dict[str, str] | None, flag: int, language: str, opaque: int,
+                   remark: str | None, version: int) -> bytes:
+    header: dict[str, Any] = {"code": code}
+    if ext_fields is not None:
+        header["extFields"] = ext_fields
+    header["flag"] = flag
+    header["language"] = language
+    header["opaque"] = opaque
+    if remark is not None:
+        header["remark"] = remark
     header["serializeTypeCurrentRPC"] = "JSON"
-    header["version"] = cmd.version
+    header["version"] = version
     return orjson.dumps(header)
 
 
-def decode_json_header(data: bytes | memoryview) -> RemotingCommand:
+def decode_json_header_py(data: bytes | memoryview) -> RemotingCommand:
     try:
         header = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -68,6 +70,24 @@ def decode_json_header(data: bytes | memoryview) -> RemotingCommand:
         remark,
         _string_map(header.get("extFields")),
     )
+
+
+# Compiled (pocketmq/_speedups.c) where the install could build it: the same bytes and commands,
+# with the usual header handled without a Python frame per field and anything unusual handed to
+# the pure-Python twin above.
+try:
+    from pocketmq import _speedups
+except ImportError:  # pragma: no cover - the extension is optional at install
+    json_header = json_header_py
+    decode_json_header = decode_json_header_py
+else:
+    json_header = functools.partial(_speedups.json_header, json_header_py)
+    decode_json_header = functools.partial(_speedups.json_command, orjson.loads, RemotingCommand,
+                                           decode_json_header_py)
+
+
+def encode_json_header(cmd: RemotingCommand) -> bytes:
+    return json_header(cmd.code, cmd.ext_fields, cmd.flag, cmd.language, cmd.opaque, cmd.remark, cmd.version)
 
 
 def _int_field(header: dict[str, Any], name: str, required: bool = False) -> int:
@@ -190,7 +210,7 @@ def encode_frame(cmd: RemotingCommand) -> list[Buffer]:
     if cmd.serialize_type == SerializeType.ROCKETMQ:
         header = encode_binary_header(cmd)
     else:
-        header = encode_json_header(cmd)
+        header = json_header(cmd.code, cmd.ext_fields, cmd.flag, cmd.language, cmd.opaque, cmd.remark, cmd.version)
     length = 4 + len(header) + body_length(cmd.body)
     prefix = _FRAME_PREFIX.pack(length, (int(cmd.serialize_type) << 24) | len(header))
     body = cmd.body
