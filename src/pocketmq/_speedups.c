@@ -37,7 +37,11 @@
  * json_header(fallback, code, ext_fields, flag, language, opaque, remark, version) -> bytes: the
  * JSON header of a command, byte for byte what fallback (codec.encode_json_header_py's orjson
  * encoding) makes of the same fields; a string that JSON must escape, or a field of an unusual
- * type, is handed to fallback with the same arguments. */
+ * type, is handed to fallback with the same arguments.
+ *
+ * ordinary_stored_properties(text, cluster_pair) -> str | None: the stored properties of an
+ * ordinary send, by the same string edits as broker/send_processor.py's pure-Python version
+ * (WAIT=true dropped, CLUSTER appended; None when the message needs the full property map). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -592,6 +596,70 @@ json_header(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyObject_Vectorcall(args[0], args + 1, 7, NULL);  /* long or unusual: the Python encoder */
 }
 
+/* --------------------------------------------------------------- stored properties of a send */
+
+static PyObject *s_wait_true_item, *s_wait_true, *s_sep_wait_true_sep, *s_sep_wait_true, *s_sep,
+    *s_wait_key, *s_tran_key, *s_cluster_key, *s_empty;
+
+static PyObject *
+ordinary_stored_properties(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "ordinary_stored_properties(text: str, cluster_pair: str)");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t wait_length = PyUnicode_GET_LENGTH(s_wait_true);  /* WAIT\x01true */
+    PyObject *kept;  /* text without its WAIT=true item */
+    if (PyUnicode_Tailmatch(text, s_wait_true_item, 0, length, -1) == 1) {
+        kept = PyUnicode_Substring(text, wait_length + 1, length);
+    } else if (PyUnicode_Compare(text, s_wait_true) == 0) {
+        kept = Py_NewRef(s_empty);
+    } else {
+        Py_ssize_t i = PyUnicode_Find(text, s_sep_wait_true_sep, 0, length, 1);
+        if (i == -2)
+            return NULL;
+        if (i >= 0) {
+            PyObject *head = PyUnicode_Substring(text, 0, i + 1);
+            PyObject *tail = PyUnicode_Substring(text, i + 2 + wait_length, length);
+            kept = head && tail ? PyUnicode_Concat(head, tail) : NULL;
+            Py_XDECREF(head);
+            Py_XDECREF(tail);
+        } else if (PyUnicode_Tailmatch(text, s_sep_wait_true, 0, length, 1) == 1) {
+            kept = PyUnicode_Substring(text, 0, length - wait_length - 1);
+        } else {
+            kept = Py_NewRef(text);
+        }
+    }
+    if (kept == NULL)
+        return NULL;
+    PyObject *result = NULL;
+    int needs_map = 0;
+    PyObject *keys[] = {s_wait_key, s_tran_key, s_cluster_key};
+    for (int k = 0; k < 3 && !needs_map; k++) {
+        int found = PyUnicode_Contains(kept, keys[k]);
+        if (found < 0)
+            goto done;
+        needs_map = found;
+    }
+    if (needs_map) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    Py_ssize_t kept_length = PyUnicode_GET_LENGTH(kept);
+    if (kept_length > 0 && PyUnicode_READ_CHAR(kept, kept_length - 1) != PROPERTY_SEPARATOR) {
+        PyObject *with_sep = PyUnicode_Concat(kept, s_sep);
+        if (with_sep == NULL)
+            goto done;
+        Py_SETREF(kept, with_sep);
+    }
+    result = PyUnicode_Concat(kept, args[1]);
+done:
+    Py_DECREF(kept);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"java_string_hash", java_string_hash, METH_O, "Java String.hashCode() of a str."},
     {"write_entry", (PyCFunction)(void (*)(void))write_entry, METH_FASTCALL, "Write one commit-log entry."},
@@ -602,6 +670,8 @@ static PyMethodDef speedups_methods[] = {
     {"json_command", (PyCFunction)(void (*)(void))json_command, METH_FASTCALL,
      "A RemotingCommand from a JSON header, or fallback(data)'s answer."},
     {"json_header", (PyCFunction)(void (*)(void))json_header, METH_FASTCALL, "A command's JSON header."},
+    {"ordinary_stored_properties", (PyCFunction)(void (*)(void))ordinary_stored_properties, METH_FASTCALL,
+     "The stored properties of an ordinary send, or None."},
     {"index_put", (PyCFunction)(void (*)(void))index_put, METH_FASTCALL, "Write one index entry."},
     {NULL, NULL, 0, NULL},
 };
@@ -621,6 +691,18 @@ PyInit__speedups(void)
     s_remark = PyUnicode_InternFromString("remark");
     s_ext_fields = PyUnicode_InternFromString("extFields");
     s_java = PyUnicode_InternFromString("JAVA");
+    s_wait_true_item = PyUnicode_InternFromString("WAIT\x01true\x02");
+    s_wait_true = PyUnicode_InternFromString("WAIT\x01true");
+    s_sep_wait_true_sep = PyUnicode_InternFromString("\x02WAIT\x01true\x02");
+    s_sep_wait_true = PyUnicode_InternFromString("\x02WAIT\x01true");
+    s_sep = PyUnicode_InternFromString("\x02");
+    s_wait_key = PyUnicode_InternFromString("WAIT\x01");
+    s_tran_key = PyUnicode_InternFromString("TRAN_MSG\x01");
+    s_cluster_key = PyUnicode_InternFromString("CLUSTER\x01");
+    s_empty = PyUnicode_InternFromString("");
+    if (!s_wait_true_item || !s_wait_true || !s_sep_wait_true_sep || !s_sep_wait_true || !s_sep || !s_wait_key
+            || !s_tran_key || !s_cluster_key || !s_empty)
+        return NULL;
     if (!s_code || !s_language || !s_version || !s_opaque || !s_flag || !s_remark || !s_ext_fields || !s_java)
         return NULL;
     return PyModule_Create(&speedups_module);

@@ -332,7 +332,7 @@ _WAIT_TRUE = m.PROPERTY_WAIT_STORE_MSG_OK + m.NAME_VALUE_SEPARATOR + "true"
 _SEP = m.PROPERTY_SEPARATOR
 
 
-def ordinary_stored_properties(text: str, cluster_pair: str) -> str | None:
+def ordinary_stored_properties_py(text: str, cluster_pair: str) -> str | None:
     """The stored properties of an ordinary message, by string edits instead of a parse and a
     re-encode (the common case on the send path): ``WAIT=true`` dropped, ``CLUSTER`` appended.
     None when the message needs the full property map: transactional, ``WAIT=false``, a
@@ -352,6 +352,12 @@ def ordinary_stored_properties(text: str, cluster_pair: str) -> str | None:
     if text and not text.endswith(_SEP):
         text += _SEP
     return text + cluster_pair
+
+
+try:  # compiled (pocketmq/_speedups.c): the same edits without a Python frame
+    from pocketmq._speedups import ordinary_stored_properties as ordinary_stored_properties
+except ImportError:  # pragma: no cover - the extension is optional at install
+    ordinary_stored_properties = ordinary_stored_properties_py
 
 
 def strip_wait_from_stored_properties(msg: m.MessageExtBrokerInner) -> None:
