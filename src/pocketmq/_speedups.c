@@ -36,8 +36,12 @@
  *
  * json_header(fallback, code, ext_fields, flag, language, opaque, remark, version) -> bytes: the
  * JSON header of a command, byte for byte what fallback (codec.encode_json_header_py's orjson
- * encoding) makes of the same fields; a string that JSON must escape, or a field of an unusual
- * type, is handed to fallback with the same arguments.
+ * encoding) makes of the same fields, escapes included; a header over 4 KiB, or a field of an
+ * unusual type, is handed to fallback with the same arguments.
+ *
+ * json_frame_head(fallback, body_length, code, ext_fields, flag, language, opaque, remark,
+ * version) -> bytes: a whole frame up to its body (length, serialize type and header length,
+ * JSON header), or fallback(body_length, code, ...)'s answer where json_header would hand over.
  *
  * ordinary_stored_properties(text, cluster_pair) -> str | None: the stored properties of an
  * ordinary send, by the same string edits as broker/send_processor.py's pure-Python version
@@ -477,10 +481,12 @@ json_command(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
-/* Room for text that JSON needs no escapes for; 0 when it does (or is not valid UTF-8). */
+/* A JSON string with orjson's escapes (\" \\ \b \t \n \f \r, \u00xx for other control
+ * characters; everything else as UTF-8); 0 when it does not fit or is not valid UTF-8. */
 static int
-append_plain_json_string(PyObject *text, char **p, char *end)
+append_json_string(PyObject *text, char **p, char *end)
 {
+    static const char hex[] = "0123456789abcdef";
     Py_ssize_t size;
     const char *utf8 = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &size) : NULL;
     if (utf8 == NULL) {
@@ -489,15 +495,37 @@ append_plain_json_string(PyObject *text, char **p, char *end)
     }
     if (*p + size + 2 > end)
         return 0;
+    char *q = *p;
+    *q++ = '"';
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char c = (unsigned char)utf8[i];
-        if (c < 0x20 || c == '"' || c == '\\')
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            if (q + 2 > end)  /* this byte and the closing quote */
+                return 0;
+            *q++ = (char)c;
+            continue;
+        }
+        if (q + 7 > end)
             return 0;
+        *q++ = '\\';
+        switch (c) {
+        case '"': *q++ = '"'; break;
+        case '\\': *q++ = '\\'; break;
+        case '\b': *q++ = 'b'; break;
+        case '\t': *q++ = 't'; break;
+        case '\n': *q++ = 'n'; break;
+        case '\f': *q++ = 'f'; break;
+        case '\r': *q++ = 'r'; break;
+        default:
+            *q++ = 'u';
+            *q++ = '0';
+            *q++ = '0';
+            *q++ = hex[c >> 4];
+            *q++ = hex[c & 0xF];
+        }
     }
-    *(*p)++ = '"';
-    memcpy(*p, utf8, size);
-    *p += size;
-    *(*p)++ = '"';
+    *q++ = '"';
+    *p = q;
     return 1;
 }
 
@@ -537,7 +565,7 @@ append_int32(PyObject *value, char **p, char *end)
     return 1;
 }
 
-#define JSON_HEADER_STACK 1024
+#define JSON_HEADER_STACK 4096
 
 static int
 write_json_header(PyObject *const *args, char *out, char *end, Py_ssize_t *length)
@@ -557,8 +585,8 @@ write_json_header(PyObject *const *args, char *out, char *end, Py_ssize_t *lengt
         while (PyDict_Next(ext, &pos, &key, &value)) {
             if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(value))
                 return 0;
-            if ((!first && !append_ascii(",", &p, end)) || !append_plain_json_string(key, &p, end)
-                    || !append_ascii(":", &p, end) || !append_plain_json_string(value, &p, end))
+            if ((!first && !append_ascii(",", &p, end)) || !append_json_string(key, &p, end)
+                    || !append_ascii(":", &p, end) || !append_json_string(value, &p, end))
                 return 0;
             first = 0;
         }
@@ -567,17 +595,40 @@ write_json_header(PyObject *const *args, char *out, char *end, Py_ssize_t *lengt
     }
     if (!append_ascii(",\"flag\":", &p, end) || !append_int32(args[2], &p, end)
             || !append_ascii(",\"language\":", &p, end) || !PyUnicode_CheckExact(args[3])
-            || !append_plain_json_string(args[3], &p, end)
+            || !append_json_string(args[3], &p, end)
             || !append_ascii(",\"opaque\":", &p, end) || !append_int32(args[4], &p, end))
         return 0;
     if (args[5] != Py_None && (!PyUnicode_CheckExact(args[5]) || !append_ascii(",\"remark\":", &p, end)
-                               || !append_plain_json_string(args[5], &p, end)))
+                               || !append_json_string(args[5], &p, end)))
         return 0;
     if (!append_ascii(",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":", &p, end)
             || !append_int32(args[6], &p, end) || !append_ascii("}", &p, end))
         return 0;
     *length = p - out;
     return 1;
+}
+
+static PyObject *
+json_frame_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "json_frame_head(fallback, body_length, code, ext_fields, flag, "
+                                         "language, opaque, remark, version)");
+        return NULL;
+    }
+    int64_t body_length;
+    if (as_int64(args[1], &body_length) < 0)
+        return NULL;
+    char stack[8 + JSON_HEADER_STACK];
+    Py_ssize_t length = 0;
+    if (body_length >= 0 && write_json_header(args + 2, stack + 8, stack + sizeof stack, &length)
+            && 4 + length + body_length <= INT32_MAX) {
+        put_be((unsigned char *)stack, (uint64_t)(4 + length + body_length), 4);
+        put_be((unsigned char *)stack + 4, (uint64_t)length, 4);  /* serialize type JSON (0) << 24 */
+        return PyBytes_FromStringAndSize(stack, 8 + length);
+    }
+    PyErr_Clear();
+    return PyObject_Vectorcall(args[0], args + 1, 8, NULL);
 }
 
 static PyObject *
@@ -670,6 +721,8 @@ static PyMethodDef speedups_methods[] = {
     {"json_command", (PyCFunction)(void (*)(void))json_command, METH_FASTCALL,
      "A RemotingCommand from a JSON header, or fallback(data)'s answer."},
     {"json_header", (PyCFunction)(void (*)(void))json_header, METH_FASTCALL, "A command's JSON header."},
+    {"json_frame_head", (PyCFunction)(void (*)(void))json_frame_head, METH_FASTCALL,
+     "A JSON command's frame up to its body."},
     {"ordinary_stored_properties", (PyCFunction)(void (*)(void))ordinary_stored_properties, METH_FASTCALL,
      "The stored properties of an ordinary send, or None."},
     {"index_put", (PyCFunction)(void (*)(void))index_put, METH_FASTCALL, "Write one index entry."},

@@ -46,6 +46,13 @@ def json_header_py(code: int, ext_fields: dict[str, str] | None, flag: int, lang
     return orjson.dumps(header)
 
 
+def json_frame_head_py(body_length: int, code: int, ext_fields: dict[str, str] | None, flag: int, language: str,
+                       opaque: int, remark: str | None, version: int) -> bytes:
+    """A JSON command's frame up to its body: prefix and header."""
+    header = json_header_py(code, ext_fields, flag, language, opaque, remark, version)
+    return _FRAME_PREFIX.pack(4 + len(header) + body_length, len(header)) + header
+
+
 def decode_json_header_py(data: bytes | memoryview) -> RemotingCommand:
     try:
         header = orjson.loads(data)
@@ -79,9 +86,11 @@ try:
     from pocketmq import _speedups
 except ImportError:  # pragma: no cover - the extension is optional at install
     json_header = json_header_py
+    json_frame_head = json_frame_head_py
     decode_json_header = decode_json_header_py
 else:
     json_header = functools.partial(_speedups.json_header, json_header_py)
+    json_frame_head = functools.partial(_speedups.json_frame_head, json_frame_head_py)
     decode_json_header = functools.partial(_speedups.json_command, orjson.loads, RemotingCommand,
                                            decode_json_header_py)
 
@@ -207,18 +216,19 @@ def body_length(body: Any) -> int:
 
 def encode_frame(cmd: RemotingCommand) -> list[Buffer]:
     """The frame as a list of buffers (prefix+header first, then the body parts, not copied)."""
+    body = cmd.body
+    size = 0 if body is None else len(body) if type(body) is bytes else body_length(body)
     if cmd.serialize_type == SerializeType.ROCKETMQ:
         header = encode_binary_header(cmd)
+        head = _FRAME_PREFIX.pack(4 + len(header) + size, (int(SerializeType.ROCKETMQ) << 24) | len(header)) + header
     else:
-        header = json_header(cmd.code, cmd.ext_fields, cmd.flag, cmd.language, cmd.opaque, cmd.remark, cmd.version)
-    length = 4 + len(header) + body_length(cmd.body)
-    prefix = _FRAME_PREFIX.pack(length, (int(cmd.serialize_type) << 24) | len(header))
-    body = cmd.body
+        head = json_frame_head(size, cmd.code, cmd.ext_fields, cmd.flag, cmd.language, cmd.opaque, cmd.remark,
+                               cmd.version)
     if body is None:
-        return [prefix + header]
+        return [head]
     if isinstance(body, (bytes, bytearray, memoryview)):
-        return [prefix + header, body]
-    return [prefix + header, *body]
+        return [head, body]
+    return [head, *body]
 
 
 def encode_frame_bytes(cmd: RemotingCommand) -> bytes:

@@ -1,5 +1,6 @@
 """The JSON header of every remoting command goes through compiled code (pocketmq._speedups) both
-ways, with the pure-Python codec as its twin: encoded, the bytes are the same; decoded, the
+ways, with the pure-Python codec as its twin: encoded (header alone, or the frame up to its
+body), the bytes are the same; decoded, the
 command (or the ProtocolError) is the same, for the usual headers and for everything unusual a
 peer may send (numbers as strings, booleans, out-of-range integers, non-string extFields, strings
 JSON must escape, non-ASCII, bad JSON)."""
@@ -7,6 +8,7 @@ JSON must escape, non-ASCII, bad JSON)."""
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
 import orjson
@@ -22,12 +24,13 @@ INTS = [0, 1, -1, 310, 2**31 - 1, -2**31, 2**31, -2**31 - 1, 2**40]
 def outcome(function: Any, *args: Any) -> tuple[str, Any]:
     try:
         return "ok", function(*args)
-    except (codec.ProtocolError, orjson.JSONEncodeError, TypeError) as exc:
+    except (codec.ProtocolError, orjson.JSONEncodeError, TypeError, struct.error) as exc:
         return "error", (type(exc), str(exc))
 
 
 def test_the_compiled_codec_is_in_use() -> None:
     assert codec.json_header.func is _speedups.json_header
+    assert codec.json_frame_head.func is _speedups.json_frame_head
     assert codec.decode_json_header.func is _speedups.json_command
 
 
@@ -45,6 +48,24 @@ def test_encoded_headers_are_the_same_bytes() -> None:
         args = (rng.choice(INTS), random_ext_fields(rng, unusual), rng.choice(INTS), rng.choice(TEXTS),
                 rng.choice(INTS), rng.choice([None, *TEXTS]), rng.choice(INTS))
         assert outcome(codec.json_header, *args) == outcome(codec.json_header_py, *args), args
+
+
+def test_frame_heads_are_the_same_bytes() -> None:
+    rng = random.Random(3)
+    for _ in range(1000):
+        args = (rng.choice([0, 1, 128, 2**31 - 200, 2**31]), rng.choice(INTS), random_ext_fields(rng, False),
+                rng.choice(INTS), rng.choice(TEXTS), rng.choice(INTS), rng.choice([None, *TEXTS]), rng.choice(INTS))
+        assert outcome(codec.json_frame_head, *args) == outcome(codec.json_frame_head_py, *args), args
+
+
+def no_fallback(*args: Any) -> bytes:
+    raise AssertionError(f"handed to the Python encoder: {args}")
+
+
+def test_escapes_are_written_by_the_compiled_encoder_itself() -> None:
+    ext = {"i": "UNIQ_KEY\x01ABC\x02TAGS\x01a\"b\\c\n", "键": "😀"}
+    args = (310, ext, 0, "PYTHON", 9, "tab\there", 399)
+    assert _speedups.json_header(no_fallback, *args) == codec.json_header_py(*args)
 
 
 def test_a_lone_surrogate_is_refused_by_both() -> None:
