@@ -543,7 +543,7 @@ append_ascii(const char *text, char **p, char *end)
 static int
 append_int32(PyObject *value, char **p, char *end)
 {
-    if (!PyLong_CheckExact(value))
+    if (!PyLong_Check(value) || PyBool_Check(value))  /* IntEnum codes as their number; true stays true */
         return 0;
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(value, &overflow);

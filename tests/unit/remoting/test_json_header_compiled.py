@@ -16,9 +16,11 @@ import pytest
 
 from pocketmq import _speedups  # built by `make venv`; the product falls back without it, the tests do not
 from pocketmq.remoting import codec
+from pocketmq.remoting.codes import RequestCode, ResponseCode
 
 TEXTS = ["", "JAVA", "CPP", "Tópico", "键", "😀", 'quo"te', "back\\slash", "new\nline", "\x01\x02", "\x7f", "/"]
-INTS = [0, 1, -1, 310, 2**31 - 1, -2**31, 2**31, -2**31 - 1, 2**40]
+INTS = [0, 1, -1, 310, 2**31 - 1, -2**31, 2**31, -2**31 - 1, 2**40, RequestCode.SEND_MESSAGE_V2, ResponseCode.SUCCESS,
+        True, False]
 
 
 def outcome(function: Any, *args: Any) -> tuple[str, Any]:
@@ -62,10 +64,11 @@ def no_fallback(*args: Any) -> bytes:
     raise AssertionError(f"handed to the Python encoder: {args}")
 
 
-def test_escapes_are_written_by_the_compiled_encoder_itself() -> None:
+def test_escapes_and_enum_codes_are_written_by_the_compiled_encoder_itself() -> None:
     ext = {"i": "UNIQ_KEY\x01ABC\x02TAGS\x01a\"b\\c\n", "键": "😀"}
-    args = (310, ext, 0, "PYTHON", 9, "tab\there", 399)
-    assert _speedups.json_header(no_fallback, *args) == codec.json_header_py(*args)
+    for code in (310, RequestCode.SEND_MESSAGE_V2, ResponseCode.SYSTEM_ERROR):
+        args = (code, ext, 0, "PYTHON", 9, "tab\there", 399)
+        assert _speedups.json_header(no_fallback, *args) == codec.json_header_py(*args)
 
 
 def test_a_lone_surrogate_is_refused_by_both() -> None:
