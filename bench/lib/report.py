@@ -17,6 +17,7 @@ FIGURES = [
     ("cpu_s_per_m", "broker CPU s/M msgs", "{:.1f}", False),
     ("busiest_thread_s_per_m", "busiest thread CPU s/M msgs", "{:.1f}", False),
     ("broker_peak_rss_mb", "peak RSS MiB", "{:,.0f}", False),
+    ("broker_anon_rss_mb", "anon RSS MiB at end", "{:,.0f}", False),
     ("query_qps", "query QPS", "{:,.0f}", True),
     ("failures", "failures", "{:d}", False),
 ]
