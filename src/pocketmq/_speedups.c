@@ -35,7 +35,7 @@
  * ProtocolError stands.
  *
  * json_header(fallback, code, ext_fields, flag, language, opaque, remark, version) -> bytes: the
- * JSON header of a command, byte for byte what fallback (codec.encode_json_header_py's orjson
+ * JSON header of a command, byte for byte what fallback (codec.json_header_py, orjson's
  * encoding) makes of the same fields, escapes included; a header over 4 KiB, or a field of an
  * unusual type, is handed to fallback with the same arguments.
  *
@@ -51,13 +51,10 @@
 #include <stdint.h>
 #include <string.h>
 
-static PyObject *
-java_string_hash(PyObject *module, PyObject *text)
+/* Java's String.hashCode() of a str the caller checked is one. */
+static int32_t
+java_hash_value(PyObject *text)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "java_string_hash() needs a str");
-        return NULL;
-    }
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -72,7 +69,17 @@ java_string_hash(PyObject *module, PyObject *text)
             hash = hash * 31u + (uint32_t)cp;
         }
     }
-    return PyLong_FromLong((long)(int32_t)hash);
+    return (int32_t)hash;
+}
+
+static PyObject *
+java_string_hash(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "java_string_hash() needs a str");
+        return NULL;
+    }
+    return PyLong_FromLong((long)java_hash_value(text));
 }
 
 static unsigned char *
@@ -291,17 +298,6 @@ get_be(const unsigned char *p, int width)
     return value;
 }
 
-static int32_t
-java_hash_of(PyObject *text)
-{
-    PyObject *hash = java_string_hash(NULL, text);
-    if (hash == NULL)
-        return -1;
-    long value = PyLong_AsLong(hash);
-    Py_DECREF(hash);
-    return (int32_t)value;
-}
-
 static PyObject *
 index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -318,9 +314,7 @@ index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "index_put(): hash_slot_num must be > 0 and index_count >= 0");
         return NULL;
     }
-    int32_t hashed = java_hash_of(args[3]);
-    if (hashed == -1 && PyErr_Occurred())
-        return NULL;
+    int32_t hashed = java_hash_value(args[3]);
     int64_t key_hash = hashed == INT32_MIN ? 0 : (hashed < 0 ? -(int64_t)hashed : hashed);
     Py_buffer out;
     if (PyObject_GetBuffer(args[0], &out, PyBUF_WRITABLE) < 0)

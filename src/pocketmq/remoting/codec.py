@@ -217,7 +217,7 @@ def body_length(body: Any) -> int:
 def encode_frame(cmd: RemotingCommand) -> list[Buffer]:
     """The frame as a list of buffers (prefix+header first, then the body parts, not copied)."""
     body = cmd.body
-    size = 0 if body is None else len(body) if type(body) is bytes else body_length(body)
+    size = body_length(body)
     if cmd.serialize_type == SerializeType.ROCKETMQ:
         header = encode_binary_header(cmd)
         head = _FRAME_PREFIX.pack(4 + len(header) + size, (int(SerializeType.ROCKETMQ) << 24) | len(header)) + header

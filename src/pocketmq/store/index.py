@@ -85,13 +85,16 @@ class IndexFile:
         self.file = _RawMappedFile(path, size)
         self.mm = self.file.mm
         self.file_name = os.path.basename(path)
-        (self.begin_timestamp, self.end_timestamp, self.begin_phy_offset, self.end_phy_offset,
-         self.hash_slot_count, self.index_count) = HEADER.unpack_from(self.mm, 0)
+        self._read_header()
         if self.index_count <= 0:
             self.index_count = 1
             self.begin_phy_offset = self.end_phy_offset = end_phy_offset
             self.begin_timestamp = self.end_timestamp = end_timestamp
             self._write_header()
+
+    def _read_header(self) -> None:
+        (self.begin_timestamp, self.end_timestamp, self.begin_phy_offset, self.end_phy_offset,
+         self.hash_slot_count, self.index_count) = HEADER.unpack_from(self.mm, 0)
 
     def _write_header(self) -> None:
         HEADER.pack_into(self.mm, 0, self.begin_timestamp, self.end_timestamp, self.begin_phy_offset,
@@ -101,17 +104,10 @@ class IndexFile:
         return self.index_count >= self.index_num
 
     def put_key(self, key: str, phy_offset: int, store_timestamp: int) -> bool:
-        count = self.index_count
-        if count >= self.index_num:
+        if self.index_count >= self.index_num:
             return False
-        if index_put(self.mm, self.hash_slot_num, count, key, phy_offset, store_timestamp):
-            self.hash_slot_count += 1
-        if count <= 1:
-            self.begin_phy_offset = phy_offset
-            self.begin_timestamp = store_timestamp
-        self.index_count = count + 1
-        self.end_phy_offset = phy_offset
-        self.end_timestamp = store_timestamp
+        index_put(self.mm, self.hash_slot_num, self.index_count, key, phy_offset, store_timestamp)
+        self._read_header()  # the writer keeps the header; the attributes follow it
         return True
 
     def is_time_matched(self, begin: int, end: int) -> bool:
