@@ -5,12 +5,16 @@ A real BrokerController on a fresh store (no name server, no listening socket) s
 accepted in process; a transport that only counts what is written stands in for the socket. Each
 round feeds pre-encoded SEND_MESSAGE_V2 frames (the Java client's JSON header) ``--batch`` at a
 time to ``data_received``, as a busy connection delivers several requests per read, and waits
-until every answer was written (under SYNC_FLUSH that includes the group commit). The figure is
+until every answer was written (under SYNC_FLUSH that includes the group commit). With
+``--inflight N`` the feeding is a closed loop instead, as N producer threads are: N requests
+outstanding, and each answer written lets one more request in (fed on the next loop turn, in
+groups as they come back), so under SYNC_FLUSH the group commit sees the batches a c N load
+gives it. The figure is
 CPU microseconds of this process per send (``time.process_time``: the event loop plus the
 flusher and allocator threads), which a shared machine disturbs far less than wall time.
 
     .venv/bin/python bench/sendpath.py [--count 20000] [--size 128] [--batch 16] [--rounds 5]
-        [--flush ASYNC_FLUSH|SYNC_FLUSH] [--profile out.txt]
+        [--flush ASYNC_FLUSH|SYNC_FLUSH] [--inflight N] [--default-gc] [--profile out.txt]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from pocketmq.broker.controller import BrokerController  # noqa: E402
 from pocketmq.config import BrokerConfig, MessageStoreConfig  # noqa: E402
+from pocketmq.process import tune_garbage_collector  # noqa: E402
 from pocketmq.protocol.client_headers import SendMessageRequestHeader  # noqa: E402
 from pocketmq.protocol.route import TopicConfig  # noqa: E402
 from pocketmq.remoting.codec import FrameDecoder, encode_frame_bytes  # noqa: E402
@@ -48,6 +53,7 @@ class CountingTransport(asyncio.Transport):
         self.all_answered: asyncio.Future[None] | None = None
         self.expected = 0
         self.last = b""
+        self.on_answers: Any = None  # closed-loop feeding: called with the number of answers written
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 40000) if name in ("peername", "sockname") else default
@@ -59,12 +65,15 @@ class CountingTransport(asyncio.Transport):
         self._count(b"".join(bytes(c) for c in chunks))
 
     def _count(self, data: bytes) -> None:
-        pos = 0
+        pos = answers = 0
         while pos < len(data):
             pos += 4 + int.from_bytes(data[pos:pos + 4], "big")
-            self.answers += 1
+            answers += 1
+        self.answers += answers
         self.written += len(data)
         self.last = data
+        if self.on_answers is not None:
+            self.on_answers(answers)
         if self.all_answered is not None and self.answers >= self.expected and not self.all_answered.done():
             self.all_answered.set_result(None)
 
@@ -96,6 +105,8 @@ async def one_round(args: argparse.Namespace, root: Path) -> float:
     broker = BrokerController(config, store_config)
     await broker.store.start()
     broker.topic_config_manager.update(TopicConfig("BenchTopic", 4, 4))
+    if not args.default_gc:
+        tune_garbage_collector()  # as run_server does once a server has started
     connection = broker.server.accept_in_process()
     transport = CountingTransport()
     connection.connection_made(transport)
@@ -110,6 +121,32 @@ async def one_round(args: argparse.Namespace, root: Path) -> float:
                     await asyncio.sleep(0)  # let the flusher's answers in between, as a socket would
             await transport.all_answered
 
+        async def feed_closed_loop(frames: list[bytes]) -> None:
+            transport.expected = transport.answers + len(frames)
+            transport.all_answered = loop.create_future()
+            source = iter(frames)
+            released = 0  # answers seen, each lets one more request in on the next loop turn
+
+            def release(answers: int) -> None:
+                nonlocal released
+                if released == 0:
+                    loop.call_soon(send_released)
+                released += answers
+
+            def send_released() -> None:
+                nonlocal released
+                count, released = released, 0
+                chunk = b"".join(frame for _, frame in zip(range(count), source))
+                if chunk:
+                    connection.data_received(chunk)
+
+            transport.on_answers = release
+            connection.data_received(b"".join(frame for _, frame in zip(range(args.inflight), source)))
+            await transport.all_answered
+            transport.on_answers = None
+
+        if args.inflight:
+            feed = feed_closed_loop  # noqa: F811
         await feed(send_frames(2000, args.size))  # warm up: the first pages of the mapped file, caches
         frames = send_frames(args.count, args.size)
         t0 = time.process_time()
@@ -131,6 +168,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16, help="requests per data_received")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--flush", choices=("ASYNC_FLUSH", "SYNC_FLUSH"), default="ASYNC_FLUSH")
+    ap.add_argument("--inflight", type=int, default=0,
+                    help="closed loop: this many requests outstanding, as that many producer threads")
+    ap.add_argument("--default-gc", action="store_true",
+                    help="keep CPython's collector thresholds instead of the servers' (pocketmq.process)")
     ap.add_argument("--profile", help="write a pyinstrument text profile of one more round here")
     args = ap.parse_args()
     import uvloop
@@ -147,7 +188,8 @@ def main() -> None:
             uvloop.run(one_round(args, Path(tmp) / "profiled"))
             profiler.stop()
             Path(args.profile).write_text(profiler.output_text(unicode=False, show_all=False))
-    print(f"{args.flush} {args.size} B batch {args.batch}: CPU us/send per round "
+    shape = f"inflight {args.inflight}" if args.inflight else f"batch {args.batch}"
+    print(f"{args.flush} {args.size} B {shape}: CPU us/send per round "
           + " ".join(f"{f:.1f}" for f in figures)
           + f"; median {statistics.median(figures):.1f}, min {min(figures):.1f}")
 

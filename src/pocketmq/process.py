@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import logging.handlers
 import os
@@ -132,6 +133,25 @@ def raise_open_files_limit() -> tuple[int, int]:
     return hard, hard
 
 
+# The young generation's collection threshold for a running server (CPython's default is 700).
+# A request that waits (a SYNC_FLUSH send for its fsync, a SYNC_MASTER send for its slave, a
+# long-polling pull) keeps its coroutine, command and future alive across loop turns, so with
+# tens of requests in flight the allocation count crosses 700 every few requests and the
+# collector runs on the hot path, finding almost nothing to free: 3.6 us of CPU per send at 64
+# SYNC_FLUSH sends in flight (bench/README.md, "The garbage collector"). Nearly every object
+# here is freed by its reference count; the collector is kept for the rare cycle.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_garbage_collector() -> None:
+    """Collect what booting left, then collect the young generation every
+    ``GC_YOUNG_THRESHOLD`` allocations instead of every 700 (older generations keep their
+    default ratios to it)."""
+    gc.collect()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 def run_server(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable[None]]) -> int:
     """Start, wait for SIGTERM/SIGINT, stop. A failure to start exits non-zero with its reason."""
     install_event_loop_policy()
@@ -149,6 +169,7 @@ def run_server(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable
             logging.getLogger("pocketmq").error("startup failed: %s", exc)
             await stop()
             return 1
+        tune_garbage_collector()
         await stopping.wait()
         await stop()
         return 0
