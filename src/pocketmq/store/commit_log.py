@@ -102,6 +102,8 @@ class CommitLog:
             mf.wrote_position = mf.file_size
             mf.store_timestamp = store_timestamp
             mf = self.queue.get_last_mapped_file(0)
+        if mf.wrote_position >= mf.prefault_mark:
+            self.queue.prefault_ahead(mf)
         return mf
 
     def append_message(self, msg: m.MessageExtBrokerInner, store_timestamp: int,
@@ -231,6 +233,8 @@ class CommitLog:
         pos = start_offset - mf.file_from_offset
         if pos != mf.wrote_position or pos + len(data) > mf.file_size:
             return False
+        if pos >= mf.prefault_mark:
+            self.queue.prefault_ahead(mf)
         mf.mm[pos : pos + len(data)] = data
         mf.wrote_position = pos + len(data)
         return True
