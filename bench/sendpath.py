@@ -145,12 +145,11 @@ async def one_round(args: argparse.Namespace, root: Path) -> float:
             await transport.all_answered
             transport.on_answers = None
 
-        if args.inflight:
-            feed = feed_closed_loop  # noqa: F811
-        await feed(send_frames(2000, args.size))  # warm up: the first pages of the mapped file, caches
+        run = feed_closed_loop if args.inflight else feed
+        await run(send_frames(2000, args.size))  # warm up: the first pages of the mapped file, caches
         frames = send_frames(args.count, args.size)
         t0 = time.process_time()
-        await feed(frames)
+        await run(frames)
         spent = (time.process_time() - t0) / args.count * 1e6
         decoder = FrameDecoder()
         decoder.feed(transport.last)

@@ -219,12 +219,13 @@ class Allocator:
                 pass
 
     def _prefault(self, mf: "MappedFile", start: int, end: int) -> None:
-        if not mf.prefault(start, end) and mf.available:
-            code = ctypes.get_errno()
-            if code in (errno.EINVAL, errno.ENOSYS):
-                self.prefault_supported = False
-                log.info("no MADV_POPULATE_READ on this kernel (%s): commit log pages fault in as written",
-                         os.strerror(code))
+        if mf.prefault(start, end) or not mf.available:  # done, or the file closed meanwhile
+            return
+        code = ctypes.get_errno()
+        if code in (errno.EINVAL, errno.ENOSYS):
+            self.prefault_supported = False
+            log.info("no MADV_POPULATE_READ on this kernel (%s): commit log pages fault in as written",
+                     os.strerror(code))
 
     def submit(self, fn, *args) -> concurrent.futures.Future:
         return self._executor.submit(fn, *args)

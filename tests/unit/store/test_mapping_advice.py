@@ -10,17 +10,7 @@ from pathlib import Path
 
 from pocketmq.store.consume_queue import ConsumeQueue
 from pocketmq.store.index import IndexFile
-
-
-def vm_flags(path: Path) -> list[str]:
-    """The VmFlags of this process's mapping of ``path``."""
-    lines = Path("/proc/self/smaps").read_text().splitlines()
-    for i, line in enumerate(lines):
-        if line.endswith(" " + str(path)):
-            for follow in lines[i + 1:]:
-                if follow.startswith("VmFlags:"):
-                    return follow.split()[1:]
-    raise AssertionError(f"{path} is not mapped")
+from tests.support.smaps import vm_flags
 
 
 def test_a_consume_queue_file_is_mapped_for_random_access(tmp_path: Path) -> None:

@@ -10,20 +10,11 @@ from pocketmq.store import mapped_file
 from pocketmq.store.commit_log import CommitLog
 from pocketmq.store.mapped_file import PREFAULT_WINDOW, Allocator, MappedFile
 
+from tests.support.smaps import mapping_bytes
+
 from .helpers import HOST, msg, small_config
 
 FILE_SIZE = 32 * 1024 * 1024
-
-
-def mapping_field(path: Path, field: str) -> int:
-    """A size field (kB) of this process's mapping of ``path`` in /proc/self/smaps, in bytes."""
-    lines = Path("/proc/self/smaps").read_text().splitlines()
-    for i, line in enumerate(lines):
-        if line.endswith(" " + str(path)):
-            for follow in lines[i + 1:]:
-                if follow.startswith(field + ":"):
-                    return int(follow.split()[1]) * 1024
-    raise AssertionError(f"{path} is not mapped")
 
 
 def settle(allocator: Allocator) -> None:
@@ -39,8 +30,8 @@ def test_writes_fault_in_the_next_window_on_the_worker_readable_and_clean(tmp_pa
         [mf] = log.queue.files
         path = Path(mf.path)
         assert mf.prefaulted_to == PREFAULT_WINDOW
-        assert mapping_field(path, "Rss") >= PREFAULT_WINDOW  # resident before anything is written there
-        assert mapping_field(path, "Private_Dirty") + mapping_field(path, "Shared_Dirty") <= 4096
+        assert mapping_bytes(path, "Rss") >= PREFAULT_WINDOW  # resident before anything is written there
+        assert mapping_bytes(path, "Private_Dirty") + mapping_bytes(path, "Shared_Dirty") <= 4096
 
         while mf.prefaulted_to == PREFAULT_WINDOW and mf.wrote_position < PREFAULT_WINDOW:
             asked_at = mf.wrote_position
@@ -48,7 +39,7 @@ def test_writes_fault_in_the_next_window_on_the_worker_readable_and_clean(tmp_pa
         assert PREFAULT_WINDOW // 2 <= asked_at < PREFAULT_WINDOW // 2 + 4200  # the writer asks halfway in
         settle(allocator)
         assert mf.prefaulted_to == PREFAULT_WINDOW + PREFAULT_WINDOW
-        assert mapping_field(path, "Rss") >= 2 * PREFAULT_WINDOW
+        assert mapping_bytes(path, "Rss") >= 2 * PREFAULT_WINDOW
     finally:
         log.queue.close()
         allocator.shutdown()
