@@ -12,6 +12,9 @@
  *   push-consume       --topic T [--group G] [--expr '*'] [--sql] [--model clustering|broadcasting]
  *                      [--count N] [--timeout SECONDS] [--from first|last] [--orderly]
  *                      [--reconsume-once] [--max-reconsume N]
+ *                      [--commit-sync]  (before shutdown, commit each queue's offset with a
+ *                      request the broker answers, instead of shutdown's oneway; prints
+ *                      {"event":"committed","offsets":{queueId: offset}})
  *   lite-pull-consume  --topic T [--group G] [--expr '*'] [--count N] [--timeout SECONDS]
  *                      [--assign] [--from first|last]
  *   admin cluster-info | topic-route --topic T | topic-list | broker-config --broker-addr A
@@ -61,6 +64,8 @@ import org.apache.rocketmq.acl.common.AclClientRPCHook;
 import org.apache.rocketmq.acl.common.SessionCredentials;
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
 import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
+import org.apache.rocketmq.client.consumer.store.OffsetStore;
+import org.apache.rocketmq.client.consumer.store.ReadOffsetType;
 import org.apache.rocketmq.remoting.RPCHook;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.MessageSelector;
@@ -534,9 +539,26 @@ public final class Driver {
         boolean ok = latch.await(timeout, TimeUnit.SECONDS);
         // Let the last acks / offset commits go out before shutdown persists offsets.
         Thread.sleep(a.getInt("linger-ms", 200));
+        if (a.flag("commit-sync")) {
+            emit(ev("committed", "offsets", commitOffsetsAnswered(consumer)));
+        }
         consumer.shutdown();
         emit(ev(ok ? "done" : "timeout", "received", received.get(), "expected", count));
         return 0;
+    }
+
+    /** Each assigned queue's in-memory offset, committed with a request the broker answers. */
+    static Map<String, Long> commitOffsetsAnswered(DefaultMQPushConsumer consumer) throws Exception {
+        OffsetStore store = consumer.getDefaultMQPushConsumerImpl().getOffsetStore();
+        Map<String, Long> committed = new TreeMap<>();
+        for (MessageQueue mq : consumer.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().keySet()) {
+            long offset = store.readOffset(mq, ReadOffsetType.READ_FROM_MEMORY);
+            if (offset >= 0) {
+                store.updateConsumeOffsetToBroker(mq, offset, false);
+                committed.put(String.valueOf(mq.getQueueId()), offset);
+            }
+        }
+        return committed;
     }
 
     static int litePullConsume(Args a) throws Exception {
