@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pocketmq.broker")
 
 # What the send handlers give the transport: the answer, or a coroutine that produces it.
-SendAnswer = Union[RemotingCommand, Coroutine[Any, Any, RemotingCommand]]
+# None: the send is answered later through its channel (a SYNC_FLUSH send, from the group commit).
+SendAnswer = Union[RemotingCommand, Coroutine[Any, Any, RemotingCommand], None]
 
 V3_4_9 = 121  # MQVersion ordinal from which the header's maxReconsumeTimes is honoured
 
@@ -72,8 +73,9 @@ class SendProcessor:
     # ------------------------------------------------------------------------------- entry
     def process(self, request: RemotingCommand, channel: Connection) -> SendAnswer:
         """The answer itself for an ordinary send the store takes without waiting (ASYNC_FLUSH,
-        no SYNC_MASTER): no coroutine per send in that usual case. Otherwise a coroutine, which
-        the transport runs."""
+        no SYNC_MASTER): no coroutine per send in that usual case. Under SYNC_FLUSH alone, None:
+        the group commit answers it through the channel once flushed. Otherwise a coroutine,
+        which the transport runs."""
         if request.code == RequestCode.CONSUMER_SEND_MSG_BACK:
             return self.consumer_send_msg_back(request, channel)
         short = request.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
@@ -146,11 +148,26 @@ class SendProcessor:
                 msg.tags_code = m.tags_string_to_tags_code(m.property_from_string(stored, m.PROPERTY_TAGS))
                 store = self.broker.store
                 if created or store.waits_after_append:
+                    if not created and store.waits_for_flush_only:
+                        return self._put_then_answer_when_flushed(request, channel, msg, stored, queue_id)
                     return self._put_ordinary(request, msg, stored, queue_id, created)
                 result = store.append_message(msg)
                 self._count_put(header.topic, stored, result)
                 return self._put_response(request, result, queue_id)
         return self._send_special(request, header, msg, queue_id, created)
+
+    def _put_then_answer_when_flushed(self, request: RemotingCommand, channel: Connection,
+                                      msg: m.MessageExtBrokerInner, stored: str, queue_id: int) -> RemotingCommand | None:
+        """SYNC_FLUSH: append now and answer from the group commit once flushed (None: answered
+        later through the channel), without a coroutine per waiting send."""
+        store = self.broker.store
+        result = store.append_message(msg)
+        self._count_put(msg.topic, stored, result)
+        if result.status is not PutMessageStatus.PUT_OK:
+            return self._put_response(request, result, queue_id)
+        store.answer_when_flushed(
+            msg, result, lambda flushed: channel.answer(request, self._put_response(request, flushed, queue_id)))
+        return None
 
     async def _put_ordinary(self, request: RemotingCommand, msg: m.MessageExtBrokerInner, stored: str,
                             queue_id: int, created: bool) -> RemotingCommand:

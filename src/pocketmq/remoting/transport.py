@@ -292,13 +292,13 @@ class Connection(asyncio.Protocol):
             self._answer_failure(request, exc)
             return
         if result is None or type(result) is RemotingCommand:  # answered at once (the common case)
-            self._answer(request, result)
+            self.answer(request, result)
         elif inspect.iscoroutine(result):
             self._run_eagerly(request, result)
         elif inspect.isawaitable(result):
             self._track(self._loop.create_task(self._finish(request, result)))
         else:
-            self._answer(request, result)
+            self.answer(request, result)
 
     def _guard(self, request: RemotingCommand) -> bool:
         """Run the dispatcher's guards; answers a refused request and returns False."""
@@ -326,7 +326,7 @@ class Connection(asyncio.Protocol):
         try:
             blocked_on = coro.send(None)
         except StopIteration as done:
-            self._answer(request, done.value)
+            self.answer(request, done.value)
             return
         except asyncio.CancelledError:
             return  # the handler let a cancellation end it: nothing to answer, as a cancelled Task
@@ -351,9 +351,11 @@ class Connection(asyncio.Protocol):
         except Exception as exc:
             self._answer_failure(request, exc)
             return
-        self._answer(request, response)
+        self.answer(request, response)
 
-    def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
+    def answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
+        """Write ``response`` as the answer to ``request``. A handler that returned None answers
+        later through this (a SYNC_FLUSH send, from the group commit)."""
         observer = self.dispatcher.observer
         if observer is not None and (response is not None or request.is_oneway):
             observer(request, None if request.is_oneway else response)
@@ -371,7 +373,7 @@ class Connection(asyncio.Protocol):
         else:
             log.exception("request code %s from %s failed", request.code, self.remote_address)
             response = make_error(request, ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
-        self._answer(request, response)
+        self.answer(request, response)
 
 
 _LINGER = struct.Struct("ii")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ class GroupCommitService:
 
     def __init__(self, store: "MessageStore") -> None:
         self.store = store
-        self._waiters: collections.deque[tuple[int, float, asyncio.Future[PutMessageStatus]]] = collections.deque()
+        self._waiters: collections.deque[tuple[int, float, Callable[[PutMessageStatus], None]]] = collections.deque()
         self._flushed = store.flushed_where  # as last reported to the loop
         self._wake = threading.Event()
         self._stopped = False
@@ -54,13 +55,23 @@ class GroupCommitService:
             return PutMessageStatus.PUT_OK
         assert self._loop is not None, "group commit not started"
         future: asyncio.Future[PutMessageStatus] = self._loop.create_future()
+        self.call_when_flushed(end_offset, functools.partial(resolve, future))
+        return await future
+
+    def call_when_flushed(self, end_offset: int, answer: Callable[[PutMessageStatus], None]) -> None:
+        """Call ``answer(status)`` on the loop once ``end_offset`` is flushed (PUT_OK, at once
+        when it already is) or ``syncFlushTimeout`` has passed (FLUSH_DISK_TIMEOUT). The send
+        path answers its request from here, without a coroutine waiting per send."""
+        if self._flushed >= end_offset:
+            answer(PutMessageStatus.PUT_OK)
+            return
+        assert self._loop is not None, "group commit not started"
         timeout = self.store.config.syncFlushTimeout / 1000
-        self._waiters.append((end_offset, self._loop.time() + timeout, future))
+        self._waiters.append((end_offset, self._loop.time() + timeout, answer))
         if self._expiry is None:
             self._expiry = self._loop.call_later(timeout, self._expire)
         if not self._wake.is_set():  # the flusher reads the end offset after clearing the flag
             self._wake.set()
-        return await future
 
     def wakeup(self) -> None:
         self._wake.set()
@@ -115,7 +126,11 @@ class GroupCommitService:
         (waiters are in append order, so both offsets and deadlines only grow)."""
         waiters = self._waiters
         while waiters and covered(waiters[0][0], waiters[0][1]):
-            resolve(waiters.popleft()[2], status)
+            answer = waiters.popleft()[2]
+            try:
+                answer(status)
+            except Exception:  # one waiter's failure must not leave the others unanswered
+                log.exception("answering a flushed put failed")
 
     async def stop(self) -> None:
         """Flush what is left, answer every waiter, end the thread."""

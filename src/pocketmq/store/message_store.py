@@ -498,6 +498,29 @@ class MessageStore:
         if not, ``append_message`` alone is the whole put."""
         return self._group_commit is not None or self.replication_waiter is not None
 
+    @property
+    def waits_for_flush_only(self) -> bool:
+        """Whether the only wait after an append is the group commit's (SYNC_FLUSH, and no
+        SYNC_MASTER replication wait): ``answer_when_flushed`` then finishes a put."""
+        return self._group_commit is not None and not (
+            self.replication_waiter is not None and self.config.brokerRole == "SYNC_MASTER")
+
+    def answer_when_flushed(self, msg: m.MessageExtBrokerInner, result: PutMessageResult,
+                            answer: Callable[[PutMessageResult], None]) -> None:
+        """The rest of ``put_message`` after a successful ``append_message`` when
+        ``waits_for_flush_only``: ``answer(result)`` on the loop once the put is flushed (or
+        its FLUSH_DISK_TIMEOUT), with no coroutine waiting meanwhile."""
+        group_commit = self._group_commit
+        append = result.append_result
+        assert group_commit is not None and append is not None
+        if not msg.wait_store_msg_ok:
+            group_commit.wakeup()
+            answer(result)
+            return
+        group_commit.call_when_flushed(
+            append.wrote_offset + append.wrote_bytes,
+            lambda status: answer(result if status is PutMessageStatus.PUT_OK else PutMessageResult(status, append)))
+
     async def put_message(self, msg: m.MessageExtBrokerInner) -> PutMessageResult:
         result = self.append_message(msg)
         append = result.append_result
