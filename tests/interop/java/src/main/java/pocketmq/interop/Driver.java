@@ -12,7 +12,7 @@
  *   push-consume       --topic T [--group G] [--expr '*'] [--sql] [--model clustering|broadcasting]
  *                      [--count N] [--timeout SECONDS] [--from first|last] [--orderly]
  *                      [--reconsume-once] [--max-reconsume N]
- *                      [--commit-sync]  (before shutdown, commit each queue's offset with a
+ *                      [--commit-sync]  (before shutdown, commit each of the topic's queues' offsets with a
  *                      request the broker answers, instead of shutdown's oneway; prints
  *                      {"event":"committed","offsets":{queueId: offset}})
  *   lite-pull-consume  --topic T [--group G] [--expr '*'] [--count N] [--timeout SECONDS]
@@ -500,6 +500,7 @@ public final class Driver {
         CountDownLatch latch = new CountDownLatch(count);
         AtomicInteger received = new AtomicInteger();
         Map<String, Boolean> seenOnce = new ConcurrentHashMap<>();
+        Map<Integer, Long> consumedUpTo = new ConcurrentHashMap<>();  // queueId -> last consumed offset + 1
         if (a.flag("orderly")) {
             consumer.registerMessageListener((MessageListenerOrderly) (msgs, ctx) -> {
                 for (MessageExt m : msgs) {
@@ -511,6 +512,7 @@ public final class Driver {
                     }
                     e.put("status", "SUCCESS");
                     emit(e);
+                    consumedUpTo.merge(m.getQueueId(), m.getQueueOffset() + 1, Math::max);
                     received.incrementAndGet();
                     latch.countDown();
                 }
@@ -528,6 +530,7 @@ public final class Driver {
                     }
                     e.put("status", "SUCCESS");
                     emit(e);
+                    consumedUpTo.merge(m.getQueueId(), m.getQueueOffset() + 1, Math::max);
                     received.incrementAndGet();
                     latch.countDown();
                 }
@@ -540,19 +543,34 @@ public final class Driver {
         // Let the last acks / offset commits go out before shutdown persists offsets.
         Thread.sleep(a.getInt("linger-ms", 200));
         if (a.flag("commit-sync")) {
-            emit(ev("committed", "offsets", commitOffsetsAnswered(consumer)));
+            emit(ev("committed", "offsets", commitOffsetsAnswered(consumer, topic, consumedUpTo)));
         }
         consumer.shutdown();
         emit(ev(ok ? "done" : "timeout", "received", received.get(), "expected", count));
         return 0;
     }
 
-    /** Each assigned queue's in-memory offset, committed with a request the broker answers. */
-    static Map<String, Long> commitOffsetsAnswered(DefaultMQPushConsumer consumer) throws Exception {
+    /**
+     * Each assigned queue of the topic (not of the group's retry topic), its offset committed with
+     * a request the broker answers. First waits (up to 30 s) until the client has recorded in
+     * memory every message the listener consumed: it does so on its consume thread after the
+     * listener returns.
+     */
+    static Map<String, Long> commitOffsetsAnswered(DefaultMQPushConsumer consumer, String topic,
+            Map<Integer, Long> consumedUpTo) throws Exception {
         OffsetStore store = consumer.getDefaultMQPushConsumerImpl().getOffsetStore();
         Map<String, Long> committed = new TreeMap<>();
+        long deadline = System.currentTimeMillis() + 30_000;
         for (MessageQueue mq : consumer.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().keySet()) {
+            if (!mq.getTopic().equals(topic)) {
+                continue;
+            }
+            long want = consumedUpTo.getOrDefault(mq.getQueueId(), 0L);
             long offset = store.readOffset(mq, ReadOffsetType.READ_FROM_MEMORY);
+            while (offset < want && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+                offset = store.readOffset(mq, ReadOffsetType.READ_FROM_MEMORY);
+            }
             if (offset >= 0) {
                 store.updateConsumeOffsetToBroker(mq, offset, false);
                 committed.put(String.valueOf(mq.getQueueId()), offset);
