@@ -113,6 +113,7 @@ class AdminProcessor:
                                    header.topicFilterType, header.topicSysFlag or 0, bool(header.order), attributes)
         self.broker.topic_config_manager.update(topic_config)
         self.broker.topic_changed(header.topic)
+        self.broker.store.prepare_consume_queues(header.topic, range(max(header.readQueueNums, header.writeQueueNums)))
         await self.broker.topic_config_manager.written()
         # As upstream (registerIncrementBrokerData before the answer): once updateTopic returns,
         # the name servers route the topic, so a client or page that asks next finds it.
