@@ -306,18 +306,27 @@ class MappedFileQueue:
             self.allocator.prefault(mf, start, end)
 
     def _create(self, create_offset: int, first: bool) -> MappedFile:
+        mf = self.make_file(create_offset)
+        self.adopt(mf, first)
+        return mf
+
+    def make_file(self, create_offset: int) -> MappedFile:
+        """This queue's file at ``create_offset``, its folder made first, not yet in ``files``.
+        Safe on a worker thread for a queue without an allocator (a consume queue)."""
         os.makedirs(self.store_path, exist_ok=True)
         path = os.path.join(self.store_path, offset_to_file_name(create_offset))
-        if self.allocator is not None:
-            mf = self.allocator.take(path, self.mapped_file_size)
-            next_path = os.path.join(self.store_path, offset_to_file_name(create_offset + self.mapped_file_size))
-            self.allocator.prefetch(next_path, self.mapped_file_size)
-        else:
-            mf = MappedFile(path, self.mapped_file_size, self.advice)
+        if self.allocator is None:
+            return MappedFile(path, self.mapped_file_size, self.advice)
+        mf = self.allocator.take(path, self.mapped_file_size)
+        next_path = os.path.join(self.store_path, offset_to_file_name(create_offset + self.mapped_file_size))
+        self.allocator.prefetch(next_path, self.mapped_file_size)
+        return mf
+
+    def adopt(self, mf: MappedFile, first: bool) -> None:
+        """Append ``mf`` (made by ``make_file``) as the queue's last file."""
         mf.first_create_in_queue = first
         with self.lock:
             self.files.append(mf)
-        return mf
 
     def find_mapped_file_by_offset(self, offset: int, return_first_on_not_found: bool = False) -> MappedFile | None:
         files = self.files

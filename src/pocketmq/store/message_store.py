@@ -62,7 +62,7 @@ from pocketmq.store import truncation
 from pocketmq.store.consume_queue import CQ_STORE_UNIT_SIZE, UNIT, ConsumeQueue
 from pocketmq.store.epoch_file import EpochFile
 from pocketmq.store.index import IndexService
-from pocketmq.store.mapped_file import Allocator, MappedFile, offset_to_file_name
+from pocketmq.store.mapped_file import Allocator
 from pocketmq.store.results import (
     AppendMessageResult, AppendMessageStatus, GetMessageResult, GetMessageStatus, PutMessageResult,
     PutMessageStatus, QueryMessageResult,
@@ -432,9 +432,9 @@ class MessageStore:
         topics' queue files"). A put that comes first creates the file itself, as before."""
         if not self.running or unsafe_topic_name(topic):
             return
-        fresh = [self.find_consume_queue(topic, q) for q in queue_ids
-                 if self.commit_log.topic_queue_table.get((topic, q), 0) == 0]
-        fresh = [cq for cq in fresh if not cq.queue.files]
+        queues = [self.find_consume_queue(topic, q) for q in queue_ids
+                  if self.commit_log.topic_queue_table.get((topic, q), 0) == 0]
+        fresh = [cq for cq in queues if not cq.queue.files]
         if fresh:
             task = asyncio.get_running_loop().create_task(self._prepare_consume_queues(topic, fresh))
             self._preparing.add(task)
@@ -442,7 +442,7 @@ class MessageStore:
 
     async def _prepare_consume_queues(self, topic: str, queues: list[ConsumeQueue]) -> None:
         try:
-            made = await asyncio.to_thread(_first_queue_files, queues)
+            made = await asyncio.to_thread(lambda: [(cq, cq.queue.make_file(0)) for cq in queues])
         except OSError as exc:  # no descriptors or no space: the first put meets it and refuses
             log.warning("preparing consume queues of %s failed: %s", topic, exc)
             return
@@ -454,9 +454,7 @@ class MessageStore:
                   or self.commit_log.topic_queue_table.get((topic, cq.queue_id), 0) != 0):
                 mf.close()  # a put created the same file first: only our mapping goes
             else:
-                mf.first_create_in_queue = True
-                with cq.queue.lock:
-                    cq.queue.files.append(mf)
+                cq.queue.adopt(mf, first=True)
 
     def _dispatch_request(self, req: DispatchRequest) -> None:
         if req.topic not in self.consume_queue_table and unsafe_topic_name(req.topic):
@@ -1096,13 +1094,3 @@ def timer_illegal_remark(config: MessageStoreConfig) -> str:
     return (f"timer message illegal, the delay time should not be bigger than the max delay "
             f"{config.timerMaxDelaySec * 1000}ms; or if set del msg, the delay time should be bigger than "
             f"the current time")
-
-
-def _first_queue_files(queues: list[ConsumeQueue]) -> list[tuple[ConsumeQueue, MappedFile]]:
-    """Worker thread: the first mapped file of each queue, as its first put would create it."""
-    made = []
-    for cq in queues:
-        os.makedirs(cq.queue.store_path, exist_ok=True)
-        path = os.path.join(cq.queue.store_path, offset_to_file_name(0))
-        made.append((cq, MappedFile(path, cq.queue.mapped_file_size, cq.queue.advice)))
-    return made
