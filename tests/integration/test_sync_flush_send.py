@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
 from pocketmq.broker.controller import BrokerController
 from pocketmq.config import BrokerConfig, MessageStoreConfig
-from pocketmq.protocol.message import decode_messages, properties_to_string
 from pocketmq.remoting.codes import RequestCode as RC, ResponseCode
 from pocketmq.remoting.command import RemotingCommand, make_request
 from pocketmq.remoting.transport import RemotingClient
+from tests.support.cluster import pull_all, send_fields
 from tests.support.processes import free_port, start_broker, start_namesrv
-from tests.support.rpc import RpcSession, call
+from tests.support.rpc import RpcSession
 
 
-def send_request(topic: str, body: bytes, wait: bool = True) -> RemotingCommand:
-    fields = {"producerGroup": "PG", "topic": topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "1",
-              "queueId": "0", "sysFlag": "0", "bornTimestamp": str(int(time.time() * 1000)), "flag": "0",
-              "properties": properties_to_string({"WAIT": "true" if wait else "false"}), "reconsumeTimes": "0",
-              "unitMode": "false", "batch": "false"}
-    return make_request(RC.SEND_MESSAGE, fields, body)
+def send_request(topic: str, body: bytes) -> RemotingCommand:
+    return make_request(RC.SEND_MESSAGE, send_fields(topic), body)
 
 
 @pytest.fixture(scope="module")
@@ -42,35 +37,22 @@ def test_concurrent_sends_on_one_connection_are_each_answered_once_flushed(sync_
     addr = sync_flush_broker.addr
     session = RpcSession()
     try:
-        first = session.call(addr, RC.SEND_MESSAGE, **_parts(send_request("SyncFlushSends", b"m0")))
+        first = session.call(addr, RC.SEND_MESSAGE, send_fields("SyncFlushSends"), b"m0")
         assert first.code == ResponseCode.SUCCESS, first.remark
 
         async def many():
             return await asyncio.gather(*(session.client.invoke(addr, send_request("SyncFlushSends", f"m{i}".encode()),
                                                                 10) for i in range(1, 65)))
         answers = asyncio.run_coroutine_threadsafe(many(), session.loop).result(30)
-        no_wait = session.call(addr, RC.SEND_MESSAGE, **_parts(send_request("SyncFlushSends", b"m65", wait=False)))
+        no_wait = session.call(addr, RC.SEND_MESSAGE, send_fields("SyncFlushSends", props={"WAIT": "false"}), b"m65")
     finally:
         session.close()
     assert [a.code for a in answers] == [ResponseCode.SUCCESS] * 64, [a.remark for a in answers]
     assert sorted(int(a.ext_fields["queueOffset"]) for a in answers) == list(range(1, 65))
     assert no_wait.code == ResponseCode.SUCCESS and no_wait.ext_fields["queueOffset"] == "65"
-    bodies = [m.body for offset in (0, 32, 64) for m in decode_messages(pull(addr, offset).body_bytes())]
+    bodies = [m.body for m in pull_all(addr, "SyncFlushSends", 0)]
     by_offset = {int(a.ext_fields["queueOffset"]): f"m{i}".encode() for i, a in enumerate(answers, start=1)}
     assert bodies == [b"m0", *(by_offset[o] for o in range(1, 65)), b"m65"]
-
-
-def pull(addr: str, offset: int) -> RemotingCommand:
-    got = call(addr, RC.PULL_MESSAGE, {"consumerGroup": "CG", "topic": "SyncFlushSends", "queueId": "0",
-                                       "queueOffset": str(offset), "maxMsgNums": "32", "sysFlag": "4",
-                                       "commitOffset": "0", "suspendTimeoutMillis": "0", "subscription": "*",
-                                       "subVersion": "0", "expressionType": "TAG"})
-    assert got.code == ResponseCode.SUCCESS, got.remark
-    return got
-
-
-def _parts(request: RemotingCommand) -> dict:
-    return {"fields": request.ext_fields, "body": request.body}
 
 
 def test_a_send_whose_flush_misses_the_timeout_is_answered_flush_disk_timeout(tmp_path):

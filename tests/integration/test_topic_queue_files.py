@@ -4,29 +4,20 @@ made by the broker before the first message arrives, off the event loop; sends t
 from __future__ import annotations
 
 import struct
-import time
 
-from pocketmq.protocol.message import properties_to_string
-from pocketmq.remoting.codes import RequestCode as RC, ResponseCode
+from pocketmq.remoting.codes import ResponseCode
+from tests.support.cluster import create_topic, send_raw
 from tests.support.processes import start_broker, start_namesrv, wait_until
-from tests.support.rpc import call
 
 
 def test_update_topic_makes_each_queue_file_before_the_first_send(tmp_path):
     namesrv = start_namesrv(tmp_path / "ns")
     broker = start_broker(tmp_path / "broker", namesrv.addr)
     try:
-        created = call(broker.addr, RC.UPDATE_AND_CREATE_TOPIC,
-                       {"topic": "Prepared", "defaultTopic": "TBW102", "readQueueNums": "6", "writeQueueNums": "6",
-                        "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"})
-        assert created.code == ResponseCode.SUCCESS, created.remark
+        create_topic(broker.addr, "Prepared", queues=6)
         files = [broker.store_root / "consumequeue" / "Prepared" / str(q) / ("0" * 20) for q in range(6)]
         wait_until(lambda: all(f.exists() for f in files), 10, message="queue files created")
-        sent = call(broker.addr, RC.SEND_MESSAGE, {
-            "producerGroup": "PG", "topic": "Prepared", "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
-            "queueId": "5", "sysFlag": "0", "bornTimestamp": str(int(time.time() * 1000)), "flag": "0",
-            "properties": properties_to_string({"WAIT": "true"}), "reconsumeTimes": "0", "unitMode": "false",
-            "batch": "false"}, b"first")
+        sent = send_raw(broker.addr, "Prepared", b"first", queue_id=5)
         assert sent.code == ResponseCode.SUCCESS and sent.ext_fields["queueOffset"] == "0"
         offset, size, _tags_code = struct.unpack(">qiq", files[5].read_bytes()[:20])  # its consume-queue unit
         assert offset >= 0 and size > len(b"first")

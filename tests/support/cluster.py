@@ -79,15 +79,19 @@ def commit_log_bytes(broker: Broker, end: int | None = None) -> bytes:
     return b"".join(chunks)
 
 
+def send_fields(topic: str, queue_id: int = 0, props: dict[str, str] | None = None) -> dict[str, str]:
+    """The V1 header fields of a SEND_MESSAGE (WAIT true unless ``props`` says otherwise)."""
+    properties = {"WAIT": "true", **(props or {})}
+    return {"producerGroup": "PID_TEST", "topic": topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+            "queueId": str(queue_id), "sysFlag": "0", "bornTimestamp": str(int(time.time() * 1000)), "flag": "0",
+            "properties": pm.properties_to_string(properties), "reconsumeTimes": "0", "unitMode": "false",
+            "batch": "false"}
+
+
 def send_raw(addr: str, topic: str, body: bytes, queue_id: int = 0, props: dict[str, str] | None = None,
              timeout: float = 10.0):
     """One SEND_MESSAGE (V1 header) straight to a broker; returns the response."""
-    properties = {"WAIT": "true", **(props or {})}
-    fields = {"producerGroup": "PID_TEST", "topic": topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
-              "queueId": str(queue_id), "sysFlag": "0", "bornTimestamp": str(int(time.time() * 1000)), "flag": "0",
-              "properties": pm.properties_to_string(properties), "reconsumeTimes": "0", "unitMode": "false",
-              "batch": "false"}
-    return call(addr, RequestCode.SEND_MESSAGE, fields, body, timeout=timeout)
+    return call(addr, RequestCode.SEND_MESSAGE, send_fields(topic, queue_id, props), body, timeout=timeout)
 
 
 def create_topic(addr: str, topic: str, queues: int = 4) -> None:
